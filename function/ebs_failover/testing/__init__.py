@@ -1,0 +1,52 @@
+"""A moto-style fake of EBS async replication, shipped with the package.
+
+Like ``structlog.testing``, it is part of the library so that tests, the demo
+and the benchmarks all drive the real ``alibabacloud-ebs20210730`` client
+against the same fake::
+
+    from ebs_failover.testing import mock_ebs
+
+    with mock_ebs() as ebs:               # requests to ebs*.aliyuncs.com reach the fake
+        ...                               # use the real SDK, credentials testing/testing
+        ebs.fake.calls                    # what was sent
+
+    with FakeEbsServer() as server:       # the same fake on 127.0.0.1
+        Config(endpoint=server.endpoint, protocol="http", ...)
+
+Layout (moto's): state in ``_models``, protocol in ``_wire`` and ``_auth``,
+mounting in ``_mock`` (``responses``) and ``_server`` (a socket); the errors it
+answers with are documented in ``_exceptions``.
+"""
+
+from __future__ import annotations
+
+from ._auth import DEFAULT_ACCOUNT_ID, Credential
+from ._faults import Fault, FaultPlan
+from ._mock import EBS_URL, MockEbs, mock_ebs
+from ._models import PAIR_STATUSES, EbsBackend, Operation, ReplicaGroup, ReplicaPair, Transition, Transitions
+from ._server import FakeEbsServer
+from ._service import DEFAULT_CREDENTIAL, FakeEbs, RecordedCall
+from ._wire import ACTIONS, API_VERSION
+
+__all__ = [
+    "ACTIONS",
+    "API_VERSION",
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_CREDENTIAL",
+    "EBS_URL",
+    "PAIR_STATUSES",
+    "Credential",
+    "EbsBackend",
+    "FakeEbs",
+    "FakeEbsServer",
+    "Fault",
+    "FaultPlan",
+    "MockEbs",
+    "Operation",
+    "RecordedCall",
+    "ReplicaGroup",
+    "ReplicaPair",
+    "Transition",
+    "Transitions",
+    "mock_ebs",
+]

@@ -1,0 +1,185 @@
+"""Errors the fake EBS answers with, one class per failure mode.
+
+Every class carries the HTTP status, the ``Code`` and the ``Message`` that the
+real service (or its API gateway) uses; the wire layer turns any of them into
+the JSON body ``{RequestId, HostId, Code, Message, Recommend}``.
+
+Hierarchy::
+
+    EbsApiError                         any error answer
+    ├── GatewayError                    refused before the EBS service saw it
+    │   ├── IncompleteSignature         400  no or malformed Authorization
+    │   ├── InvalidAccessKeyIdNotFound  404  unknown AccessKeyId
+    │   ├── SignatureDoesNotMatch       400  the HMAC does not match
+    │   ├── SignatureNonceUsed          400  x-acs-signature-nonce replayed
+    │   ├── InvalidTimeStampExpired     400  x-acs-date too far from now
+    │   ├── InvalidTimeStampFormat      400  x-acs-date unreadable
+    │   ├── SecurityTokenError          400  STS token missing, wrong or expired
+    │   ├── InvalidVersion              400  x-acs-version is not 2021-07-30
+    │   ├── InvalidActionNotFound       404  unknown x-acs-action
+    │   ├── MissingParameter            400  a required parameter is absent
+    │   └── InvalidParameter            400  a parameter is malformed
+    ├── IdempotentParameterMismatch     400  ClientToken reused with other parameters
+    ├── OperationDenied                 403  OperationDenied and its sub-codes
+    ├── NoSuchResource                  404  unknown pair or group id
+    └── InjectedError                   any  a fault injected by a test
+
+The codes and messages of the EBS-specific errors are the ones of the
+FailoverDiskReplicaPair error table; the gateway ones are Alibaba Cloud's
+common error codes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "EbsApiError",
+    "GatewayError",
+    "IdempotentParameterMismatch",
+    "IncompleteSignature",
+    "InjectedError",
+    "InvalidAccessKeyIdNotFound",
+    "InvalidActionNotFound",
+    "InvalidParameter",
+    "InvalidTimeStampExpired",
+    "InvalidTimeStampFormat",
+    "InvalidVersion",
+    "MissingParameter",
+    "NoSuchResource",
+    "OperationDenied",
+    "SecurityTokenError",
+    "SignatureDoesNotMatch",
+    "SignatureNonceUsed",
+]
+
+
+class EbsApiError(Exception):
+    """An error answer: HTTP ``status``, ``code`` and ``message``."""
+
+    status: int = 400
+    code: str = "InvalidParameter"
+    default_message: str = ""
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        if code is not None:
+            self.code = code
+        super().__init__(f"{self.status} {self.code}: {self.message}")
+
+
+class GatewayError(EbsApiError):
+    """Refused by the API gateway before the EBS service saw the request."""
+
+
+class IncompleteSignature(GatewayError):
+    code = "IncompleteSignature"
+    default_message = "The request signature does not conform to Aliyun standards."
+
+
+class InvalidAccessKeyIdNotFound(GatewayError):
+    status = 404
+    code = "InvalidAccessKeyId.NotFound"
+    default_message = "Specified access key is not found."
+
+
+class SignatureDoesNotMatch(GatewayError):
+    code = "SignatureDoesNotMatch"
+    default_message = "Specified signature is not matched with our calculation."
+
+
+class SignatureNonceUsed(GatewayError):
+    code = "SignatureNonceUsed"
+    default_message = "Specified signature nonce was used already."
+
+
+class InvalidTimeStampExpired(GatewayError):
+    code = "InvalidTimeStamp.Expired"
+    default_message = "Specified time stamp or date value is expired."
+
+
+class InvalidTimeStampFormat(GatewayError):
+    code = "InvalidTimeStamp.Format"
+    default_message = "Specified time stamp or date value is not well formatted."
+
+
+class SecurityTokenError(GatewayError):
+    """``InvalidSecurityToken.Malformed``, ``.MismatchWithAccessKey`` or ``.Expired``."""
+
+    code = "InvalidSecurityToken.MismatchWithAccessKey"
+    default_message = "Specified SecurityToken mismatch with the AccessKey."
+
+
+class InvalidVersion(GatewayError):
+    code = "InvalidVersion"
+    default_message = "Specified parameter Version is not valid."
+
+
+class InvalidActionNotFound(GatewayError):
+    status = 404
+    code = "InvalidAction.NotFound"
+    default_message = "Specified api is not found, please check your url and method."
+
+
+class MissingParameter(GatewayError):
+    code = "MissingParameter"
+
+    def __init__(self, name: str) -> None:
+        self.parameter = name
+        super().__init__(
+            f'The input parameter "{name}" that is mandatory for processing this request is not supplied.'
+        )
+
+
+class InvalidParameter(GatewayError):
+    code = "InvalidParameter"
+
+    def __init__(self, name: str, why: str) -> None:
+        self.parameter = name
+        super().__init__(f"The parameter {name} is invalid: {why}")
+
+
+class IdempotentParameterMismatch(EbsApiError):
+    code = "IdempotentParameterMismatch"
+    default_message = "The specified parameter has changed while using an already used clientToken."
+
+
+class OperationDenied(EbsApiError):
+    """403 ``OperationDenied`` or one of its sub-codes (``code=`` picks it)."""
+
+    status = 403
+    code = "OperationDenied"
+    default_message = "The operation is not allowed."
+
+    #: The documented messages of the sub-codes.
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "OperationDenied": "The operation is not allowed.",
+        "OperationDenied.InvalidStatus": "The operation is not allowed in current status.",
+        "OperationDenied.OperateNotAllowedForPrimary": "Operation is not allowed on the primary site.",
+        "OperationDenied.OperateNotAllowedForStandby": "Operation is not allowed on the secondary site.",
+        "OperationDenied.PairInAnotherGroup": "The replica pair is already in another group.",
+        "OperationDenied.PairNotInGroup": "The replica pair is not in the group.",
+        "OperationDenied.NoPairInGroup": "There is no replica pair in the group.",
+        "OperationDenied.PairGroupAZoneConflict": "The zones of the pair and the group conflict.",
+        "OperationDenied.QuotaExceed": "The quota is exceeded.",
+    }
+
+    def __init__(self, code: str = "OperationDenied", detail: str | None = None) -> None:
+        message = self.MESSAGES.get(code, self.default_message)
+        if detail:
+            message = f"{message} {detail}"
+        super().__init__(message, code=code)
+
+
+class NoSuchResource(EbsApiError):
+    status = 404
+    code = "NoSuchResource"
+    default_message = "The specified resource does not exist."
+
+
+class InjectedError(EbsApiError):
+    """An error answer injected by a test through :class:`~ebs_failover.testing.FaultPlan`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        super().__init__(message, code=code)

@@ -1,0 +1,99 @@
+"""Fault injection: make the next N calls of an action fail.
+
+Three kinds of fault, each for ``times`` calls of one action (or of every
+action, with ``action="*"``):
+
+* ``error``: an error answer with any HTTP status and code (a 503, a
+  ``Throttling`` with ``x-acs-retry-after``, a ``Forbidden``…), sent instead of
+  running the operation;
+* ``stall``: no answer until the client's read timeout fires;
+* ``drop``: the connection is closed with no answer.
+
+A stall or a drop may strike ``before`` the operation (nothing happened) or
+``after`` it (the operation took effect but the answer was lost): the case that
+ClientToken idempotence exists for.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Fault", "FaultPlan"]
+
+FaultKind = Literal["error", "stall", "drop"]
+When = Literal["before", "after"]
+
+
+@dataclass
+class Fault:
+    """One injected fault and how many calls it still strikes."""
+
+    action: str
+    kind: FaultKind
+    times: int = 1
+    status: int = 500
+    code: str = "InternalError"
+    message: str = "The request processing has failed due to some unknown error, exception or failure."
+    retry_after: int | None = None
+    when: When = "before"
+    #: How long a stall holds the answer back on a real socket (seconds).
+    seconds: float = 30.0
+    struck: int = field(default=0, init=False)
+
+
+class FaultPlan:
+    """The faults in force; the first matching one strikes, in the order added."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def error(
+        self,
+        action: str,
+        status: int,
+        code: str,
+        message: str | None = None,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> Fault:
+        """The next ``times`` calls of ``action`` answer ``status`` / ``code``."""
+        fault = Fault(action, "error", times, status, code, retry_after=retry_after)
+        if message is not None:
+            fault.message = message
+        return self._add(fault)
+
+    def stall(self, action: str, *, times: int = 1, when: When = "before", seconds: float = 30.0) -> Fault:
+        """The next ``times`` calls of ``action`` get no answer before the read timeout."""
+        return self._add(Fault(action, "stall", times, when=when, seconds=seconds))
+
+    def drop(self, action: str, *, times: int = 1, when: When = "before") -> Fault:
+        """The next ``times`` calls of ``action`` see the connection closed."""
+        return self._add(Fault(action, "drop", times, when=when))
+
+    def _add(self, fault: Fault) -> Fault:
+        if fault.times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, action: str) -> Fault | None:
+        """The fault that strikes this call of ``action``, if any (it counts as struck)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.action in (action, "*") and fault.struck < fault.times:
+                    fault.struck += 1
+                    return fault
+            return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(1 for f in self._faults if f.struck < f.times)

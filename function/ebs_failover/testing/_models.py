@@ -1,0 +1,850 @@
+"""State of the fake EBS: replica pairs and groups, their status machine, ClientTokens.
+
+This module knows nothing of HTTP. An :class:`EbsBackend` holds one account's
+pairs and groups (a pair lives once per account and is visible from both of its
+regions) and enforces what the real service enforces: which status allows which
+operation, which region an operation must be sent to, and ClientToken
+idempotence. Operations raise the errors of :mod:`._exceptions`.
+
+Transient statuses (``creating``, ``initial_syncing``, ``failovering`` …) move
+on as :class:`Transitions` says: at once (the default), after N describe calls
+that show the resource, or only when a test calls :meth:`EbsBackend.advance`
+(moto's state manager, in small).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._exceptions import (
+    IdempotentParameterMismatch,
+    InvalidParameter,
+    NoSuchResource,
+    OperationDenied,
+)
+
+__all__ = [
+    "PAIR_STATUSES",
+    "EbsBackend",
+    "Operation",
+    "ReplicaGroup",
+    "ReplicaPair",
+    "Transition",
+    "Transitions",
+]
+
+#: The 19 values of ``Status`` (SDK docstring of DescribeDiskReplicaPairs).
+PAIR_STATUSES = (
+    "invalid",
+    "creating",
+    "created",
+    "create_failed",
+    "initial_syncing",
+    "manual_syncing",
+    "syncing",
+    "normal",
+    "stopping",
+    "stopped",
+    "stop_failed",
+    "failovering",
+    "failovered",
+    "failover_failed",
+    "reprotecting",
+    "reprotect_failed",
+    "deleting",
+    "delete_failed",
+    "deleted",
+)
+
+#: Transient status -> (status when it completes, status when it fails).
+_OUTCOMES: dict[str, tuple[str, str]] = {
+    "creating": ("created", "create_failed"),
+    "initial_syncing": ("normal", "invalid"),
+    "manual_syncing": ("stopped", "stopped"),
+    "syncing": ("normal", "invalid"),
+    "stopping": ("stopped", "stop_failed"),
+    "failovering": ("failovered", "failover_failed"),
+    "reprotecting": ("stopped", "reprotect_failed"),
+    "deleting": ("deleted", "delete_failed"),
+}
+
+_START_FROM = frozenset({"created", "stopped"})
+_STOP_FROM = frozenset({"initial_syncing", "syncing", "manual_syncing", "normal"})
+# The API page forbids only invalid and deleted; a pair that never finished
+# creating, or is being deleted, has no secondary to fail over to.
+_FAILOVER_DENIED = frozenset({"invalid", "deleted", "creating", "create_failed", "deleting"})
+_REPROTECT_FROM = frozenset({"failovered"})
+_DELETE_FROM = frozenset({"stopped", "invalid", "failovered"})
+_GROUP_FAILOVER_FROM = frozenset(
+    {
+        "manual_syncing",
+        "syncing",
+        "normal",
+        "stopping",
+        "stop_failed",
+        "stopped",
+        "failovering",
+        "failover_failed",
+        "failovered",
+    }
+)
+_MAX_PAIRS_PER_GROUP = 17
+_RPO_SECONDS = 900
+_PREPAY_PERIODS = frozenset({1, 2, 3, 6, 12, 24, 36, 60})
+_BANDWIDTHS = frozenset({10240, 20480, 51200, 102400})
+
+Progression = Literal["immediate", "describes", "manual"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How a transient status moves on.
+
+    ``progression``: ``"immediate"`` (in the same call), ``"describes"`` (the
+    resource shows the transient status in ``times`` describe answers, then
+    the next one shows the outcome) or ``"manual"`` (only
+    :meth:`EbsBackend.advance`). ``fail``: end in the failure status
+    (``failover_failed`` …) instead of the success status.
+    """
+
+    progression: Progression = "immediate"
+    times: int = 1
+    fail: bool = False
+
+
+class Transitions:
+    """Per transient status, the :class:`Transition` in force."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, Transition] = {}
+
+    def set(
+        self, status: str, progression: Progression = "immediate", *, times: int = 1, fail: bool = False
+    ) -> None:
+        """Make ``status`` (a transient one, e.g. ``"failovering"``) move on as described."""
+        if status not in _OUTCOMES:
+            raise ValueError(f"{status!r} is not a transient status; one of {sorted(_OUTCOMES)}")
+        if progression not in ("immediate", "describes", "manual"):
+            raise ValueError(f"progression must be immediate, describes or manual, not {progression!r}")
+        if times < 0:
+            raise ValueError("times must be >= 0")
+        self._rules[status] = Transition(progression, times, fail)
+
+    def set_all(self, progression: Progression, *, times: int = 1) -> None:
+        """Apply one progression to every transient status."""
+        for status in _OUTCOMES:
+            self.set(status, progression, times=times)
+
+    def get(self, status: str) -> Transition:
+        return self._rules.get(status, Transition())
+
+    def reset(self) -> None:
+        self._rules.clear()
+
+
+@dataclass
+class _Pending:
+    """A transient status waiting to complete."""
+
+    rule: Transition
+    remaining_describes: int
+    on_success: Callable[[], None] | None = None
+
+
+@dataclass
+class Operation:
+    """One accepted call that changed a resource's status (replays are not operations)."""
+
+    action: str
+    resource_id: str
+    status_before: str
+    status_after: str
+    client_token: str | None
+    at: float
+
+
+@dataclass
+class ReplicaPair:
+    """One async-replication pair, with every field DescribeDiskReplicaPairs returns."""
+
+    replica_pair_id: str
+    source_disk_id: str
+    source_region: str
+    source_zone_id: str
+    destination_disk_id: str
+    destination_region: str
+    destination_zone_id: str
+    status: str = "creating"
+    status_message: str = ""
+    pair_name: str = ""
+    description: str = ""
+    rpo: int = _RPO_SECONDS
+    bandwidth: int = 0
+    charge_type: str = "POSTPAY"
+    create_time: int = 0
+    expired_time: int = 0
+    last_recover_point: int = 0
+    replica_group_id: str = ""
+    replica_group_name: str = ""
+    resource_group_id: str = ""
+    enable_rtc: bool = False
+    tags: list[dict[str, str]] = field(default_factory=list)
+    primary_region: str = ""
+    primary_zone: str = ""
+    standby_region: str = ""
+    standby_zone: str = ""
+    pending: _Pending | None = field(default=None, repr=False)
+    synced_once: bool = False
+
+    @property
+    def resource_id(self) -> str:
+        return self.replica_pair_id
+
+    def visible_in(self, region: str) -> bool:
+        return region in (self.source_region, self.destination_region)
+
+    def site_in(self, region: str) -> str:
+        return "production" if region == self.source_region else "backup"
+
+    def to_api(self, region: str) -> dict[str, Any]:
+        """The pair as DescribeDiskReplicaPairs shows it from ``region``."""
+        return {
+            "ReplicaPairId": self.replica_pair_id,
+            "PairName": self.pair_name,
+            "Description": self.description,
+            "Status": self.status,
+            "StatusMessage": self.status_message,
+            "SourceDiskId": self.source_disk_id,
+            "SourceRegion": self.source_region,
+            "SourceZoneId": self.source_zone_id,
+            "DestinationDiskId": self.destination_disk_id,
+            "DestinationRegion": self.destination_region,
+            "DestinationZoneId": self.destination_zone_id,
+            "PrimaryRegion": self.primary_region,
+            "PrimaryZone": self.primary_zone,
+            "StandbyRegion": self.standby_region,
+            "StandbyZone": self.standby_zone,
+            "RPO": self.rpo,
+            "Bandwidth": self.bandwidth,
+            "LastRecoverPoint": self.last_recover_point,
+            "CreateTime": self.create_time,
+            "ExpiredTime": self.expired_time,
+            "ChargeType": self.charge_type,
+            "ReplicaGroupId": self.replica_group_id,
+            "ReplicaGroupName": self.replica_group_name,
+            "ResourceGroupId": self.resource_group_id,
+            "Site": self.site_in(region),
+            "EnableRtc": self.enable_rtc,
+            "Tags": [dict(tag) for tag in self.tags],
+        }
+
+
+@dataclass
+class ReplicaGroup:
+    """A consistent replica group, with every field DescribeDiskReplicaGroups returns."""
+
+    replica_group_id: str
+    source_region_id: str
+    source_zone_id: str
+    destination_region_id: str
+    destination_zone_id: str
+    group_name: str = ""
+    description: str = ""
+    status: str = "created"
+    rpo: int = _RPO_SECONDS
+    bandwidth: int = 0
+    last_recover_point: int = 0
+    pair_ids: list[str] = field(default_factory=list)
+    resource_group_id: str = ""
+    enable_rtc: bool = False
+    tags: list[dict[str, str]] = field(default_factory=list)
+    primary_region: str = ""
+    primary_zone: str = ""
+    standby_region: str = ""
+    standby_zone: str = ""
+    pending: _Pending | None = field(default=None, repr=False)
+
+    @property
+    def resource_id(self) -> str:
+        return self.replica_group_id
+
+    def visible_in(self, region: str) -> bool:
+        return region in (self.source_region_id, self.destination_region_id)
+
+    def site_in(self, region: str) -> str:
+        return "production" if region == self.source_region_id else "backup"
+
+    def to_api(self, region: str) -> dict[str, Any]:
+        """The group as DescribeDiskReplicaGroups shows it from ``region``."""
+        return {
+            "ReplicaGroupId": self.replica_group_id,
+            "GroupName": self.group_name,
+            "Description": self.description,
+            "Status": self.status,
+            "SourceRegionId": self.source_region_id,
+            "SourceZoneId": self.source_zone_id,
+            "DestinationRegionId": self.destination_region_id,
+            "DestinationZoneId": self.destination_zone_id,
+            "PrimaryRegion": self.primary_region,
+            "PrimaryZone": self.primary_zone,
+            "StandbyRegion": self.standby_region,
+            "StandbyZone": self.standby_zone,
+            "RPO": self.rpo,
+            "Bandwidth": self.bandwidth,
+            "LastRecoverPoint": self.last_recover_point,
+            "PairIds": list(self.pair_ids),
+            "PairNumber": len(self.pair_ids),
+            "Site": self.site_in(region),
+            "EnableRtc": self.enable_rtc,
+            "ResourceGroupId": self.resource_group_id,
+            "Tags": [dict(tag) for tag in self.tags],
+        }
+
+
+Resource = ReplicaPair | ReplicaGroup
+
+
+def fingerprint(params: Mapping[str, str]) -> str:
+    """Deterministic digest of a request's parameters, ClientToken excluded."""
+    relevant = {k: v for k, v in params.items() if k != "ClientToken"}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+class EbsBackend:
+    """One account's replica pairs and groups.
+
+    Every public method is one EBS operation's semantics, called with already
+    parsed arguments, under one lock: the fake is safe to drive from threads.
+    """
+
+    def __init__(
+        self,
+        account_id: str,
+        *,
+        transitions: Transitions | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        repeat_failover: Literal["accept", "deny"] = "accept",
+    ) -> None:
+        self.account_id = account_id
+        self.transitions = transitions if transitions is not None else Transitions()
+        self.clock = clock
+        self.rng = rng if rng is not None else random.Random()
+        #: What FailoverDiskReplicaPair does to a pair already ``failovered``:
+        #: the docs do not say; ``"accept"`` answers success and changes
+        #: nothing, ``"deny"`` answers ``OperationDenied.InvalidStatus``.
+        self.repeat_failover = repeat_failover
+        self.pairs: dict[str, ReplicaPair] = {}
+        self.groups: dict[str, ReplicaGroup] = {}
+        self.operations: list[Operation] = []
+        self._tokens: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self._lock = threading.RLock()
+
+    # -- idempotence ---------------------------------------------------------
+
+    def idempotent(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        run: Callable[[], dict[str, Any]],
+    ) -> tuple[dict[str, Any], bool]:
+        """Run ``run`` once per ClientToken; return ``(body, replayed)``.
+
+        The same token with the same parameters answers the first successful
+        body again, RequestId included, with no side effect. The same token
+        with other parameters is ``IdempotentParameterMismatch``. A call that
+        failed does not use its token up, so a retry with it runs again.
+        """
+        token = params.get("ClientToken")
+        with self._lock:
+            if not token:
+                return run(), False
+            key = (action, token)
+            digest = fingerprint(params)
+            if key in self._tokens:
+                seen_digest, body = self._tokens[key]
+                if seen_digest != digest:
+                    raise IdempotentParameterMismatch()
+                return dict(body), True
+            body = run()
+            self._tokens[key] = (digest, dict(body))
+            return body, False
+
+    # -- ids -----------------------------------------------------------------
+
+    def _new_id(self, prefix: str, region: str) -> str:
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        suffix = "".join(self.rng.choice(alphabet) for _ in range(16))
+        return (
+            f"{prefix}-{region.split('-', maxsplit=1)[0]}-{suffix}"
+            if prefix == "pair"
+            else f"{prefix}-{suffix}"
+        )
+
+    # -- status machine ------------------------------------------------------
+
+    def _set_status(self, resource: Resource, status: str) -> None:
+        resource.status = status
+
+    def _begin(
+        self,
+        resource: Resource,
+        action: str,
+        transient: str,
+        token: str | None,
+        on_success: Callable[[], None] | None = None,
+    ) -> None:
+        """Enter ``transient`` and let it move on as its :class:`Transition` says."""
+        before = resource.status
+        self._set_status(resource, transient)
+        self.operations.append(
+            Operation(action, resource.resource_id, before, transient, token, self.clock())
+        )
+        rule = self.transitions.get(transient)
+        resource.pending = _Pending(rule, rule.times, on_success)
+        if rule.progression == "immediate":
+            self._complete(resource)
+
+    def _complete(self, resource: Resource) -> None:
+        pending = resource.pending
+        if pending is None:
+            return
+        resource.pending = None
+        success, failure = _OUTCOMES[resource.status]
+        if pending.rule.fail:
+            self._set_status(resource, failure)
+            return
+        self._set_status(resource, success)
+        if pending.on_success is not None:
+            pending.on_success()
+
+    def _on_describe(self, resource: Resource) -> None:
+        pending = resource.pending
+        if pending is None or pending.rule.progression != "describes":
+            return
+        if pending.remaining_describes <= 0:
+            self._complete(resource)
+        else:
+            pending.remaining_describes -= 1
+
+    def advance(self, resource_id: str | None = None) -> int:
+        """Complete the pending transition of one resource, or of all; return how many."""
+        with self._lock:
+            resources: Iterable[Resource]
+            if resource_id is None:
+                resources = [*self.pairs.values(), *self.groups.values()]
+            else:
+                resources = [self._any(resource_id)]
+            done = 0
+            for resource in resources:
+                if resource.pending is not None:
+                    self._complete(resource)
+                    done += 1
+            return done
+
+    # -- lookups -------------------------------------------------------------
+
+    def _any(self, resource_id: str) -> Resource:
+        resource = self.pairs.get(resource_id) or self.groups.get(resource_id)
+        if resource is None:
+            raise NoSuchResource()
+        return resource
+
+    def _pair(self, region: str, pair_id: str) -> ReplicaPair:
+        pair = self.pairs.get(pair_id)
+        if pair is None or not pair.visible_in(region):
+            raise NoSuchResource()
+        return pair
+
+    def _group(self, region: str, group_id: str) -> ReplicaGroup:
+        group = self.groups.get(group_id)
+        if group is None or not group.visible_in(region):
+            raise NoSuchResource()
+        return group
+
+    @staticmethod
+    def _require_status(resource: Resource, allowed: Iterable[str]) -> None:
+        if resource.status not in allowed:
+            raise OperationDenied(
+                "OperationDenied.InvalidStatus", f"{resource.resource_id} is {resource.status}."
+            )
+
+    @staticmethod
+    def _require_standby_region(region: str, source: str) -> None:
+        if region == source:
+            raise OperationDenied("OperationDenied.OperateNotAllowedForPrimary")
+
+    # -- pair operations -----------------------------------------------------
+
+    def create_pair(
+        self,
+        *,
+        region: str,
+        disk_id: str,
+        source_zone: str,
+        destination_region: str,
+        destination_zone: str,
+        destination_disk_id: str,
+        pair_name: str = "",
+        description: str = "",
+        charge_type: str = "POSTPAY",
+        period: int | None = None,
+        period_unit: str = "Month",
+        bandwidth: int | None = None,
+        rpo: int | None = None,
+        resource_group_id: str = "",
+        tags: list[dict[str, str]] | None = None,
+        enable_rtc: bool = False,
+        client_token: str | None = None,
+        pair_id: str | None = None,
+    ) -> ReplicaPair:
+        """CreateDiskReplicaPair; ``pair_id`` fixes the id (seed files only)."""
+        with self._lock:
+            if pair_id is not None and pair_id in self.pairs:
+                raise ValueError(f"pair {pair_id} exists already")
+            _check_zone("SourceZoneId", source_zone, region)
+            _check_zone("DestinationZoneId", destination_zone, destination_region)
+            if destination_region == region:
+                raise InvalidParameter(
+                    "DestinationRegionId", "the secondary disk must be in another region than the primary"
+                )
+            if charge_type not in ("PREPAY", "POSTPAY"):
+                raise InvalidParameter("ChargeType", "expected PREPAY or POSTPAY")
+            if charge_type == "PREPAY" and period is None:
+                raise InvalidParameter("Period", "required when ChargeType is PREPAY")
+            if period is not None and period not in _PREPAY_PERIODS:
+                raise InvalidParameter("Period", f"expected one of {sorted(_PREPAY_PERIODS)}")
+            if bandwidth is not None:
+                if charge_type == "POSTPAY":
+                    raise InvalidParameter("Bandwidth", "cannot be set when ChargeType is POSTPAY")
+                if bandwidth not in _BANDWIDTHS:
+                    raise InvalidParameter("Bandwidth", f"expected one of {sorted(_BANDWIDTHS)}")
+            if rpo is not None and rpo != _RPO_SECONDS:
+                raise InvalidParameter("RPO", f"expected {_RPO_SECONDS}")
+            _check_length("PairName", pair_name, 2, 128)
+            _check_length("Description", description, 2, 256)
+            for other in self.pairs.values():
+                if other.status == "deleted":
+                    continue
+                disks = {other.source_disk_id, other.destination_disk_id}
+                if disk_id in disks or destination_disk_id in disks:
+                    raise OperationDenied(
+                        "OperationDenied", f"A disk of {other.replica_pair_id} is already replicated."
+                    )
+            now = int(self.clock())
+            expired = now + 30 * 86400 * period if charge_type == "PREPAY" and period else 0
+            pair = ReplicaPair(
+                replica_pair_id=pair_id or self._new_id("pair", region),
+                source_disk_id=disk_id,
+                source_region=region,
+                source_zone_id=source_zone,
+                destination_disk_id=destination_disk_id,
+                destination_region=destination_region,
+                destination_zone_id=destination_zone,
+                status="created",
+                pair_name=pair_name,
+                description=description,
+                rpo=_RPO_SECONDS,
+                bandwidth=bandwidth if bandwidth is not None else (10240 if charge_type == "PREPAY" else 0),
+                charge_type=charge_type,
+                create_time=now,
+                expired_time=expired,
+                resource_group_id=resource_group_id,
+                enable_rtc=enable_rtc,
+                tags=list(tags or []),
+                primary_region=region,
+                primary_zone=source_zone,
+                standby_region=destination_region,
+                standby_zone=destination_zone,
+            )
+            self.pairs[pair.replica_pair_id] = pair
+            self._begin(pair, "CreateDiskReplicaPair", "creating", client_token)
+            return pair
+
+    def start_pair(
+        self, *, region: str, pair_id: str, one_shot: bool = False, client_token: str | None = None
+    ) -> None:
+        with self._lock:
+            pair = self._pair(region, pair_id)
+            self._require_status(pair, _START_FROM)
+
+            def synced() -> None:
+                pair.synced_once = True
+                pair.last_recover_point = int(self.clock())
+
+            transient = "syncing" if pair.synced_once else "initial_syncing"
+            if one_shot:
+                transient = "manual_syncing"
+            self._begin(pair, "StartDiskReplicaPair", transient, client_token, synced)
+
+    def stop_pair(self, *, region: str, pair_id: str, client_token: str | None = None) -> None:
+        with self._lock:
+            pair = self._pair(region, pair_id)
+            self._require_status(pair, _STOP_FROM)
+            self._begin(pair, "StopDiskReplicaPair", "stopping", client_token)
+
+    def failover_pair(self, *, region: str, pair_id: str, client_token: str | None = None) -> None:
+        with self._lock:
+            pair = self._pair(region, pair_id)
+            self._require_standby_region(region, pair.source_region)
+            if pair.status in _FAILOVER_DENIED:
+                self._require_status(pair, ())
+            if pair.status == "failovering":
+                return
+            if pair.status == "failovered":
+                if self.repeat_failover == "deny":
+                    self._require_status(pair, ())
+                return
+            self._begin(pair, "FailoverDiskReplicaPair", "failovering", client_token)
+
+    def reprotect_pair(
+        self,
+        *,
+        region: str,
+        pair_id: str,
+        reverse_replicate: bool = True,
+        client_token: str | None = None,
+    ) -> None:
+        with self._lock:
+            pair = self._pair(region, pair_id)
+            self._require_standby_region(region, pair.source_region)
+            self._require_status(pair, _REPROTECT_FROM)
+
+            def reprotected() -> None:
+                # Which way the pair then replicates is inferred, not documented:
+                # reverse replication makes the old secondary the source.
+                if reverse_replicate:
+                    _swap_direction(pair)
+                pair.synced_once = False
+
+            self._begin(pair, "ReprotectDiskReplicaPair", "reprotecting", client_token, reprotected)
+
+    def delete_pair(self, *, region: str, pair_id: str, client_token: str | None = None) -> None:
+        with self._lock:
+            pair = self._pair(region, pair_id)
+            if region != pair.source_region:
+                raise OperationDenied("OperationDenied.OperateNotAllowedForStandby")
+            self._require_status(pair, _DELETE_FROM)
+
+            def deleted() -> None:
+                group = self.groups.get(pair.replica_group_id)
+                if group is not None and pair_id in group.pair_ids:
+                    group.pair_ids.remove(pair_id)
+                pair.replica_group_id = pair.replica_group_name = ""
+
+            self._begin(pair, "DeleteDiskReplicaPair", "deleting", client_token, deleted)
+
+    def describe_pairs(
+        self,
+        *,
+        region: str,
+        site: str = "production",
+        pair_ids: list[str] | None = None,
+        replica_group_id: str | None = None,
+        name: str | None = None,
+        resource_group_id: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Pairs whose ``site`` is ``region``, filtered; counts as a describe for transitions."""
+        with self._lock:
+            found: list[dict[str, Any]] = []
+            for pair in self.pairs.values():
+                if not pair.visible_in(region) or pair.site_in(region) != site:
+                    continue
+                if pair_ids is not None and pair.replica_pair_id not in pair_ids:
+                    continue
+                if replica_group_id == "-" and pair.replica_group_id:
+                    continue
+                if replica_group_id not in (None, "-") and pair.replica_group_id != replica_group_id:
+                    continue
+                if name and name not in pair.pair_name:
+                    continue
+                if resource_group_id and pair.resource_group_id != resource_group_id:
+                    continue
+                if tags and not _has_tags(pair.tags, tags):
+                    continue
+                self._on_describe(pair)
+                found.append(pair.to_api(region))
+            return found
+
+    # -- group operations ----------------------------------------------------
+
+    def create_group(
+        self,
+        *,
+        region: str,
+        source_zone: str,
+        destination_region: str,
+        destination_zone: str,
+        group_name: str = "",
+        description: str = "",
+        rpo: int | None = None,
+        bandwidth: int | None = None,
+        resource_group_id: str = "",
+        tags: list[dict[str, str]] | None = None,
+        enable_rtc: bool = False,
+        client_token: str | None = None,
+        group_id: str | None = None,
+    ) -> ReplicaGroup:
+        """CreateDiskReplicaGroup; ``group_id`` fixes the id (seed files only)."""
+        with self._lock:
+            _check_zone("SourceZoneId", source_zone, region)
+            _check_zone("DestinationZoneId", destination_zone, destination_region)
+            if destination_region == region:
+                raise InvalidParameter(
+                    "DestinationRegionId", "the secondary site must be in another region than the primary"
+                )
+            if rpo is not None and rpo != _RPO_SECONDS:
+                raise InvalidParameter("RPO", f"expected {_RPO_SECONDS}")
+            if bandwidth is not None and bandwidth not in _BANDWIDTHS:
+                raise InvalidParameter("Bandwidth", f"expected one of {sorted(_BANDWIDTHS)}")
+            _check_length("GroupName", group_name, 2, 128)
+            _check_length("Description", description, 2, 256)
+            group = ReplicaGroup(
+                replica_group_id=group_id or self._new_id("pg", region),
+                source_region_id=region,
+                source_zone_id=source_zone,
+                destination_region_id=destination_region,
+                destination_zone_id=destination_zone,
+                group_name=group_name,
+                description=description,
+                status="created",
+                bandwidth=bandwidth or 0,
+                resource_group_id=resource_group_id,
+                enable_rtc=enable_rtc,
+                tags=list(tags or []),
+                primary_region=region,
+                primary_zone=source_zone,
+                standby_region=destination_region,
+                standby_zone=destination_zone,
+            )
+            self.groups[group.replica_group_id] = group
+            return group
+
+    def add_pair_to_group(
+        self, *, region: str, group_id: str, pair_id: str, client_token: str | None = None
+    ) -> None:
+        with self._lock:
+            group = self._group(region, group_id)
+            pair = self._pair(region, pair_id)
+            if pair.replica_group_id == group_id:
+                return
+            if pair.replica_group_id:
+                raise OperationDenied("OperationDenied.PairInAnotherGroup")
+            if (pair.source_zone_id, pair.destination_zone_id) != (
+                group.source_zone_id,
+                group.destination_zone_id,
+            ):
+                raise OperationDenied("OperationDenied.PairGroupAZoneConflict")
+            if len(group.pair_ids) >= _MAX_PAIRS_PER_GROUP:
+                raise OperationDenied("OperationDenied.QuotaExceed")
+            group.pair_ids.append(pair_id)
+            pair.replica_group_id = group.replica_group_id
+            pair.replica_group_name = group.group_name
+
+    def start_group(
+        self, *, region: str, group_id: str, one_shot: bool = False, client_token: str | None = None
+    ) -> None:
+        """StartDiskReplicaGroup: the group and each of its pairs start replicating."""
+        with self._lock:
+            group = self._group(region, group_id)
+            self._require_status(group, _START_FROM)
+            if not group.pair_ids:
+                raise OperationDenied("OperationDenied.NoPairInGroup")
+            for pair_id in group.pair_ids:
+                if self.pairs[pair_id].status in _START_FROM:
+                    self.start_pair(region=region, pair_id=pair_id, one_shot=one_shot)
+
+            def synced() -> None:
+                group.last_recover_point = int(self.clock())
+
+            self._begin(
+                group,
+                "StartDiskReplicaGroup",
+                "manual_syncing" if one_shot else "initial_syncing",
+                client_token,
+                synced,
+            )
+
+    def failover_group(self, *, region: str, group_id: str, client_token: str | None = None) -> None:
+        with self._lock:
+            group = self._group(region, group_id)
+            self._require_standby_region(region, group.source_region_id)
+            self._require_status(group, _GROUP_FAILOVER_FROM)
+            if not group.pair_ids:
+                raise OperationDenied("OperationDenied.NoPairInGroup")
+            if group.status in ("failovering", "failovered"):
+                return
+            for pair_id in group.pair_ids:
+                self.failover_pair(region=region, pair_id=pair_id)
+            self._begin(group, "FailoverDiskReplicaGroup", "failovering", client_token)
+
+    def describe_groups(
+        self,
+        *,
+        region: str,
+        site: str = "production",
+        group_ids: list[str] | None = None,
+        name: str | None = None,
+        resource_group_id: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            found: list[dict[str, Any]] = []
+            for group in self.groups.values():
+                if not group.visible_in(region) or group.site_in(region) != site:
+                    continue
+                if group_ids is not None and group.replica_group_id not in group_ids:
+                    continue
+                if name and name not in group.group_name:
+                    continue
+                if resource_group_id and group.resource_group_id != resource_group_id:
+                    continue
+                if tags and not _has_tags(group.tags, tags):
+                    continue
+                self._on_describe(group)
+                found.append(group.to_api(region))
+            return found
+
+    # -- events from the world, not from the API -----------------------------
+
+    def invalidate(self, pair_id: str, reason: str = "DeviceRemoved") -> None:
+        """The world broke the pair (disk removed, order expired): status ``invalid``."""
+        with self._lock:
+            pair = self.pairs[pair_id]
+            pair.pending = None
+            self._set_status(pair, "invalid")
+            pair.status_message = reason
+
+    def replicate(self, pair_id: str, at: float | None = None) -> None:
+        """A replication cycle completed: ``LastRecoverPoint`` moves to ``at`` (default now)."""
+        with self._lock:
+            self.pairs[pair_id].last_recover_point = int(self.clock() if at is None else at)
+
+
+def _swap_direction(pair: ReplicaPair) -> None:
+    pair.source_disk_id, pair.destination_disk_id = pair.destination_disk_id, pair.source_disk_id
+    pair.source_region, pair.destination_region = pair.destination_region, pair.source_region
+    pair.source_zone_id, pair.destination_zone_id = pair.destination_zone_id, pair.source_zone_id
+
+
+def _check_zone(name: str, zone: str, region: str) -> None:
+    if not zone.startswith(region + "-") or len(zone) <= len(region) + 1:
+        raise InvalidParameter(name, f"zone {zone!r} is not in region {region!r}")
+
+
+def _check_length(name: str, value: str, low: int, high: int) -> None:
+    if value and not low <= len(value) <= high:
+        raise InvalidParameter(name, f"expected {low} to {high} characters")
+
+
+def _has_tags(have: list[dict[str, str]], wanted: list[dict[str, str]]) -> bool:
+    present = {(t.get("TagKey"), t.get("TagValue")) for t in have}
+    return all((t.get("TagKey"), t.get("TagValue")) in present for t in wanted)
