@@ -1,55 +1,83 @@
-"""``make demo``: the fake EBS driven by the real SDK, as the function will drive it.
+"""``make demo``: replay ``events/`` through the real handler against the embedded fake EBS.
 
-Creates a pair in cn-hangzhou replicating to cn-shanghai, describes it from the
-standby region, fails it over there with a ClientToken, delivers the same
-token again, and prints every call the fake answered.
+Live mode, the demo's ``events/config.json`` (FAILOVER_TARGETS and the fake's
+seed pairs), one line per event (file, outcome, pair, ClientToken), then the
+fake's final pair states. ``--logs`` also prints the handler's JSON log lines.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 import os
+from pathlib import Path
+from typing import Any
+
+NOT_EVENTS = frozenset({"config.json", "expected.json"})
 
 
-def main() -> int:
+def event_files(directory: Path) -> list[Path]:
+    """The sample events of a directory, in name order."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.name not in NOT_EVENTS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ebs_failover.demo", description=__doc__)
+    parser.add_argument(
+        "directory", nargs="?", default="events", help="folder of sample events (default: events)"
+    )
+    parser.add_argument("--logs", action="store_true", help="print the handler's log lines too")
+    args = parser.parse_args(argv)
+    directory = Path(args.directory)
+    setup = json.loads((directory / "config.json").read_text())
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         os.environ.pop(name, None)
-    from alibabacloud_ebs20210730 import models
-    from alibabacloud_ebs20210730.client import Client
-    from alibabacloud_tea_openapi.utils_models import Config
+    os.environ.update(setup["env"])
+    os.environ["FAILOVER_MODE"] = "live"
 
-    from .testing import mock_ebs
+    from . import log
+    from .handler import handler
+    from .testing import FakeEbs, FcContext, MockEbs
 
-    def client(region: str) -> Client:
-        return Client(Config(access_key_id="testing", access_key_secret="testing", region_id=region))
-
-    with mock_ebs() as ebs:
-        primary, standby = client("cn-hangzhou"), client("cn-shanghai")
-        pair_id = primary.create_disk_replica_pair(
-            models.CreateDiskReplicaPairRequest(
-                region_id="cn-hangzhou",
-                disk_id="d-demo-primary",
-                source_zone_id="cn-hangzhou-h",
-                destination_region_id="cn-shanghai",
-                destination_zone_id="cn-shanghai-e",
-                destination_disk_id="d-demo-standby",
-                pair_name="demo-db",
+    lines = io.StringIO()
+    log.configure(stream=lines)
+    fake = FakeEbs(seed=1)
+    fake.load_seed(setup["seed"])
+    print(f"{'event':<44} {'outcome':<20} {'pair':<22} client token")
+    with MockEbs(fake):
+        for path in event_files(directory):
+            _show(
+                path.name,
+                _invoke(handler, path.read_bytes(), FcContext(region=setup["env"]["FAILOVER_REGION"])),
             )
-        ).body.replica_pair_id
-        primary.start_disk_replica_pair(
-            models.StartDiskReplicaPairRequest(region_id="cn-hangzhou", replica_pair_id=pair_id)
-        )
-        for _ in range(2):  # a redelivered alarm carries the same token
-            standby.failover_disk_replica_pair(
-                models.FailoverDiskReplicaPairRequest(
-                    region_id="cn-shanghai", replica_pair_id=pair_id, client_token="demo-alarm-1"
-                )
-            )
-        for call in ebs.fake.calls:
-            replay = " (replayed)" if call.replayed else ""
-            print(f"{call.action:<26} {call.region_id:<12} {call.status}{replay}")
-        pair = ebs.fake.pair(pair_id)
-        print(f"{pair_id}: {pair.status}, state changes by failover: {len(ebs.fake.state_changes())}")
+    print("\nfake EBS, final pair states:")
+    for pair in fake.backend().pairs.values():
+        route = f"{pair.source_region} -> {pair.destination_region}"
+        print(f"  {pair.replica_pair_id:<22} {pair.status:<12} ({route})")
+    print(f"failovers that changed state: {len(fake.state_changes())}")
+    if args.logs:
+        print("\n" + lines.getvalue(), end="")
     return 0
+
+
+def _invoke(handler: Any, raw: bytes, context: Any) -> dict[str, Any] | str:
+    try:
+        result: dict[str, Any] = handler(raw, context)
+    except Exception as error:  # the handler raises on purpose for FC to retry
+        return f"raised {type(error).__name__}"
+    return result
+
+
+def _show(name: str, result: dict[str, Any] | str) -> None:
+    if isinstance(result, str):
+        print(f"{name:<44} {result}")
+        return
+    data = result["data"]
+    targets = data["targets"] or [{}]
+    for target in targets:
+        pair = target.get("pair_id", "-")
+        print(f"{name:<44} {data['outcome']:<20} {pair:<22} {target.get('client_token', '-')}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ answers with are documented in ``_exceptions``.
 from __future__ import annotations
 
 from ._auth import DEFAULT_ACCOUNT_ID, Credential
+from ._context import FcContext, FcCredentials, FcFunction
 from ._faults import Fault, FaultPlan
+from ._mns import FakeMnsServer
 from ._mock import EBS_URL, MockEbs, mock_ebs
 from ._models import PAIR_STATUSES, EbsBackend, Operation, ReplicaGroup, ReplicaPair, Transition, Transitions
 from ._server import FakeEbsServer
@@ -39,6 +41,10 @@ __all__ = [
     "EbsBackend",
     "FakeEbs",
     "FakeEbsServer",
+    "FakeMnsServer",
+    "FcContext",
+    "FcCredentials",
+    "FcFunction",
     "Fault",
     "FaultPlan",
     "MockEbs",

@@ -1,0 +1,197 @@
+"""Settings from the environment, validated once per instance.
+
+Every variable the function reads is named in :data:`VARIABLES`; a bad value
+is a :class:`ConfigError` that names the variable and what was expected, never
+a silent default. The handler turns it into a ``failed`` result for every
+invocation until the function is reconfigured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
+
+#: Alarm levels from least to most severe.
+LEVELS = ("INFO", "WARN", "CRITICAL")
+
+#: Event types that act by default (CloudMonitor system events and EventBridge disk events
+#: that mean the primary disk cannot serve I/O).
+DEFAULT_EVENT_TYPES = (
+    "Disk:Stalled:Executing",
+    "ecs:Disk:Stalled:Executing",
+    "ebs:Disk:DiskIOHang",
+)
+
+#: Every environment variable read, with its meaning (the README's table lists the same; a test checks).
+VARIABLES: dict[str, str] = {
+    "FAILOVER_MODE": "dry-run (default) or live; only live calls FailoverDiskReplicaPair",
+    "FAILOVER_TARGETS": (
+        "JSON object: resource id (d-…, i-…) -> pair id or list of pair ids; the only pairs ever touched"
+    ),
+    "FAILOVER_REGION": "region of the secondary disks (default: the function's own region)",
+    "FAILOVER_MIN_LEVEL": "lowest alarm level that acts: INFO, WARN or CRITICAL (default CRITICAL)",
+    "FAILOVER_EVENT_TYPES": "comma-separated event types that act (default: "
+    + ",".join(DEFAULT_EVENT_TYPES)
+    + ")",
+    "FAILOVER_TIME_MARGIN": "seconds kept free before the function timeout (default 3)",
+    "EBS_ENDPOINT": "EBS endpoint override, e.g. ebs-vpc.cn-shanghai.aliyuncs.com or 127.0.0.1:8080",
+    "EBS_PROTOCOL": "https (default) or http, for EBS_ENDPOINT",
+    "NOTIFY_TARGETS": "comma-separated channels for the result event, e.g. mns:ebs-failover-results",
+    "MNS_ENDPOINT": "MNS endpoint override (default: https://<account>.mns.<region>.aliyuncs.com)",
+    "CALLBACK_TOKEN": "secret the CloudMonitor callback URL must carry as ?token=…",
+    "LOG_EVENT": "true to log the raw event (default false)",
+    "SERVICE_NAME": "service key of every log line (default ebs-failover)",
+}
+
+_PAIR_ID = re.compile(r"^pair-[A-Za-z0-9-]{1,60}$")
+_RESOURCE_ID = re.compile(r"^[a-z]{1,4}-[A-Za-z0-9-]{1,60}$")
+_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$")
+
+
+class ConfigError(ValueError):
+    """One environment variable has a value the function cannot use."""
+
+    def __init__(self, variable: str, expected: str, got: str | None = None) -> None:
+        self.variable = variable
+        self.expected = expected
+        shown = "" if got is None else f", got {got[:80]!r}"
+        super().__init__(f"environment variable {variable}: expected {expected}{shown}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    targets: Mapping[str, tuple[str, ...]]
+    region: str | None
+    min_level: str
+    event_types: frozenset[str]
+    time_margin: float
+    ebs_endpoint: str | None
+    ebs_protocol: str
+    notify_targets: tuple[str, ...]
+    mns_endpoint: str | None
+    callback_token: str | None
+    log_event: bool
+    service: str
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    @property
+    def configured_pairs(self) -> frozenset[str]:
+        return frozenset(pair for pairs in self.targets.values() for pair in pairs)
+
+
+def load(environ: Mapping[str, str]) -> Settings:
+    """Parse and validate every setting; raise :class:`ConfigError` on the first bad one."""
+    return Settings(
+        mode=_choice(environ, "FAILOVER_MODE", ("dry-run", "live"), "dry-run"),
+        targets=_targets(environ.get("FAILOVER_TARGETS", "{}")),
+        region=_region(environ.get("FAILOVER_REGION")),
+        min_level=_choice(environ, "FAILOVER_MIN_LEVEL", LEVELS, "CRITICAL", upper=True),
+        event_types=_event_types(environ.get("FAILOVER_EVENT_TYPES")),
+        time_margin=_seconds(environ.get("FAILOVER_TIME_MARGIN", "3")),
+        ebs_endpoint=environ.get("EBS_ENDPOINT") or None,
+        ebs_protocol=_choice(environ, "EBS_PROTOCOL", ("https", "http"), "https"),
+        notify_targets=_notify_targets(environ.get("NOTIFY_TARGETS", "")),
+        mns_endpoint=environ.get("MNS_ENDPOINT") or None,
+        callback_token=environ.get("CALLBACK_TOKEN") or None,
+        log_event=_choice(environ, "LOG_EVENT", ("true", "false"), "false") == "true",
+        service=environ.get("SERVICE_NAME") or "ebs-failover",
+    )
+
+
+_cache: tuple[tuple[str | None, ...], Settings | ConfigError] | None = None
+
+
+def current(environ: Mapping[str, str] | None = None) -> Settings:
+    """The instance's settings, parsed once (again only if a variable changed)."""
+    global _cache  # noqa: PLW0603 - one parse per instance is the point
+    env = os.environ if environ is None else environ
+    key = tuple(env.get(name) for name in VARIABLES)
+    if _cache is None or _cache[0] != key:
+        try:
+            _cache = (key, load(env))
+        except ConfigError as error:
+            _cache = (key, error)
+    value = _cache[1]
+    if isinstance(value, ConfigError):
+        raise value
+    return value
+
+
+def _choice(
+    environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str, *, upper: bool = False
+) -> str:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().upper() if upper else raw.strip().lower()
+    if value not in allowed:
+        raise ConfigError(name, "one of " + ", ".join(allowed), raw)
+    return value
+
+
+def _targets(raw: str) -> dict[str, tuple[str, ...]]:
+    name = "FAILOVER_TARGETS"
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        raise ConfigError(name, 'a JSON object such as {"d-…": "pair-…"}', raw) from None
+    if not isinstance(data, dict):
+        raise ConfigError(name, 'a JSON object such as {"d-…": "pair-…"}', raw)
+    targets: dict[str, tuple[str, ...]] = {}
+    for resource, pairs in data.items():
+        if not _RESOURCE_ID.match(resource):
+            raise ConfigError(name, "resource ids such as d-… or i-… as keys", resource)
+        listed = [pairs] if isinstance(pairs, str) else pairs
+        if not isinstance(listed, list) or not listed or not all(isinstance(p, str) for p in listed):
+            raise ConfigError(name, f"a pair id or a non-empty list of pair ids for {resource}", str(pairs))
+        for pair in listed:
+            if not _PAIR_ID.match(pair):
+                raise ConfigError(name, f"pair ids such as pair-cn-… for {resource}", pair)
+        targets[resource] = tuple(dict.fromkeys(listed))
+    return targets
+
+
+def _region(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    if not _REGION.match(raw.strip()):
+        raise ConfigError("FAILOVER_REGION", "a region id such as cn-shanghai", raw)
+    return raw.strip()
+
+
+def _event_types(raw: str | None) -> frozenset[str]:
+    if raw is None or raw.strip() == "":
+        return frozenset(DEFAULT_EVENT_TYPES)
+    types = frozenset(item.strip() for item in raw.split(",") if item.strip())
+    if not types:
+        raise ConfigError("FAILOVER_EVENT_TYPES", "a comma-separated list of event types", raw)
+    return types
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("FAILOVER_TIME_MARGIN", "a number of seconds", raw) from None
+    if not 0 <= value <= 600:
+        raise ConfigError("FAILOVER_TIME_MARGIN", "0 to 600 seconds", raw)
+    return value
+
+
+def _notify_targets(raw: str) -> tuple[str, ...]:
+    targets = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for target in targets:
+        scheme, _, topic = target.partition(":")
+        if scheme != "mns" or not _TOPIC.match(topic):
+            raise ConfigError("NOTIFY_TARGETS", "channels such as mns:<topic-name>", target)
+    return targets

@@ -1,0 +1,44 @@
+"""Where the function's credentials come from, and how they never get printed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Credentials"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None = None
+
+    def __repr__(self) -> str:  # never the secret or the token
+        return f"Credentials(access_key_id={self.access_key_id[:4]}…)"
+
+    @classmethod
+    def find(cls, context: Any, environ: Mapping[str, str]) -> Credentials | None:
+        """``context.credentials`` (python3.10), else ``ALIBABA_CLOUD_*`` (python3.12), else None."""
+        found = getattr(context, "credentials", None)
+        if found is not None:
+            key = _field(found, "access_key_id", "accessKeyId")
+            secret = _field(found, "access_key_secret", "accessKeySecret")
+            if key and secret:
+                return cls(key, secret, _field(found, "security_token", "securityToken"))
+        key, secret = (
+            environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        )
+        if key and secret:
+            return cls(key, secret, environ.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
+        return None
+
+
+def _field(source: Any, *names: str) -> str | None:
+    for name in names:
+        value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+        if value:
+            return str(value)
+    return None

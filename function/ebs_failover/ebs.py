@@ -1,0 +1,331 @@
+"""Act: look at a pair, fail it over with its ClientToken, classify what EBS said.
+
+The only module that talks to EBS. The SDK (and tenacity) are imported when
+the first client is built, so an ignored or rejected event never pays for
+them. There is one retry layer, here: the SDK's own retries stay off (its
+default), and transient failures (5xx, ``RequestTimeout``, throttling, network
+faults) are retried with exponential backoff and jitter, always with the same
+ClientToken, within the invocation's time budget. When the budget runs out on
+a transient failure, :class:`TransientFailure` is raised so that FC's async
+retry delivers the event again (the same token makes that safe).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .credentials import Credentials
+from .policy import Target
+
+__all__ = ["Budget", "EbsClient", "TargetResult", "TransientFailure", "fail_over"]
+
+T = TypeVar("T")
+
+#: Statuses in which failing over cannot help: the outcome is ``refused``.
+_HOPELESS = frozenset({"invalid", "deleted", "deleting", "delete_failed", "creating", "create_failed"})
+_DONE = frozenset({"failovered", "failovering"})
+_MAX_READ_TIMEOUT_MS = 10_000
+
+#: What to tell the operator about an error code that retrying will not fix.
+HINTS: dict[str, tuple[str, str]] = {
+    "Forbidden": ("failed", "the function's RAM role lacks ebs:FailoverDiskReplicaPair on this pair"),
+    "Forbidden.Action": (
+        "failed",
+        "grant the function's RAM role ebs:FailoverDiskReplicaPair and ebs:DescribeDiskReplicaPairs",
+    ),
+    "OperationDenied.OperateNotAllowedForPrimary": (
+        "failed",
+        "FAILOVER_REGION must be the standby region (the pair's DestinationRegion), not the primary's",
+    ),
+    "OperationDenied.OperateNotAllowedForStandby": (
+        "failed",
+        "EBS refused the call on the secondary site; check the pair's regions and FAILOVER_REGION",
+    ),
+    "OperationDenied": ("refused", "EBS does not allow a failover of this pair now; check it in the console"),
+    "NoSuchResource": (
+        "failed",
+        "the pair does not exist in FAILOVER_REGION; check FAILOVER_TARGETS and the region",
+    ),
+    "IdempotentParameterMismatch": (
+        "failed",
+        "the ClientToken was used with other parameters; report this as a bug",
+    ),
+    "InvalidAccessKeyId.NotFound": ("failed", "the credentials are unknown to Alibaba Cloud"),
+    "SignatureDoesNotMatch": ("failed", "the credentials' secret is wrong"),
+    "InvalidSecurityToken.Expired": ("failed", "the STS token has expired"),
+    "InvalidSecurityToken.MismatchWithAccessKey": (
+        "failed",
+        "the STS token does not belong to the AccessKey",
+    ),
+    "InvalidSecurityToken.Malformed": ("failed", "the STS token is missing or malformed"),
+    "MissingParameter": ("failed", "a required parameter was not sent; report this as a bug"),
+    "InvalidParameter": ("failed", "EBS rejected a parameter; check FAILOVER_TARGETS and FAILOVER_REGION"),
+}
+_TRANSIENT_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "RequestTimeout", "LastTokenProcessing", "BLOCK.LimitedRequest"}
+)
+
+
+class TransientFailure(Exception):
+    """EBS kept failing transiently until the time budget ran out; FC should retry."""
+
+    def __init__(self, pair_id: str, code: str, attempts: int) -> None:
+        self.pair_id, self.code, self.attempts = pair_id, code, attempts
+        super().__init__(f"{pair_id}: {code} after {attempts} attempts; the time budget ran out")
+
+
+class Budget:
+    """The invocation's time: the function timeout less a safety margin."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.deadline = clock() + max(seconds, 0.0)
+
+    def remaining(self) -> float:
+        return max(self.deadline - self._clock(), 0.0)
+
+
+class EbsError(Exception):
+    """An error answer (or no answer) from EBS, reduced to what we act on."""
+
+    def __init__(self, code: str, status: int | None, message: str, request_id: str | None) -> None:
+        self.code, self.status, self.message, self.request_id = code, status, message, request_id
+        super().__init__(f"{status} {code}: {message}")
+
+    @property
+    def transient(self) -> bool:
+        if self.status is None:  # no answer: a network fault or a timeout
+            return True
+        return self.status >= 500 or self.code in _TRANSIENT_CODES or self.code.startswith("Throttling")
+
+
+@dataclass
+class TargetResult:
+    """What happened to one pair."""
+
+    pair_id: str
+    client_token: str
+    outcome: str
+    status_before: str | None = None
+    status_after: str | None = None
+    request_id: str | None = None
+    error_code: str | None = None
+    hint: str | None = None
+    data_loss_seconds: int | None = None
+    rpo_seconds: int | None = None
+    last_recover_point: int | None = None
+    attempts: int = 0
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class EbsClient:
+    """The SDK client for one region, with retries and error classification."""
+
+    def __init__(
+        self,
+        region: str,
+        credentials: Credentials | None,
+        *,
+        endpoint: str | None = None,
+        protocol: str = "https",
+    ) -> None:
+        from alibabacloud_ebs20210730 import models
+        from alibabacloud_ebs20210730.client import Client
+        from alibabacloud_tea_openapi.utils_models import Config
+
+        self.region = region
+        self._models = models
+        options: dict[str, Any] = {"region_id": region, "protocol": protocol}
+        if endpoint:
+            options["endpoint"] = endpoint
+        if credentials is not None:
+            options.update(
+                access_key_id=credentials.access_key_id,
+                access_key_secret=credentials.access_key_secret,
+                security_token=credentials.security_token,
+            )
+        else:
+            from alibabacloud_credentials.client import Client as DefaultCredentials
+
+            options["credential"] = DefaultCredentials()
+        self._client = Client(Config(**options))
+
+    def describe(self, pair_id: str, site: str, budget: Budget) -> dict[str, Any] | None:
+        """The pair as seen from this region as ``site`` (``backup``/``production``), or None."""
+        request = self._models.DescribeDiskReplicaPairsRequest(
+            region_id=self.region, pair_ids=pair_id, site=site
+        )
+        body = self._call(
+            lambda runtime: self._client.describe_disk_replica_pairs_with_options(request, runtime), budget
+        )
+        pairs = body.get("ReplicaPairs") or []
+        return next((dict(p) for p in pairs if p.get("ReplicaPairId") == pair_id), None)
+
+    def failover(self, pair_id: str, token: str, budget: Budget) -> str:
+        """FailoverDiskReplicaPair; returns the RequestId."""
+        request = self._models.FailoverDiskReplicaPairRequest(
+            region_id=self.region, replica_pair_id=pair_id, client_token=token
+        )
+        body = self._call(
+            lambda runtime: self._client.failover_disk_replica_pair_with_options(request, runtime), budget
+        )
+        return str(body.get("RequestId", ""))
+
+    def _call(self, send: Callable[[Any], Any], budget: Budget) -> dict[str, Any]:
+        from darabonba.runtime import RuntimeOptions
+
+        remaining_ms = int(budget.remaining() * 1000)
+        if remaining_ms <= 0:
+            raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
+        timeout = min(_MAX_READ_TIMEOUT_MS, remaining_ms)
+        runtime = RuntimeOptions(read_timeout=timeout, connect_timeout=min(5000, timeout))
+        try:
+            response = send(runtime)
+        except Exception as error:  # the SDK raises many classes; reduce them to one
+            raise _classify(error) from None
+        body = response.body.to_map() if response.body is not None else {}
+        return dict(body)
+
+
+def _classify(error: Exception) -> EbsError:
+    code = getattr(error, "code", None)
+    status = getattr(error, "status_code", None)
+    request_id = getattr(error, "request_id", None)
+    if code in (None, "None") or not isinstance(status, int):
+        return EbsError("NetworkError", None, type(error).__name__, None)
+    data = getattr(error, "data", None) or {}
+    message = str(data.get("Message", "")) if isinstance(data, Mapping) else ""
+    return EbsError(str(code), status, message, str(request_id) if request_id else None)
+
+
+def retrying(budget: Budget, call: Callable[[], T], on_attempt: Callable[[], None]) -> T:
+    """Run ``call``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``."""
+    from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
+
+    def transient(error: BaseException) -> bool:
+        return isinstance(error, EbsError) and error.transient
+
+    for attempt in Retrying(
+        retry=retry_if_exception(transient),
+        wait=wait_exponential(multiplier=0.2, max=5) + wait_random(0, 0.5),
+        stop=stop_before_delay(budget.remaining()),
+        reraise=True,
+    ):
+        with attempt:
+            on_attempt()
+            return call()
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def fail_over(
+    client: EbsClient, target: Target, budget: Budget, now: Callable[[], float] = time.time
+) -> TargetResult:
+    """Describe the pair, then fail it over unless that is done or cannot help."""
+    started = time.perf_counter()
+    result = TargetResult(target.pair_id, target.client_token, "failed")
+
+    def count() -> None:
+        result.attempts += 1
+
+    try:
+        pair = retrying(budget, lambda: client.describe(target.pair_id, "backup", budget), count)
+        if pair is None:
+            _not_standby(client, target, budget, result, count)
+        else:
+            _note_pair(result, pair, now)
+            _decide_and_fail_over(client, target, budget, result, pair, count, now)
+    except EbsError as error:
+        if error.transient:
+            raise TransientFailure(target.pair_id, error.code, result.attempts) from None
+        _explain(result, error)
+        if error.code == "OperationDenied.InvalidStatus":
+            _look_again(client, target, budget, result, count)
+    result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _decide_and_fail_over(
+    client: EbsClient,
+    target: Target,
+    budget: Budget,
+    result: TargetResult,
+    pair: Mapping[str, Any],
+    count: Callable[[], None],
+    now: Callable[[], float],
+) -> None:
+    status = str(pair.get("Status"))
+    if status in _DONE:
+        result.outcome, result.status_after = "already_failed_over", status
+        return
+    if status in _HOPELESS or status == "initial_syncing":
+        result.outcome = "refused"
+        result.hint = (
+            "the first full synchronisation has not finished: the secondary holds no recovery point"
+            if status == "initial_syncing"
+            else f"a pair in status {status} cannot be failed over"
+        )
+        return
+    result.request_id = retrying(
+        budget, lambda: client.failover(target.pair_id, target.client_token, budget), count
+    )
+    result.outcome = "failed_over"
+    after = client.describe(target.pair_id, "backup", budget) if budget.remaining() > 0 else None
+    result.status_after = str(after.get("Status")) if after else None
+
+
+def _not_standby(
+    client: EbsClient, target: Target, budget: Budget, result: TargetResult, count: Callable[[], None]
+) -> None:
+    """The pair is not a backup in this region: say whether this region is its primary."""
+    primary = retrying(budget, lambda: client.describe(target.pair_id, "production", budget), count)
+    if primary is not None:
+        result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
+        result.status_before = str(primary.get("Status"))
+        result.hint = HINTS["OperationDenied.OperateNotAllowedForPrimary"][1]
+    else:
+        result.outcome, result.error_code = "failed", "NoSuchResource"
+        result.hint = (
+            f"{target.pair_id} is not visible in {client.region}; check FAILOVER_TARGETS and FAILOVER_REGION"
+        )
+
+
+def _look_again(
+    client: EbsClient, target: Target, budget: Budget, result: TargetResult, count: Callable[[], None]
+) -> None:
+    """After InvalidStatus: report what the pair is now (someone else may have failed it over)."""
+    try:
+        pair = retrying(budget, lambda: client.describe(target.pair_id, "backup", budget), count)
+    except EbsError:
+        return
+    if pair is None:
+        return
+    result.status_after = str(pair.get("Status"))
+    if result.status_after in _DONE:
+        result.outcome = "already_failed_over"
+    else:
+        result.outcome = "refused"
+        result.hint = f"EBS refused the failover in status {result.status_after}"
+
+
+def _explain(result: TargetResult, error: EbsError) -> None:
+    outcome, hint = HINTS.get(error.code, ("failed", f"EBS answered {error.code}: {error.message}"))
+    if error.code == "OperationDenied.InvalidStatus":
+        outcome, hint = "refused", "EBS refused the failover in the pair's current status"
+    result.outcome, result.hint, result.error_code = outcome, hint, error.code
+    result.request_id = error.request_id or result.request_id
+
+
+def _note_pair(result: TargetResult, pair: Mapping[str, Any], now: Callable[[], float]) -> None:
+    result.status_before = str(pair.get("Status"))
+    rpo = pair.get("RPO")
+    result.rpo_seconds = int(rpo) if isinstance(rpo, int) else None
+    last = pair.get("LastRecoverPoint")
+    if isinstance(last, int) and last > 0:
+        result.last_recover_point = last
+        result.data_loss_seconds = max(int(now()) - last, 0)

@@ -1,0 +1,222 @@
+"""The FC handler: parse -> decide -> act -> tell, and one canonical log line.
+
+The one place that composes the stages. Every invocation ends in exactly one
+result (returned) and one ``result`` log line. Two things raise on purpose,
+after logging, so that FC's async retry delivers the event again (safe: the
+ClientToken is the same): a transient EBS failure that outlived the time
+budget, and a result that changed state but could not be published.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from . import config, log, results
+from .policy import Plan, decide
+from .triggers import InvalidEvent, Trigger, parse
+
+__all__ = ["handler"]
+
+_cold_start = True
+_DEFAULT_TIMEOUT_SECONDS = 60.0
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """FC entry point: ``event`` is bytes on FC (str and dict also accepted)."""
+    global _cold_start  # Powertools' cold_start: the first invocation of the instance
+    started = time.perf_counter()
+    cold, _cold_start = _cold_start, False
+    log.configure()
+    function = getattr(context, "function", None)
+    with log.invocation(
+        service=os.environ.get("SERVICE_NAME") or "ebs-failover",
+        cold_start=cold,
+        function_name=getattr(function, "name", None),
+        function_memory_size=getattr(function, "memory", None),
+        function_request_id=getattr(context, "request_id", None),
+    ):
+        invocation = _Invocation(event, context, started)
+        result = invocation.run()
+        deliveries = invocation.tell(result)
+        log.get_logger().info(
+            "result", outcome=result["data"]["outcome"], notifications=deliveries, result=result
+        )
+        if invocation.retry is not None:
+            raise invocation.retry
+        undelivered = [d for d in deliveries if not d["ok"]]
+        if undelivered and result["data"]["outcome"] == "failed_over":
+            # The state changed and nobody was told: FC's retry finds the pair failed over and tells.
+            from .notify import NotifyError
+
+            first = undelivered[0]
+            raise NotifyError(first["channel"], str(first.get("code")), str(first.get("error")))
+        return result
+
+
+class _Invocation:
+    """One event's trip through the stages; ``run`` never raises."""
+
+    def __init__(self, event: Any, context: Any, started: float) -> None:
+        self.event, self.context, self.started = event, context, started
+        self.request_id: str | None = getattr(context, "request_id", None)
+        self.retry: Exception | None = None
+        self.trigger: Trigger | None = None
+        self.region: str | None = None
+        self.settings: config.Settings | None = None
+
+    def tell(self, result: dict[str, Any]) -> list[dict[str, Any]]:
+        """Publish the result to every configured channel; a channel failure is reported, not raised."""
+        if self.settings is None or not self.settings.notify_targets:
+            return []
+        from .credentials import Credentials
+        from .notify import publish
+
+        try:
+            return publish(
+                result,
+                self.settings.notify_targets,
+                credentials=Credentials.find(self.context, os.environ),
+                region=self.region or getattr(self.context, "region", None) or "cn-hangzhou",
+                account_id=str(getattr(self.context, "account_id", None) or ""),
+                endpoint=self.settings.mns_endpoint,
+            )
+        except Exception as error:  # a channel must never turn into a traceback
+            return [
+                {"channel": ",".join(self.settings.notify_targets), "ok": False, "code": type(error).__name__}
+            ]
+
+    def run(self) -> dict[str, Any]:
+        try:
+            return self._run()
+        except Exception as error:  # the last line of defence: a result, never a traceback
+            log.get_logger().error("unexpected_error", error_type=type(error).__name__)
+            return self._result("failed", "unexpected error", error={"code": type(error).__name__})
+
+    def _run(self) -> dict[str, Any]:
+        try:
+            settings = config.current()
+        except config.ConfigError as error:
+            return self._result(
+                "failed", str(error), error={"code": "ConfigError", "variable": error.variable}
+            )
+        self.settings = settings
+        self._register_secrets(settings)
+        if settings.log_event:
+            log.get_logger().info("raw_event", raw_event=_printable(self.event))
+        try:
+            self.trigger = parse(self.event, request_id=self.request_id)
+        except InvalidEvent as error:
+            return self._result("rejected", str(error), error={"code": "InvalidEvent", "field": error.field})
+        log.bind(correlation_id=self.trigger.identity)
+        plan = decide(self.trigger, settings)
+        self.region = settings.region or getattr(self.context, "region", None)
+        if plan.outcome is not None:
+            return self._result(plan.outcome, plan.reason)
+        if not plan.live:
+            targets = [
+                {"pair_id": t.pair_id, "client_token": t.client_token, "outcome": "dry_run"}
+                for t in plan.targets
+            ]
+            return self._result("dry_run", plan.reason + " (FAILOVER_MODE is dry-run)", targets)
+        return self._act(plan, settings)
+
+    def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
+        from .credentials import Credentials
+        from .ebs import Budget, EbsClient, TargetResult, TransientFailure, fail_over
+
+        if self.region is None:
+            return self._result("failed", "no region: set FAILOVER_REGION", error={"code": "ConfigError"})
+        function = getattr(self.context, "function", None)
+        timeout = float(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_SECONDS)
+        elapsed = time.perf_counter() - self.started
+        budget = Budget(timeout - settings.time_margin - elapsed)
+        client = EbsClient(
+            self.region,
+            Credentials.find(self.context, os.environ),
+            endpoint=settings.ebs_endpoint,
+            protocol=settings.ebs_protocol,
+        )
+        done: list[dict[str, Any]] = []
+        for target in plan.targets:
+            log.bind(client_token=target.client_token, replica_pair_id=target.pair_id)
+            try:
+                outcome = fail_over(client, target, budget)
+            except TransientFailure as failure:
+                self.retry = failure
+                outcome = TargetResult(
+                    target.pair_id,
+                    target.client_token,
+                    "failed",
+                    error_code=failure.code,
+                    attempts=failure.attempts,
+                    hint="EBS kept failing transiently; FC's async retry will deliver the event again",
+                )
+            done.append(outcome.to_dict())
+        overall = results.aggregate([t["outcome"] for t in done])
+        return self._result(overall, plan.reason, done)
+
+    def _result(
+        self,
+        outcome: str,
+        reason: str,
+        targets: list[dict[str, Any]] | None = None,
+        error: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        trigger = self.trigger
+        summary = None
+        if trigger is not None:
+            summary = {
+                "kind": trigger.kind,
+                "identity": trigger.identity,
+                "state": trigger.state,
+                "level": trigger.level,
+                "resource_ids": list(trigger.resource_ids),
+                "rule": trigger.rule,
+                "event_type": trigger.event_type,
+                **({"summary": dict(trigger.summary)} if trigger.summary else {}),
+            }
+        event = results.build(
+            outcome=outcome,
+            source=_source(self.context),
+            request_id=self.request_id,
+            trigger=summary,
+            targets=targets or [],
+            region=self.region,
+            dry_run=outcome == "dry_run",
+            reason=reason,
+            duration_ms=(time.perf_counter() - self.started) * 1000,
+            error=error,
+        )
+        scrubbed: dict[str, Any] = log.REDACTOR.scrub(event)
+        return scrubbed
+
+    def _register_secrets(self, settings: config.Settings) -> None:
+        credentials = getattr(self.context, "credentials", None)
+        found = [
+            os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
+            settings.callback_token,
+        ]
+        for name in ("access_key_id", "access_key_secret", "security_token"):
+            value = getattr(credentials, name, None) if credentials is not None else None
+            if isinstance(credentials, dict):
+                value = credentials.get(name)
+            found.append(value if isinstance(value, str) else None)
+        log.REDACTOR.register(found)
+
+
+def _source(context: Any) -> str:
+    function = getattr(context, "function", None)
+    name = getattr(function, "name", None) or "ebs-failover"
+    region = getattr(context, "region", None) or "local"
+    account = getattr(context, "account_id", None) or "local"
+    return f"acs:fc:{region}:{account}:functions/{name}"
+
+
+def _printable(event: Any) -> Any:
+    if isinstance(event, bytes):
+        return event.decode("utf-8", "replace")[:65536]
+    return event

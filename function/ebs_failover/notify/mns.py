@@ -1,0 +1,263 @@
+"""Publish the result event to MNS topics with the ``aliyun-mns-sdk`` (import name ``mns``).
+
+One channel is ``mns:<topic-name>``. The message body is the CloudEvent as
+compact JSON (:func:`message_body`); its tag is the event's outcome
+(:func:`message_tag`), so that a subscription can filter on it.
+
+What the SDK does on the wire, and what this module does about it:
+
+* ``PublishMessage`` is ``POST /topics/<topic>/messages`` with an XML body,
+  signed ``Authorization: MNS <AccessKeyId>:<signature>``; an STS token goes in
+  the ``security-token`` header (sent only when non-empty: ``None`` must never
+  reach the SDK, which would put ``None`` in the header).
+* The SDK's only retry: when a kept-alive connection is found closed
+  (``BadStatusLine``) it sends the request once more on a new one. We add none:
+  a notification is cheap to lose compared to an invocation that hangs, and the
+  handler turns an undelivered ``failed_over`` into an FC async retry.
+* The SDK's plain-HTTP connection has a 60 s socket timeout and its HTTPS one
+  none at all (``http.client`` default: block forever). :func:`publish` sets
+  ``timeout`` (default :data:`DEFAULT_TIMEOUT`) on both, for the connect, the
+  TLS handshake and every read, so a dead endpoint costs about ``timeout`` per
+  channel (per resolved address while connecting).
+* ``http.client`` ignores ``HTTP(S)_PROXY``: the SDK never goes through a proxy.
+
+A failure is reported as ``{"channel", "ok": False, "code", "error"}`` where
+``code`` is MNS's error code (``TopicNotExist``, ``SignatureDoesNotMatch``…),
+``NetworkError`` when no answer came back, or the SDK's client-side code
+(``MessageTagInvalid``…). Neither the AccessKey secret nor the STS token ever
+appears in a result or a :class:`NotifyError`: messages are scrubbed of both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ebs_failover.credentials import Credentials
+
+if TYPE_CHECKING:  # the SDK is imported lazily, when a message is published
+    from mns.account import Account
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_TAG_LENGTH",
+    "SCHEME",
+    "NotifyError",
+    "default_endpoint",
+    "message_body",
+    "message_tag",
+    "publish",
+]
+
+SCHEME = "mns"
+#: Seconds for the connect, the TLS handshake and each read of one publish.
+DEFAULT_TIMEOUT = 5.0
+#: MNS refuses a MessageTag longer than this (the SDK checks it before sending).
+MAX_TAG_LENGTH = 16
+#: How much of an error message a result keeps.
+_MAX_ERROR_LENGTH = 500
+_REDACTED = "***"
+
+
+class NotifyError(Exception):
+    """Publishing to one channel failed.
+
+    ``channel`` is the channel as configured (``"mns:topic-a"``), ``code`` MNS's
+    error code or ``"NetworkError"``, ``message`` a human-readable reason that
+    never holds a secret.
+    """
+
+    def __init__(self, channel: str, code: str, message: str) -> None:
+        super().__init__(channel, code, message)
+        self.channel, self.code, self.message = channel, code, message
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.code}: {self.message}"
+
+    def to_result(self, request_id: str | None = None) -> dict[str, Any]:
+        """The failure as one entry of :func:`publish`'s list."""
+        result: dict[str, Any] = {
+            "channel": self.channel,
+            "ok": False,
+            "code": self.code,
+            "error": self.message,
+        }
+        if request_id:
+            result["request_id"] = request_id
+        return result
+
+
+def default_endpoint(account_id: str, region: str) -> str:
+    """The public MNS endpoint of an account in a region."""
+    return f"https://{account_id}.mns.{region}.aliyuncs.com"
+
+
+def message_body(event: dict[str, Any]) -> str:
+    """The JSON the subscribers receive: compact, UTF-8 kept as is, keys in the event's order."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def message_tag(event: dict[str, Any]) -> str | None:
+    """The event's outcome as an MNS tag (<= 16 characters: ``already_failed_over`` is ``already_done``)."""
+    data = event.get("data")
+    outcome = data.get("outcome") if isinstance(data, dict) else None
+    if not isinstance(outcome, str) or not outcome:
+        return None
+    return _SHORT_TAGS.get(outcome, outcome)[:MAX_TAG_LENGTH]
+
+
+#: Outcomes longer than an MNS tag may be, and the tag that stands for them.
+_SHORT_TAGS = {"already_failed_over": "already_done"}
+
+
+def publish(
+    event: dict[str, Any],
+    channels: Sequence[str],
+    *,
+    credentials: Credentials | None,
+    region: str,
+    account_id: str,
+    endpoint: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[dict[str, Any]]:
+    """Publish the JSON-serialised CloudEvent ``event`` to every channel (``"mns:<topic>"``).
+
+    Returns one dict per channel, in order: ``{"channel", "ok": True, "message_id"}``
+    or ``{"channel", "ok": False, "code", "error"}`` (plus ``"request_id"`` when
+    MNS answered with an error). Never raises for a channel failure: every
+    channel is attempted even if an earlier one failed. The MNS endpoint is
+    ``endpoint`` if given, else ``https://{account_id}.mns.{region}.aliyuncs.com``.
+    """
+    body, tag = message_body(event), message_tag(event)
+    results: list[dict[str, Any]] = []
+    account: Account | None = None
+    try:
+        for channel in channels:
+            try:
+                topic = _topic_of(channel)
+                if account is None:
+                    account = _account(
+                        channel, credentials, _host(channel, endpoint, account_id, region), timeout
+                    )
+                message_id = _publish_one(account, topic, body, tag, channel, credentials)
+            except _Failed as failed:
+                results.append(failed.error.to_result(failed.request_id))
+            else:
+                results.append({"channel": channel, "ok": True, "message_id": message_id})
+    finally:
+        if account is not None:
+            _close(account)
+    return results
+
+
+class _Failed(Exception):
+    """One channel's failure, on its way to the results."""
+
+    def __init__(self, error: NotifyError, request_id: str | None = None) -> None:
+        super().__init__(error)
+        self.error, self.request_id = error, request_id
+
+
+def _topic_of(channel: str) -> str:
+    scheme, _, topic = channel.partition(":")
+    if scheme != SCHEME or not topic:
+        raise _Failed(NotifyError(channel, "UnsupportedChannel", "a channel is mns:<topic-name>"))
+    return topic
+
+
+def _host(channel: str, endpoint: str | None, account_id: str, region: str) -> str:
+    if endpoint:
+        return endpoint if "://" in endpoint else f"https://{endpoint}"
+    if not account_id or not region:
+        raise _Failed(
+            NotifyError(
+                channel, "InvalidEndpoint", "no MNS endpoint: the account id or the region is unknown"
+            )
+        )
+    return default_endpoint(account_id, region)
+
+
+def _account(channel: str, credentials: Credentials | None, host: str, timeout: float) -> Account:
+    if credentials is None:
+        raise _Failed(NotifyError(channel, "MissingCredentials", "no credentials to sign MNS requests with"))
+    try:
+        from mns.account import Account
+    except ImportError:
+        raise _Failed(
+            NotifyError(channel, "MnsSdkMissing", "the aliyun-mns-sdk package is not installed")
+        ) from None
+    try:
+        account = Account(
+            host, credentials.access_key_id, credentials.access_key_secret, credentials.security_token or ""
+        )
+        _bound_time(account, timeout)
+    except Exception as error:  # MNSClientParameterException: a host without http(s)://
+        raise _Failed(_error_of(channel, error, credentials)) from None
+    return account
+
+
+def _bound_time(account: Account, timeout: float) -> None:
+    """Give both of the SDK's connection classes a socket timeout (see the module's docstring)."""
+    client = account.get_client()
+    client.set_connection_timeout(timeout)  # plain HTTP: a new connection whose connect() applies it
+    connection = getattr(client.http, "conn", None)
+    if connection is not None:
+        connection.timeout = timeout  # HTTPS: http.client's connect() and the handshake use .timeout
+
+
+def _close(account: Account) -> None:
+    with contextlib.suppress(Exception):  # closing is best effort
+        account.get_client().close_connection()
+
+
+def _publish_one(
+    account: Account, topic: str, body: str, tag: str | None, channel: str, credentials: Credentials | None
+) -> str:
+    """Publish one message; its MessageId, once MNS's MessageBodyMD5 matches the body sent."""
+    from mns.topic import TopicMessage
+
+    try:
+        sent = account.get_topic(topic).publish_message(TopicMessage(body, tag or ""))
+    except Exception as error:
+        raise _Failed(_error_of(channel, error, credentials), _request_id(error)) from None
+    expected = hashlib.md5(body.encode("utf-8")).hexdigest()
+    if str(sent.message_body_md5).lower() != expected:
+        raise _Failed(
+            NotifyError(
+                channel, "MessageBodyMD5Mismatch", f"MNS stored a body whose MD5 is not {expected.upper()}"
+            )
+        )
+    return str(sent.message_id)
+
+
+def _error_of(channel: str, error: Exception, credentials: Credentials | None) -> NotifyError:
+    """An SDK exception as a NotifyError: MNS's code, else NetworkError, else the exception's type."""
+    from mns.mns_exception import MNSClientNetworkException, MNSExceptionBase
+
+    if isinstance(error, MNSClientNetworkException) and error.type == "NetWorkException":
+        code, message = "NetworkError", str(error.message)
+    elif isinstance(error, MNSExceptionBase):
+        code, message = str(error.type), str(error.message)
+    else:
+        code, message = type(error).__name__, str(error)
+    return NotifyError(channel, code, _scrub(message, credentials))
+
+
+def _request_id(error: Exception) -> str | None:
+    request_id = getattr(error, "req_id", None)
+    return str(request_id) if request_id else None
+
+
+def _scrub(message: str, credentials: Credentials | None) -> str:
+    """Cut the message short and blank out the secret and the token, should anything echo them."""
+    if credentials is not None:
+        for secret in (credentials.access_key_secret, credentials.security_token):
+            if secret:
+                message = message.replace(secret, _REDACTED)
+    message = " ".join(message.split())
+    if len(message) > _MAX_ERROR_LENGTH:
+        message = message[: _MAX_ERROR_LENGTH - 1] + "…"
+    return message

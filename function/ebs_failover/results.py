@@ -1,0 +1,69 @@
+"""The result event: one CloudEvents 1.0 event per invocation.
+
+``type`` ends in the outcome (``com.aliyun.ebs-failover.failed_over`` …),
+``subject`` is the pair id (several, comma-separated, when one alarm maps to
+several pairs), and ``data`` carries everything an operator needs: the
+outcome, the trigger, each pair's ClientToken, EBS RequestId, status before
+and after, data-loss window, error code and hint, and durations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = ["OUTCOMES", "TYPE_PREFIX", "aggregate", "build"]
+
+#: Every outcome, the most serious first (the invocation's outcome is the most serious of its targets').
+OUTCOMES = ("failed", "refused", "failed_over", "already_failed_over", "dry_run", "ignored", "rejected")
+TYPE_PREFIX = "com.aliyun.ebs-failover."
+
+
+def aggregate(outcomes: Sequence[str]) -> str:
+    """The most serious of several targets' outcomes."""
+    return min(outcomes, key=OUTCOMES.index)
+
+
+def build(
+    *,
+    outcome: str,
+    source: str,
+    request_id: str | None,
+    trigger: dict[str, Any] | None,
+    targets: Sequence[dict[str, Any]],
+    region: str | None,
+    dry_run: bool,
+    reason: str,
+    duration_ms: float,
+    error: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The CloudEvent for one invocation."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    pair_ids = [str(t["pair_id"]) for t in targets]
+    data: dict[str, Any] = {
+        "outcome": outcome,
+        "reason": reason,
+        "dry_run": dry_run,
+        "region": region,
+        "request_id": request_id,
+        "trigger": trigger,
+        "targets": list(targets),
+        "duration_ms": round(duration_ms, 1),
+    }
+    if error is not None:
+        data["error"] = error
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": TYPE_PREFIX + outcome,
+        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if pair_ids:
+        event["subject"] = ",".join(pair_ids)
+    return event

@@ -1,0 +1,438 @@
+"""A fake MNS (Simple Message Queue) topic endpoint on 127.0.0.1, for ``aliyun-mns-sdk``.
+
+It speaks the one operation the function uses, ``PublishMessage``, exactly as
+the SDK sends it::
+
+    with FakeMnsServer() as mns:
+        mns.create_topic("results")
+        topic = Account(mns.endpoint, "testing", "testing").get_topic("results")
+        topic.publish_message(TopicMessage("hi", "t"))
+        mns.published["results"]            # [PublishedMessage(body="hi", tag="t", message_id=…)]
+
+The request is ``POST /topics/<topic>/messages`` with
+``<Message xmlns="http://mns.aliyuncs.com/doc/v1/"><MessageBody>…</MessageBody><MessageTag>…</MessageTag></Message>``;
+the answer a ``201`` with ``<Message><MessageId>…</MessageId><MessageBodyMD5>…</MessageBodyMD5></Message>``
+(upper-case hex MD5 of the body's UTF-8) and an ``x-mns-request-id`` header.
+
+Checks, in order, each answering MNS's documented XML error
+(``<Error><Code/><Message/><RequestId/><HostId/></Error>``):
+
+====================================================  ======  ============================
+the server is :meth:`~FakeMnsServer.down`             —       connection closed, no answer
+a :meth:`~FakeMnsServer.fail_next` fault              503     ``ServiceUnavailable`` (any)
+not ``POST /topics/<name>/messages``                  400     ``InvalidRequestURL``
+no ``Authorization``                                  400     ``MissingAuthorizationHeader``
+``Authorization`` not ``MNS <id>:<signature>``        400     ``InvalidAuthorizationHeader``
+no ``Date`` / an unparsable one                       400     ``MissingDateHeader`` / ``InvalidDateHeader``
+``Date`` more than 15 min from the fake's clock       408     ``TimeExpired``
+unknown AccessKeyId                                   403     ``InvalidAccessKeyId``
+``content-md5`` is not the body's                     400     ``InvalidDegist`` (MNS's spelling)
+signature differs                                     403     ``SignatureDoesNotMatch``
+STS token missing or different                        403     ``AccessDenied``
+unknown topic                                         404     ``TopicNotExist``
+body not well-formed XML                              400     ``MalformedXML``
+not a ``Message`` in MNS's namespace, no body,        400     ``InvalidArgument``
+tag over 16 characters, body over 64 KiB
+====================================================  ======  ============================
+
+The signature is the SDK's (``mns_client.MNSClient.get_signature``): base64
+HMAC-SHA1 with the AccessKey secret over ``VERB\\nContent-MD5\\nContent-Type\\nDate\\n``
++ every ``x-mns-*`` header as ``name:value\\n`` sorted by lower-case name + the
+request URI. ``content-md5`` is, like the SDK sends it, the base64 of the
+*hexadecimal* MD5 of the body. What MNS documents is followed; the clock window,
+the STS code, the checks' order and the size limit are assumptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+from ._auth import Credential
+
+__all__ = [
+    "MNS_VERSION",
+    "MNS_XMLNS",
+    "FakeMnsServer",
+    "MnsCall",
+    "MnsError",
+    "PublishedMessage",
+    "content_md5",
+    "mns_signature",
+]
+
+MNS_XMLNS = "http://mns.aliyuncs.com/doc/v1/"
+MNS_VERSION = "2015-06-06"
+_CLOCK_SKEW_SECONDS = 15 * 60
+_MAX_TAG_LENGTH = 16
+_MAX_BODY_BYTES = 65536
+_TOPIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,255}$")
+_PUBLISH_PATH = re.compile(r"^/topics/([^/?]+)/messages$")
+_AUTHORIZATION = re.compile(r"^MNS ([^:\s]+):(\S+)$")
+
+
+@dataclass(frozen=True)
+class PublishedMessage:
+    """A message a topic accepted."""
+
+    body: str
+    tag: str | None
+    message_id: str
+
+
+@dataclass(frozen=True)
+class MnsCall:
+    """One request, as the fake saw it.
+
+    ``access_key_id`` is the one the ``Authorization`` header claims (verified
+    or not); ``status`` and ``code`` are None when the connection was dropped.
+    """
+
+    method: str
+    path: str
+    topic: str | None
+    access_key_id: str | None
+    status: int | None
+    code: str | None
+    request_id: str
+
+
+class MnsError(Exception):
+    """An MNS error answer: HTTP ``status``, ``code``, ``message``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class _Fault:
+    times: int
+    status: int
+    code: str
+    message: str
+
+
+def content_md5(body: bytes) -> str:
+    """The SDK's ``content-md5``: base64 of the hexadecimal MD5 digest (not of the raw digest)."""
+    return base64.b64encode(hashlib.md5(body).hexdigest().encode()).decode()
+
+
+def mns_signature(secret: str, method: str, headers: Mapping[str, str], resource: str) -> str:
+    """The base64 HMAC-SHA1 signature of a request; ``headers`` must have lower-case names."""
+    mns_headers = "".join(
+        f"{name}:{headers[name]}\n" for name in sorted(headers) if name.startswith("x-mns-")
+    )
+    string_to_sign = (
+        f"{method}\n{headers.get('content-md5', '')}\n{headers.get('content-type', '')}\n"
+        f"{headers.get('date', '')}\n{mns_headers}{resource}"
+    )
+    digest = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+class FakeMnsServer:
+    """MNS topics served over HTTP on 127.0.0.1; a context manager.
+
+    Accepts ``testing``/``testing`` until told otherwise
+    (:meth:`register_credential`). State: :attr:`published` (per topic, in
+    order) and :attr:`calls` (every request, dropped ones included).
+    """
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.clock = clock
+        self.topics: set[str] = set()
+        self.published: dict[str, list[PublishedMessage]] = {}
+        self.calls: list[MnsCall] = []
+        self._credentials: dict[str, Credential] = {}
+        self._faults: list[_Fault] = []
+        self._down = False
+        self._lock = threading.Lock()
+        self.register_credential("testing", "testing")
+        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT``, the SDK's ``Account`` host."""
+        host = self._httpd.server_address[0]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
+
+    def start(self) -> FakeMnsServer:
+        # A short poll interval: shutdown() waits for the loop to notice.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-mns", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeMnsServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- state and faults ----------------------------------------------------
+
+    def create_topic(self, name: str) -> None:
+        """Make ``name`` a topic (MNS's rule: a letter, then letters, digits and ``-``; at most 256)."""
+        if not _TOPIC_NAME.match(name):
+            raise ValueError(f"invalid MNS topic name {name!r}")
+        with self._lock:
+            self.topics.add(name)
+            self.published.setdefault(name, [])
+
+    def register_credential(self, access_key_id: str, secret: str, security_token: str | None = None) -> None:
+        """Accept this AccessKey; with ``security_token``, only requests carrying that token."""
+        with self._lock:
+            self._credentials[access_key_id] = Credential(
+                access_key_id, secret, security_token=security_token
+            )
+
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        code: str = "ServiceUnavailable",
+        message: str = "The service is unavailable.",
+    ) -> None:
+        """The next ``n`` requests answer this MNS error (before any other check)."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        with self._lock:
+            self._faults.append(_Fault(n, status, code, message))
+
+    def down(self) -> None:
+        """From now on every request has its connection closed with no answer."""
+        self._down = True
+
+    def up(self) -> None:
+        """Answer requests again."""
+        self._down = False
+
+    @property
+    def is_down(self) -> bool:
+        return self._down
+
+    # -- the API -------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, str, bytes]:
+        """Answer one request: ``(status, request id, XML body)``; records it in :attr:`calls`.
+
+        ``headers`` must have lower-case names. Raises nothing: errors are answers.
+        """
+        request_id = _new_request_id()
+        topic: str | None = None
+        access_key_id: str | None = None
+        try:
+            fault = self._take_fault()
+            if fault is not None:
+                raise MnsError(fault.status, fault.code, fault.message)
+            matched = _PUBLISH_PATH.match(path)
+            if method != "POST" or matched is None:
+                raise MnsError(400, "InvalidRequestURL", "Http request URL format invalid.")
+            topic = matched.group(1)
+            claimed = _AUTHORIZATION.match(headers.get("authorization", ""))
+            access_key_id = claimed.group(1) if claimed else None
+            self._authenticate(method, path, headers, body)
+            status, answer = 201, self._publish(topic, body, request_id)
+            code = None
+        except MnsError as error:
+            status, code = error.status, error.code
+            answer = _error_xml(error, request_id, headers.get("host", ""))
+        with self._lock:
+            self.calls.append(MnsCall(method, path, topic, access_key_id, status, code, request_id))
+        return status, request_id, answer
+
+    def record_drop(self, method: str, path: str) -> None:
+        """Log a request whose connection was closed unanswered."""
+        matched = _PUBLISH_PATH.match(path)
+        with self._lock:
+            self.calls.append(
+                MnsCall(method, path, matched and matched.group(1), None, None, None, _new_request_id())
+            )
+
+    def _take_fault(self) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0:
+                    fault.times -= 1
+                    return fault
+            return None
+
+    def _authenticate(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> None:
+        authorization = headers.get("authorization")
+        if not authorization:
+            raise MnsError(400, "MissingAuthorizationHeader", "Authorization header is required.")
+        parsed = _AUTHORIZATION.match(authorization)
+        if parsed is None:
+            raise MnsError(400, "InvalidAuthorizationHeader", "The Authorization header format is invalid.")
+        access_key_id, signature = parsed.groups()
+        self._check_date(headers.get("date"))
+        with self._lock:
+            credential = self._credentials.get(access_key_id)
+        if credential is None:
+            raise MnsError(403, "InvalidAccessKeyId", "The AccessKey Id you provided is not exist.")
+        sent_md5 = headers.get("content-md5")
+        if sent_md5 is not None and sent_md5 != content_md5(body):
+            raise MnsError(400, "InvalidDegist", "The Content-MD5 you specified is invalid.")
+        expected = mns_signature(credential.access_key_secret, method, headers, path)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise MnsError(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your key and signing method.",
+            )
+        if credential.security_token is not None:
+            token = headers.get("security-token", "")
+            if not hmac.compare_digest(token.encode(), credential.security_token.encode()):
+                raise MnsError(403, "AccessDenied", "The SecurityToken is missing or invalid.")
+
+    def _check_date(self, value: str | None) -> None:
+        if not value:
+            raise MnsError(400, "MissingDateHeader", "Date header is required.")
+        try:
+            sent = parsedate_to_datetime(value).timestamp()
+        except (TypeError, ValueError):
+            raise MnsError(400, "InvalidDateHeader", "The Date header format is invalid.") from None
+        if abs(self.clock() - sent) > _CLOCK_SKEW_SECONDS:
+            raise MnsError(408, "TimeExpired", "The http request you sent is expired.")
+
+    def _publish(self, topic: str, body: bytes, request_id: str) -> bytes:
+        with self._lock:
+            known = topic in self.topics
+        if not known:
+            raise MnsError(404, "TopicNotExist", "The topic you provided does not exist.")
+        message_body, tag = _parse_message(body)
+        message_id = (
+            f"{uuid.uuid4().hex[:16].upper()}-1-{int(self.clock() * 1000):X}-{uuid.uuid4().hex[:9].upper()}"
+        )
+        with self._lock:
+            self.published[topic].append(PublishedMessage(message_body, tag, message_id))
+        md5 = hashlib.md5(message_body.encode()).hexdigest().upper()
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?>\n<Message xmlns="{MNS_XMLNS}">'
+            f"<MessageId>{message_id}</MessageId><MessageBodyMD5>{md5}</MessageBodyMD5></Message>"
+        ).encode()
+
+
+def _parse_message(body: bytes) -> tuple[str, str | None]:
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        raise MnsError(400, "MalformedXML", "The XML you provided was not well-formed.") from None
+    ns = f"{{{MNS_XMLNS}}}"
+    if root.tag != f"{ns}Message":
+        raise _schema_error("Message")
+    message_body = root.findtext(f"{ns}MessageBody")
+    if not message_body:
+        raise _schema_error("MessageBody")
+    if len(message_body.encode()) > _MAX_BODY_BYTES:
+        raise MnsError(
+            400, "InvalidArgument", f"The value of MessageBody should between 1 and {_MAX_BODY_BYTES} bytes."
+        )
+    tag = root.findtext(f"{ns}MessageTag")
+    if tag is not None and len(tag) > _MAX_TAG_LENGTH:
+        raise MnsError(
+            400, "InvalidArgument", f"The length of MessageTag should between 1 and {_MAX_TAG_LENGTH}."
+        )
+    return message_body, tag or None
+
+
+def _schema_error(element: str) -> MnsError:
+    return MnsError(
+        400,
+        "InvalidArgument",
+        f"The XML you provided did not validate against our published schema, cause by {element} Element.",
+    )
+
+
+def _error_xml(error: MnsError, request_id: str, host: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error xmlns="{MNS_XMLNS}">'
+        f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+        f"<RequestId>{request_id}</RequestId><HostId>{escape(host)}</HostId></Error>"
+    ).encode()
+
+
+def _new_request_id() -> str:
+    return uuid.uuid4().hex[:24].upper()
+
+
+def _handler_for(server: FakeMnsServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "fake-mns"
+        sys_version = ""
+        protocol_version = "HTTP/1.1"  # MNS keeps connections alive, and the SDK asks it to
+        timeout = 30  # an idle kept-alive connection ends here
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the call log
+            pass
+
+        def do_GET(self) -> None:
+            self._dispatch()
+
+        def do_POST(self) -> None:
+            self._dispatch()
+
+        def do_PUT(self) -> None:
+            self._dispatch()
+
+        def do_DELETE(self) -> None:
+            self._dispatch()
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if server.is_down:
+                server.record_drop(self.command, self.path)
+                self._drop()
+                return
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, request_id, answer = server.handle(self.command, self.path, headers, body)
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml;charset=utf-8")
+            self.send_header("Content-Length", str(len(answer)))
+            self.send_header("x-mns-request-id", request_id)
+            self.send_header("x-mns-version", MNS_VERSION)
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+    return Handler

@@ -1,0 +1,40 @@
+"""The ``parse`` stage: turn whatever invoked the function into one normalised :class:`Trigger`.
+
+Accepted shapes (see ``/work/shared/reference/cloudmonitor-events.md``), recognised in this order:
+
+* manual request ``{"action": "failover", "replicaPairId", "reason", "idempotencyKey"?}`` (has ``action``);
+* EventBridge CloudEvent from ``acs.ebs``, ``acs.cms`` or ``acs.ecs`` (has ``specversion``);
+* FC HTTP-trigger envelope (``body`` plus ``headers``/``isBase64Encoded``/...) holding a callback or event;
+* CloudMonitor alarm callback: form-urlencoded, or historical JSON (has ``alertState``/``alertName``);
+* CloudMonitor alarm JSON for MNS/FC targets (has ``curLevel``/``batchId``/``escalation``/``metricData``);
+* legacy system event (has ``name`` and ``product``/``resourceId``);
+* MNS message whose ``Message``/``message`` string holds one of the JSON alarm or event shapes.
+
+Pure: no I/O besides reading the bundled JSON Schemas (``schemas/*.json``, validated with fastjsonschema,
+imported and compiled on first use). ``parse`` raises nothing but :class:`InvalidEvent`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._decode import MAX_DEPTH, MAX_EVENT_BYTES
+from ._model import HttpRequestInfo, InvalidEvent, Trigger
+from ._parse import parse_event
+
+__all__ = ["MAX_DEPTH", "MAX_EVENT_BYTES", "HttpRequestInfo", "InvalidEvent", "Trigger", "parse"]
+
+
+def parse(event: bytes | str | dict[str, Any], *, request_id: str | None = None) -> Trigger:
+    """Parse one invocation payload into a :class:`Trigger`.
+
+    ``event``: the raw payload FC passed (bytes on Python 3), or a str, or an already-decoded dict.
+    ``request_id``: the FC request id, the identity of a manual request without ``idempotencyKey``.
+    Raises :class:`InvalidEvent` for anything else, and never any other exception.
+    """
+    try:
+        return parse_event(event, request_id)
+    except InvalidEvent:
+        raise
+    except Exception as error:  # the one catch-all: any bug or oddity below still reads as a bad event
+        raise InvalidEvent("", "a well-formed event", type(error).__name__) from error

@@ -1,0 +1,256 @@
+"""The handler end to end: the real SDK against the fake EBS, through ``responses``."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ebs_failover import config, log
+from ebs_failover.handler import handler
+from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, MockEbs
+from ebs_failover.token import client_token
+
+STANDBY = "cn-shanghai"
+PAIR = "pair-cn-demo0db01"
+APP_PAIR = "pair-cn-demo0app01"
+TARGETS = {"d-bp1demo0primary01": PAIR, "i-bp1demo0app01": [APP_PAIR]}
+SECRET = "Sup3rS3cretValue-9f8e7d"
+STS = "STS-token-value-1a2b3c4d5e"
+
+
+def _seed(pair_id: str, disk: str, status: str = "normal") -> dict[str, Any]:
+    return {
+        "ReplicaPairId": pair_id,
+        "RegionId": "cn-hangzhou",
+        "DiskId": disk,
+        "SourceZoneId": "cn-hangzhou-h",
+        "DestinationRegionId": STANDBY,
+        "DestinationZoneId": "cn-shanghai-e",
+        "DestinationDiskId": disk + "-s",
+        "Status": status,
+        "LastRecoverPoint": 1_700_000_000,
+    }
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    log.configure(stream=stream)
+    yield stream
+    log.configure(stream=io.StringIO())
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEbs]:
+    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps(TARGETS))
+    monkeypatch.setenv("FAILOVER_REGION", STANDBY)
+    monkeypatch.setenv("FAILOVER_MODE", "live")
+    monkeypatch.setenv("FAILOVER_TIME_MARGIN", "1")
+    fake = FakeEbs(seed=3)
+    fake.register_credential("STS.fc-role", SECRET, security_token=STS)
+    fake.load_seed({"pairs": [_seed(PAIR, "d-bp1demo0primary01"), _seed(APP_PAIR, "d-bp1demo0app0data1")]})
+    with MockEbs(fake):
+        yield fake
+
+
+def _context(timeout: int = 20, request_id: str = "req-1") -> FcContext:
+    return FcContext(
+        request_id=request_id,
+        function=FcFunction(timeout=timeout),
+        credentials=FcCredentials("STS.fc-role", SECRET, STS),
+        region=STANDBY,
+    )
+
+
+def manual(pair: str = PAIR, key: str | None = "ticket-42") -> bytes:
+    body: dict[str, Any] = {"action": "failover", "replicaPairId": pair, "reason": "primary region down"}
+    if key:
+        body["idempotencyKey"] = key
+    return json.dumps(body).encode()
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_manual_live_failover(fake: FakeEbs, logs: io.StringIO) -> None:
+    result = handler(manual(), _context())
+    data = result["data"]
+    assert (result["specversion"], result["type"], result["subject"]) == (
+        "1.0",
+        "com.aliyun.ebs-failover.failed_over",
+        PAIR,
+    )
+    assert data["outcome"] == "failed_over"
+    target = data["targets"][0]
+    assert target["client_token"] == client_token("manual:ticket-42", PAIR)
+    assert (target["status_before"], target["status_after"]) == ("normal", "failovered")
+    assert target["request_id"] == fake.calls_for("FailoverDiskReplicaPair")[0].request_id
+    assert target["data_loss_seconds"] > 0
+    assert target["rpo_seconds"] == 900
+    assert fake.pair(PAIR).status == "failovered"
+    assert fake.calls_for("FailoverDiskReplicaPair")[0].client_token == target["client_token"]
+    lines = _lines(logs)
+    canonical = [line for line in lines if line["event"] == "result"]
+    assert len(canonical) == 1
+    assert canonical[0]["outcome"] == "failed_over"
+    assert canonical[0]["function_request_id"] == "req-1"
+    assert canonical[0]["correlation_id"] == "manual:ticket-42"
+    assert canonical[0]["replica_pair_id"] == PAIR
+
+
+def test_redelivery_fails_over_once(fake: FakeEbs) -> None:
+    first = handler(manual(), _context(request_id="a"))
+    second = handler(manual(), _context(request_id="b"))
+    assert first["data"]["outcome"] == "failed_over"
+    assert second["data"]["outcome"] == "already_failed_over"
+    assert len(fake.state_changes()) == 1
+
+
+def test_dry_run_is_the_default_and_calls_nothing(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAILOVER_MODE")
+    result = handler(manual(), _context())
+    assert result["data"]["outcome"] == "dry_run"
+    assert result["data"]["dry_run"] is True
+    assert result["data"]["targets"][0]["client_token"] == client_token("manual:ticket-42", PAIR)
+    assert fake.calls == []
+
+
+def test_an_unconfigured_pair_is_refused_without_a_call(fake: FakeEbs) -> None:
+    result = handler(manual("pair-cn-notconfigured1"), _context())
+    assert result["data"]["outcome"] == "refused"
+    assert "FAILOVER_TARGETS" in result["data"]["reason"]
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("event", [b"", b"\xff\xfe", b"[]", b'{"action": "failover"}', b"x" * 300_000])
+def test_bad_input_is_rejected_without_a_call(fake: FakeEbs, logs: io.StringIO, event: bytes) -> None:
+    result = handler(event, _context())
+    assert result["data"]["outcome"] == "rejected"
+    assert result["data"]["error"]["code"] == "InvalidEvent"
+    assert fake.calls == []
+    assert [line["event"] for line in _lines(logs)] == ["result"]
+
+
+def test_a_bad_setting_fails_every_invocation_clearly(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILOVER_MODE", "yolo")
+    result = handler(manual(), _context())
+    assert result["data"]["outcome"] == "failed"
+    assert "FAILOVER_MODE" in result["data"]["reason"]
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(("value", "variable"), [
+    ("not json", "FAILOVER_TARGETS"),
+    ('{"d-x": "not-a-pair"}', "FAILOVER_TARGETS"),
+    ('{"d-x": []}', "FAILOVER_TARGETS"),
+])  # fmt: skip
+def test_config_errors_name_the_variable(value: str, variable: str) -> None:
+    with pytest.raises(config.ConfigError, match=variable):
+        config.load({"FAILOVER_TARGETS": value})
+
+
+def test_already_failed_over_pair_is_not_failed_over_again(fake: FakeEbs) -> None:
+    fake.backend().failover_pair(region=STANDBY, pair_id=PAIR)
+    result = handler(manual(), _context())
+    assert result["data"]["outcome"] == "already_failed_over"
+    assert fake.calls_for("FailoverDiskReplicaPair") == []
+
+
+def test_a_deleted_pair_is_refused(fake: FakeEbs) -> None:
+    fake.load_seed({"pairs": [_seed("pair-cn-gone1", "d-gone1", "deleted")]})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FAILOVER_TARGETS", json.dumps({"d-gone1": "pair-cn-gone1"}))
+        result = handler(manual("pair-cn-gone1"), _context())
+    assert result["data"]["outcome"] == "refused"
+    assert fake.calls_for("FailoverDiskReplicaPair") == []
+
+
+def test_transient_errors_are_retried_with_one_token(fake: FakeEbs) -> None:
+    fake.faults.error("FailoverDiskReplicaPair", 503, "ServiceUnavailable", times=2)
+    result = handler(manual(), _context())
+    assert result["data"]["outcome"] == "failed_over"
+    failovers = fake.calls_for("FailoverDiskReplicaPair")
+    assert [c.status for c in failovers] == [503, 503, 200]
+    assert len({c.client_token for c in failovers}) == 1
+    assert len(fake.state_changes()) == 1
+
+
+def test_forbidden_is_not_retried_and_explained(fake: FakeEbs) -> None:
+    fake.faults.error("FailoverDiskReplicaPair", 403, "Forbidden.Action", times=5)
+    result = handler(manual(), _context())
+    target = result["data"]["targets"][0]
+    assert (result["data"]["outcome"], target["error_code"]) == ("failed", "Forbidden.Action")
+    assert "ebs:FailoverDiskReplicaPair" in target["hint"]
+    assert len(fake.calls_for("FailoverDiskReplicaPair")) == 1
+
+
+def test_a_transient_failure_outliving_the_budget_raises_for_fc_to_retry(
+    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAILOVER_TIME_MARGIN", "0")
+    fake.faults.error("FailoverDiskReplicaPair", 500, "InternalError", times=1000)
+    from ebs_failover.ebs import TransientFailure
+
+    with pytest.raises(TransientFailure):
+        handler(manual(), _context(timeout=2))
+    assert [line["event"] for line in _lines(logs)].count("result") == 1
+    assert len(fake.calls_for("FailoverDiskReplicaPair")) >= 2
+    fake.faults.clear()
+    retried = handler(manual(), _context())  # FC's retry: same event, same token
+    assert retried["data"]["outcome"] == "failed_over"
+    assert len(fake.state_changes()) == 1
+
+
+def test_wrong_region_is_explained(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILOVER_REGION", "cn-hangzhou")
+    result = handler(manual(), _context())
+    target = result["data"]["targets"][0]
+    assert target["error_code"] == "OperationDenied.OperateNotAllowedForPrimary"
+    assert "FAILOVER_REGION" in target["hint"]
+    assert fake.calls_for("FailoverDiskReplicaPair") == []
+
+
+def test_concurrent_deliveries_change_state_once(fake: FakeEbs) -> None:
+    outcomes: list[str] = []
+
+    def deliver(n: int) -> None:
+        outcomes.append(handler(manual(key="same-alarm"), _context(request_id=f"r{n}"))["data"]["outcome"])
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(fake.state_changes()) == 1
+    assert set(outcomes) <= {"failed_over", "already_failed_over"}
+    assert outcomes.count("failed_over") >= 1
+
+
+def test_no_secret_reaches_a_log_or_the_result(
+    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_EVENT", "true")
+    monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
+    event = json.dumps(
+        {"action": "failover", "replicaPairId": PAIR, "reason": f"key {SECRET} token callback-secret-77x"}
+    ).encode()
+    result = handler(event, _context())
+    text = logs.getvalue() + json.dumps(result)
+    for secret in (SECRET, STS, "callback-secret-77x"):
+        assert secret not in text
+    assert "***" in text
+
+
+def test_context_does_not_leak_between_invocations(fake: FakeEbs, logs: io.StringIO) -> None:
+    handler(manual(), _context(request_id="first"))
+    handler(b"not json", _context(request_id="second"))
+    second = [line for line in _lines(logs) if line["function_request_id"] == "second"]
+    assert second
+    assert all("replica_pair_id" not in line and "correlation_id" not in line for line in second)
+    assert [line["cold_start"] for line in _lines(logs)][-1] is False
