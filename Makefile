@@ -31,8 +31,9 @@ bench: $(STAMP)
 # The FC runtimes are python3.10 and python3.12: run the suite on each.
 test-runtimes:
 	@for v in $(RUNTIMES); do \
-	  if ! command -v python$$v >/dev/null; then echo "python$$v not found"; exit 1; fi; \
-	  $(MAKE) --no-print-directory test PYTHON=python$$v VENV=.venv-$$v || exit 1; \
+	  py=$$(.ci/find-python $$v) || exit 1; \
+	  echo "== $$py"; \
+	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v || exit 1; \
 	done
 
 check: test lint

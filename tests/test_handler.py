@@ -254,3 +254,85 @@ def test_context_does_not_leak_between_invocations(fake: FakeEbs, logs: io.Strin
     assert second
     assert all("replica_pair_id" not in line and "correlation_id" not in line for line in second)
     assert [line["cold_start"] for line in _lines(logs)][-1] is False
+
+
+# -- alarms, tokens and the notification channel ------------------------------------------
+
+CALLBACK = (
+    "alertName=disk+hang&alertState=ALERT&triggerLevel=CRITICAL&metricName=DiskIOHang"
+    "&namespace=acs_ebs_dashboard&ruleId=rule-1&timestamp=1726121100000"
+    "&dimensions={userId=1,+diskId=d-bp1demo0primary01}&transId={trans}"
+)
+
+
+def callback(trans: str = "trans-1") -> bytes:
+    return CALLBACK.replace("{trans}", trans).encode()
+
+
+def test_a_different_alarm_uses_a_different_token(fake: FakeEbs) -> None:
+    first = handler(callback("trans-1"), _context())
+    second = handler(callback("trans-2"), _context())
+    tokens = [r["data"]["targets"][0]["client_token"] for r in (first, second)]
+    assert tokens[0] != tokens[1]
+    assert [first["data"]["outcome"], second["data"]["outcome"]] == ["failed_over", "already_failed_over"]
+    assert len(fake.state_changes()) == 1
+
+
+def test_the_callback_token_is_the_same_on_redelivery(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    plans = [handler(callback(), _context(request_id=f"r{n}"))["data"]["targets"][0] for n in range(2)]
+    assert plans[0]["client_token"] == plans[1]["client_token"]
+
+
+def test_a_warn_alarm_is_ignored_by_default(fake: FakeEbs) -> None:
+    result = handler(callback().replace(b"CRITICAL", b"WARN"), _context())
+    assert result["data"]["outcome"] == "ignored"
+    assert "FAILOVER_MIN_LEVEL" in result["data"]["reason"]
+    assert fake.calls == []
+
+
+@pytest.fixture
+def mns(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from ebs_failover.testing import FakeMnsServer
+
+    with FakeMnsServer() as server:
+        server.register_credential("STS.fc-role", SECRET, security_token=STS)
+        server.create_topic("failover-results")
+        monkeypatch.setenv("NOTIFY_TARGETS", "mns:failover-results")
+        monkeypatch.setenv("MNS_ENDPOINT", server.endpoint)
+        yield server
+
+
+def test_the_result_is_published_to_mns(fake: FakeEbs, mns: Any, logs: io.StringIO) -> None:
+    result = handler(manual(), _context())
+    published = mns.published["failover-results"]
+    assert len(published) == 1
+    assert json.loads(published[0].body) == result
+    assert published[0].tag == "failed_over"
+    line = next(line for line in _lines(logs) if line["event"] == "result")
+    assert line["notifications"][0]["ok"] is True
+
+
+def test_mns_down_still_fails_over_once_then_the_retry_publishes(fake: FakeEbs, mns: Any, logs: io.StringIO) -> None:
+    from ebs_failover.notify import NotifyError
+
+    mns.down()
+    with pytest.raises(NotifyError):
+        handler(manual(), _context())
+    assert fake.pair(PAIR).status == "failovered"
+    line = next(line for line in _lines(logs) if line["event"] == "result")
+    assert line["outcome"] == "failed_over"
+    assert line["notifications"][0]["ok"] is False
+    mns.up()
+    retried = handler(manual(), _context())  # FC's async retry of the same event
+    assert retried["data"]["outcome"] == "already_failed_over"
+    assert [json.loads(m.body)["data"]["outcome"] for m in mns.published["failover-results"]] == [
+        "already_failed_over"
+    ]
+    assert len(fake.state_changes()) == 1
+
+
+def test_a_channel_failure_does_not_change_an_outcome_without_a_state_change(fake: FakeEbs, mns: Any) -> None:
+    mns.down()
+    result = handler(b"not json", _context())
+    assert result["data"]["outcome"] == "rejected"
