@@ -313,7 +313,9 @@ def test_the_result_is_published_to_mns(fake: FakeEbs, mns: Any, logs: io.String
     assert line["notifications"][0]["ok"] is True
 
 
-def test_mns_down_still_fails_over_once_then_the_retry_publishes(fake: FakeEbs, mns: Any, logs: io.StringIO) -> None:
+def test_mns_down_still_fails_over_once_then_the_retry_publishes(
+    fake: FakeEbs, mns: Any, logs: io.StringIO
+) -> None:
     from ebs_failover.notify import NotifyError
 
     mns.down()
