@@ -6,6 +6,7 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -338,3 +339,55 @@ def test_a_channel_failure_does_not_change_an_outcome_without_a_state_change(fak
     mns.down()
     result = handler(b"not json", _context())
     assert result["data"]["outcome"] == "rejected"
+
+
+# -- the HTTP trigger's gate -------------------------------------------------------------
+
+ENVELOPE = Path(__file__).resolve().parent.parent / "events" / "http-envelope-callback-plain.json"
+
+
+def _envelope(token: str | None, source_ip: str = "47.74.206.5") -> bytes:
+    envelope = json.loads(ENVELOPE.read_text())
+    envelope["queryParameters"] = {} if token is None else {"token": token}
+    envelope["requestContext"]["http"]["sourceIp"] = source_ip
+    return json.dumps(envelope).encode()
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token-value", "callback-secret-7"])
+def test_a_callback_without_the_right_token_is_rejected(
+    fake: FakeEbs, monkeypatch: pytest.MonkeyPatch, token: str | None
+) -> None:
+    monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
+    result = handler(_envelope(token), _context())
+    assert (result["data"]["outcome"], result["data"]["error"]["code"]) == ("rejected", "Unauthorized")
+    assert fake.calls == []
+
+
+def test_a_callback_with_the_token_acts(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
+    result = handler(_envelope("callback-secret-77x"), _context())
+    assert result["data"]["outcome"] == "failed_over"
+    assert "callback-secret-77x" not in json.dumps(result)
+
+
+def test_no_callback_token_configured_refuses_every_http_request(fake: FakeEbs) -> None:
+    result = handler(_envelope("anything"), _context())
+    assert result["data"]["outcome"] == "rejected"
+    assert "CALLBACK_TOKEN" in result["data"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("source_ip", "outcome"), [("47.74.206.5", "failed_over"), ("203.0.113.9", "rejected")]
+)
+def test_the_optional_address_check(
+    fake: FakeEbs, monkeypatch: pytest.MonkeyPatch, source_ip: str, outcome: str
+) -> None:
+    monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
+    monkeypatch.setenv("CALLBACK_ALLOWED_IPS", "cloudmonitor-intl")
+    result = handler(_envelope("callback-secret-77x", source_ip), _context())
+    assert result["data"]["outcome"] == outcome
+
+
+def test_a_bad_address_list_is_a_config_error() -> None:
+    with pytest.raises(config.ConfigError, match="CALLBACK_ALLOWED_IPS"):
+        config.load({"CALLBACK_ALLOWED_IPS": "not-a-network"})

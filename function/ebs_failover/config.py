@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
 
@@ -44,6 +45,9 @@ VARIABLES: dict[str, str] = {
     "NOTIFY_TARGETS": "comma-separated channels for the result event, e.g. mns:ebs-failover-results",
     "MNS_ENDPOINT": "MNS endpoint override (default: https://<account>.mns.<region>.aliyuncs.com)",
     "CALLBACK_TOKEN": "secret the CloudMonitor callback URL must carry as ?token=…",
+    "CALLBACK_ALLOWED_IPS": (
+        "comma-separated networks allowed to call the HTTP trigger, or cloudmonitor-intl (default: any)"
+    ),
     "LOG_EVENT": "true to log the raw event (default false)",
     "SERVICE_NAME": "service key of every log line (default ebs-failover)",
 }
@@ -77,6 +81,7 @@ class Settings:
     notify_targets: tuple[str, ...]
     mns_endpoint: str | None
     callback_token: str | None
+    callback_networks: tuple[Any, ...]
     log_event: bool
     service: str
 
@@ -103,6 +108,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         notify_targets=_notify_targets(environ.get("NOTIFY_TARGETS", "")),
         mns_endpoint=environ.get("MNS_ENDPOINT") or None,
         callback_token=environ.get("CALLBACK_TOKEN") or None,
+        callback_networks=_networks(environ.get("CALLBACK_ALLOWED_IPS", "")),
         log_event=_choice(environ, "LOG_EVENT", ("true", "false"), "false") == "true",
         service=environ.get("SERVICE_NAME") or "ebs-failover",
     )
@@ -186,6 +192,17 @@ def _seconds(raw: str) -> float:
     if not 0 <= value <= 600:
         raise ConfigError("FAILOVER_TIME_MARGIN", "0 to 600 seconds", raw)
     return value
+
+
+def _networks(raw: str) -> tuple[Any, ...]:
+    from .callback import parse_networks
+
+    try:
+        return parse_networks(raw)
+    except ValueError:
+        raise ConfigError(
+            "CALLBACK_ALLOWED_IPS", "networks such as 47.74.206.0/26, or cloudmonitor-intl", raw
+        ) from None
 
 
 def _notify_targets(raw: str) -> tuple[str, ...]:

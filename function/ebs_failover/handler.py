@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from . import config, log, results
+from . import callback, config, log, results
 from .policy import Plan, decide
 from .triggers import InvalidEvent, Trigger, parse
 
@@ -110,6 +110,10 @@ class _Invocation:
         except InvalidEvent as error:
             return self._result("rejected", str(error), error={"code": "InvalidEvent", "field": error.field})
         log.bind(correlation_id=self.trigger.identity)
+        if self.trigger.http is not None:
+            refused = callback.refusal(self.trigger.http, settings.callback_token, settings.callback_networks)
+            if refused is not None:
+                return self._result("rejected", refused, error={"code": "Unauthorized"})
         plan = decide(self.trigger, settings)
         self.region = settings.region or getattr(self.context, "region", None)
         if plan.outcome is not None:
