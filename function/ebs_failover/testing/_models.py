@@ -207,6 +207,10 @@ class ReplicaPair:
     def resource_id(self) -> str:
         return self.replica_pair_id
 
+    @property
+    def name(self) -> str:
+        return self.pair_name
+
     def visible_in(self, region: str) -> bool:
         return region in (self.source_region, self.destination_region)
 
@@ -274,6 +278,10 @@ class ReplicaGroup:
     @property
     def resource_id(self) -> str:
         return self.replica_group_id
+
+    @property
+    def name(self) -> str:
+        return self.group_name
 
     def visible_in(self, region: str) -> bool:
         return region in (self.source_region_id, self.destination_region_id)
@@ -654,25 +662,12 @@ class EbsBackend:
     ) -> list[dict[str, Any]]:
         """Pairs whose ``site`` is ``region``, filtered; counts as a describe for transitions."""
         with self._lock:
-            found: list[dict[str, Any]] = []
-            for pair in self.pairs.values():
-                if not pair.visible_in(region) or pair.site_in(region) != site:
-                    continue
-                if pair_ids is not None and pair.replica_pair_id not in pair_ids:
-                    continue
-                if replica_group_id == "-" and pair.replica_group_id:
-                    continue
-                if replica_group_id not in (None, "-") and pair.replica_group_id != replica_group_id:
-                    continue
-                if name and name not in pair.pair_name:
-                    continue
-                if resource_group_id and pair.resource_group_id != resource_group_id:
-                    continue
-                if tags and not _has_tags(pair.tags, tags):
-                    continue
-                self._on_describe(pair)
-                found.append(pair.to_api(region))
-            return found
+            pairs: Iterable[ReplicaPair] = self.pairs.values()
+            if replica_group_id == "-":  # the API's spelling of "in no group"
+                pairs = [p for p in pairs if not p.replica_group_id]
+            elif replica_group_id is not None:
+                pairs = [p for p in pairs if p.replica_group_id == replica_group_id]
+            return self._select(pairs, region, site, pair_ids, name, resource_group_id, tags)
 
     # -- group operations ----------------------------------------------------
 
@@ -796,22 +791,36 @@ class EbsBackend:
         resource_group_id: str | None = None,
         tags: list[dict[str, str]] | None = None,
     ) -> list[dict[str, Any]]:
+        """Groups whose ``site`` is ``region``, filtered; counts as a describe for transitions."""
         with self._lock:
-            found: list[dict[str, Any]] = []
-            for group in self.groups.values():
-                if not group.visible_in(region) or group.site_in(region) != site:
-                    continue
-                if group_ids is not None and group.replica_group_id not in group_ids:
-                    continue
-                if name and name not in group.group_name:
-                    continue
-                if resource_group_id and group.resource_group_id != resource_group_id:
-                    continue
-                if tags and not _has_tags(group.tags, tags):
-                    continue
-                self._on_describe(group)
-                found.append(group.to_api(region))
-            return found
+            return self._select(self.groups.values(), region, site, group_ids, name, resource_group_id, tags)
+
+    def _select(
+        self,
+        resources: Iterable[Resource],
+        region: str,
+        site: str,
+        ids: list[str] | None,
+        name: str | None,
+        resource_group_id: str | None,
+        tags: list[dict[str, str]] | None,
+    ) -> list[dict[str, Any]]:
+        """The describe filters shared by pairs and groups; each resource shown counts as described."""
+        found: list[dict[str, Any]] = []
+        for resource in resources:
+            if not resource.visible_in(region) or resource.site_in(region) != site:
+                continue
+            if ids is not None and resource.resource_id not in ids:
+                continue
+            if name and name not in resource.name:
+                continue
+            if resource_group_id and resource.resource_group_id != resource_group_id:
+                continue
+            if tags and not _has_tags(resource.tags, tags):
+                continue
+            self._on_describe(resource)
+            found.append(resource.to_api(region))
+        return found
 
     # -- events from the world, not from the API -----------------------------
 
