@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/python -m ebs_failover.demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,16 +28,28 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# The FC runtimes are python3.10 and python3.12: run the suite on each.
+# dist/ebs-failover-<version>.zip: the FC python3.10 code package (function/ + cp310 manylinux wheels).
+.PHONY: package
+package: $(STAMP)
+	$(BIN)/python tools/package.py
+
+# ROS's own property validators (the ROS CDK, from npm) over template.yml's FC3 and RAM resources.
+.PHONY: validate-template
+validate-template: $(STAMP)
+	npm install --no-save --no-audit --no-fund --prefix .ros-cdk @alicloud/ros-cdk-core@1.12.0 @alicloud/ros-cdk-fc3@1.11.0 @alicloud/ros-cdk-ram@1.12.0
+	$(BIN)/python -c 'import json,sys,yaml; json.dump(yaml.safe_load(open("template.yml")), sys.stdout)' | NODE_PATH=.ros-cdk/node_modules node tests/validate_template.js
+
+# The FC runtimes are python3.10 and python3.12: run the suite on each
+# (the package build is tested once, by `make test`: it targets python3.10 whatever runs pytest).
 test-runtimes:
 	@for v in $(RUNTIMES); do \
 	  py=$$(.ci/find-python $$v) || exit 1; \
 	  echo "== $$py"; \
-	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v || exit 1; \
+	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v PYTEST_ARGS='-m "not package"' || exit 1; \
 	done
 
 check: test lint
 	$(BIN)/pip check
 
 clean:
-	rm -rf $(VENV) .venv-* dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* dist build .pytest_cache .mypy_cache .ruff_cache .ros-cdk

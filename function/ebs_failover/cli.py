@@ -1,28 +1,221 @@
 """The ``ebs-failover`` command.
 
 argparse, not click or typer: it is in the standard library and costs nothing
-at import, and the command must start fast. Exit codes: 0 success, 1 the
-command ran and failed, 2 usage error.
+at import, and the command must start fast: this module imports no SDK, no
+structlog; each verb imports what it needs when it runs.
+
+Verbs::
+
+    check EVENT            parse and decide (no cloud call): the plan and each target's ClientToken
+    token EVENT            the ClientToken(s), one "<pair-id> <token>" line per target
+    invoke EVENT           the real handler, locally, against the embedded fake EBS (--live: the real EBS)
+    replay DIR             every event of DIR through the handler and the fake; --expect compares outcomes
+    remote-invoke EVENT    invoke the deployed function through the FC API (fc2)
+    fake-ebs serve         serve the fake EBS on a socket
+    schema [SHAPE]         list the event shapes, or print one's JSON Schema
+
+EVENT is a file, or ``-`` for stdin.
+
+Exit codes:
+
+* 0: success.
+* 1: the command ran and the outcome is a failure: an event rejected (check, token, invoke), a result
+  ``failed`` or ``rejected`` (invoke, remote-invoke), an outcome unlike the expected one (replay), an
+  error from FC or EBS, a bad configuration in the environment, or no ClientToken to print (token).
+* 2: usage error: bad arguments, an EVENT, DIR or FILE that cannot be read, remote-invoke without
+  credentials or endpoint, token for a manual request without idempotencyKey and no --request-id.
+* 130: interrupted.
+
+Errors are one line on stderr, ``ebs-failover: <message>``, never a traceback; secrets never show.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from ._cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG, TYPE_CHECKING, CliError, say
+
+if TYPE_CHECKING:  # typing is not imported at run time: --help stays fast
+    from typing import NoReturn
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """\
+exit codes:
+  0  success
+  1  the command ran and the outcome is a failure: an event rejected, a result failed or
+     rejected, an outcome unlike the expected one (replay), an error from FC or EBS,
+     a bad configuration in the environment
+  2  usage error: bad arguments, an EVENT/DIR/FILE that cannot be read, missing credentials
+
+EVENT is a file, or - for stdin. The function's settings (FAILOVER_TARGETS, FAILOVER_MODE,
+FAILOVER_REGION, FAILOVER_MIN_LEVEL, ...) come from the environment, as on FC.
+Run 'ebs-failover VERB --help' for a verb's options."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors in one line: ``ebs-failover: <verb>: <message>`` and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        verb = self.prog.removeprefix(PROG).strip()
+        where = f"{verb}: " if verb else ""
+        self.exit(EXIT_USAGE, f"{PROG}: {where}{message} (see '{self.prog} --help')\n")
+
+
+def _event_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("event", metavar="EVENT", help="the event: a file, or - for stdin")
+
+
+def _request_id_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="the FC request id of the invocation: the identity of a manual request without idempotencyKey",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ebs-failover",
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
         description="Fail EBS async-replication pairs over on CloudMonitor alarms.",
+        epilog=_EPILOG,
+        formatter_class=raw,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    check = verbs.add_parser(
+        "check",
+        help="parse and decide, no cloud call: the plan and its ClientTokens",
+        description="Parse EVENT and decide what the function would do with it under the settings in the "
+        "environment (FAILOVER_TARGETS, FAILOVER_MODE, ...): the trigger (kind, identity, state, level, "
+        "resource ids), the outcome or the targets, the mode, and the ClientToken of each target. "
+        "No cloud call, no SDK import.",
+        epilog="exit codes: 0 the event parses (whatever the decision), 1 the event is rejected or the "
+        "configuration is invalid, 2 usage error",
+    )
+    _event_argument(check)
+    check.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _request_id_option(check)
+    check.set_defaults(run=_lazy("_cli_plan", "run_check"))
+
+    token = verbs.add_parser(
+        "token",
+        help="print the ClientToken(s) an event fails its pairs over with",
+        description="Print one line '<pair-id> <token>' per pair EVENT would fail over (settings from the "
+        "environment, as for check). The token is the same for every redelivery of the alarm. A manual "
+        "request without idempotencyKey takes its identity from the FC request id: pass --request-id.",
+        epilog="exit codes: 0 tokens printed, 1 the event is rejected, names no configured pair, or the "
+        "configuration is invalid, 2 usage error (including a manual request without idempotencyKey and "
+        "no --request-id)",
+    )
+    _event_argument(token)
+    _request_id_option(token)
+    token.set_defaults(run=_lazy("_cli_plan", "run_token"))
+
+    invoke = verbs.add_parser(
+        "invoke",
+        help="run the real handler locally (embedded fake EBS by default)",
+        description="Run the real handler on EVENT and print its result (JSON) on stdout; its log lines go "
+        "to stderr. By default against the embedded fake EBS, seeded from --seed FILE, else from the "
+        "'seed' of events/config.json when it exists in the current directory; EBS_ENDPOINT and "
+        "NOTIFY_TARGETS are ignored then: nothing leaves the process. Settings come from the environment: "
+        "FAILOVER_MODE is dry-run unless set to live. --live calls the real EBS endpoint instead (region "
+        "from --region or FAILOVER_REGION, credentials from ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / "
+        "_SECURITY_TOKEN or the default chain, EBS_ENDPOINT honoured), and fails over for real only "
+        "with FAILOVER_MODE=live too.",
+        epilog="exit codes: 0 the handler returned a result other than failed or rejected, 1 it returned "
+        "failed or rejected, or raised (FC would retry), 2 usage error",
+    )
+    _event_argument(invoke)
+    invoke.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="fake EBS seed: a JSON file with 'pairs' (and 'credentials'), or a config file with a 'seed' "
+        "(default: events/config.json if present)",
+    )
+    invoke.add_argument(
+        "--live",
+        action="store_true",
+        help="call the real EBS endpoint instead of the embedded fake; a real failover also needs "
+        "FAILOVER_MODE=live in the environment",
+    )
+    invoke.add_argument("--region", help="the function's region (default: FAILOVER_REGION, else cn-shanghai)")
+    invoke.add_argument(
+        "--timeout", type=int, default=60, metavar="SECONDS", help="the function's timeout (default: 60)"
+    )
+    _request_id_option(invoke)
+    invoke.set_defaults(run=_lazy("_cli_run", "run_invoke"))
+
+    replay = verbs.add_parser(
+        "replay",
+        help="replay every event of a directory against the embedded fake (like make demo)",
+        description="Run every event file of DIR (all files but config.json and expected.json, in name "
+        "order) through the real handler, in live mode, against the embedded fake EBS, with "
+        "DIR/config.json's "
+        "'env' and 'seed' (like make demo); a fresh fake per event unless --shared-fake. One line per event. "
+        "With expectations (--expect FILE, default DIR/expected.json if present), each outcome is compared "
+        "with the file's '<event file name>': {'outcome': ...}.",
+        epilog="exit codes: 0 every event replayed (and as expected), 1 an outcome differs from the "
+        "expected one (all listed), 2 usage error",
+    )
+    replay.add_argument("dir", metavar="DIR", help="a folder of event files, like events/")
+    replay.add_argument(
+        "--expect", metavar="FILE", help="expected outcomes (default: DIR/expected.json if present)"
+    )
+    replay.add_argument(
+        "--shared-fake",
+        action="store_true",
+        help="one fake EBS for all events, in order (as make demo does): later events see earlier failovers",
+    )
+    replay.add_argument("--logs", action="store_true", help="print the handler's log lines on stderr")
+    replay.set_defaults(run=_lazy("_cli_run", "run_replay"))
+
+    remote = verbs.add_parser(
+        "remote-invoke",
+        help="invoke the deployed function through the FC API",
+        description="Invoke the deployed function with EVENT as payload through the FC 2.0 API (fc2.Client) "
+        "and print the function's response body (sync) or the invocation's request id (--async). "
+        "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET, "
+        "ALIBABA_CLOUD_SECURITY_TOKEN. An async invocation carries the task id "
+        "x-fc-stateful-async-invocation-id (default: ebsfo- + SHA-256 of the event bytes), so FC "
+        "refuses (409) a second submission of the same event.",
+        epilog="exit codes: 0 invoked (sync: the result is neither failed nor rejected), 1 FC answered an "
+        "error, the function raised, or its result is failed or rejected, 2 usage error (including missing "
+        "credentials)",
+    )
+    _event_argument(remote)
+    remote.add_argument("--service", required=True, help="the FC service")
+    remote.add_argument("--function", required=True, help="the FC function")
+    remote.add_argument("--qualifier", help="a version or alias of the service")
+    remote.add_argument(
+        "--async",
+        dest="async_",
+        action="store_true",
+        help="invoke asynchronously (x-fc-invocation-type: Async)",
+    )
+    remote.add_argument(
+        "--task-id",
+        metavar="ID",
+        help="the async task id (default: ebsfo- + SHA-256 of the event bytes)",
+    )
+    remote.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="FC endpoint (default: https://<account-id>.<region>.fc.aliyuncs.com)",
+    )
+    remote.add_argument("--region", help="FC region (default: ALIBABA_CLOUD_REGION_ID)")
+    remote.add_argument("--account-id", metavar="ID", help="account id (default: ALIBABA_CLOUD_ACCOUNT_ID)")
+    remote.add_argument(
+        "--timeout", type=int, default=60, metavar="SECONDS", help="HTTP timeout (default: 60)"
+    )
+    remote.set_defaults(run=_lazy("_cli_remote", "run_remote_invoke"))
 
     fake = verbs.add_parser("fake-ebs", help="run the fake EBS service")
     fake_verbs = fake.add_subparsers(dest="fake_verb", metavar="VERB", required=True)
@@ -42,7 +235,29 @@ def _build_parser() -> argparse.ArgumentParser:
         help="what a failover of an already failovered pair answers (default: accept)",
     )
     serve.set_defaults(run=_serve_fake_ebs)
+
+    schema = verbs.add_parser(
+        "schema",
+        help="list the event shapes, or print one's JSON Schema",
+        description="Without SHAPE, list the event shapes the function accepts (the JSON Schemas it "
+        "validates with); with SHAPE, print that schema.",
+        epilog="exit codes: 0 printed, 2 unknown shape",
+    )
+    schema.add_argument("shape", metavar="SHAPE", nargs="?", help="a shape name, e.g. manual")
+    schema.set_defaults(run=_lazy("_cli_plan", "run_schema"))
     return parser
+
+
+def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """A verb's runner, imported only when that verb runs (so --help imports none of them)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        runner = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        return int(runner(args))
+
+    return run
 
 
 def _serve_fake_ebs(args: argparse.Namespace) -> int:
@@ -68,8 +283,26 @@ def _serve_fake_ebs(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    return int(args.run(args))
+    """Run the command; return its exit code (``--help`` and usage errors too, never raise)."""
+    try:
+        args = _build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2, already reported in one line)
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    try:
+        return int(args.run(args))
+    except CliError as error:
+        say(error.message)
+        return error.code
+    except KeyboardInterrupt:
+        say("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): nothing to say, and nothing at exit either
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as error:  # the last line of defence: one line, never a traceback
+        say(f"unexpected error: {type(error).__name__}: {error}")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

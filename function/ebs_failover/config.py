@@ -8,6 +8,7 @@ invocation until the function is reconfigured.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -89,7 +90,7 @@ class Settings:
     def live(self) -> bool:
         return self.mode == "live"
 
-    @property
+    @functools.cached_property
     def configured_pairs(self) -> frozenset[str]:
         return frozenset(pair for pairs in self.targets.values() for pair in pairs)
 
@@ -195,6 +196,8 @@ def _seconds(raw: str) -> float:
 
 
 def _networks(raw: str) -> tuple[Any, ...]:
+    if not raw.strip():
+        return ()
     from .callback import parse_networks
 
     try:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from .credentials import Credentials
 from .policy import Target
 
-__all__ = ["Budget", "EbsClient", "TargetResult", "TransientFailure", "fail_over"]
+__all__ = ["Budget", "EbsClient", "client_for", "TargetResult", "TransientFailure", "fail_over"]
 
 T = TypeVar("T")
 
@@ -124,6 +124,26 @@ class TargetResult:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+_clients: dict[tuple[str, Credentials | None, str | None, str], EbsClient] = {}
+_CLIENTS_KEPT = 8
+
+
+def client_for(
+    region: str, credentials: Credentials | None, *, endpoint: str | None, protocol: str
+) -> EbsClient:
+    """An SDK client per region, credentials and endpoint, kept across warm invocations.
+
+    A new STS token (FC rotates them) is new credentials, so a new client.
+    """
+    key = (region, credentials, endpoint, protocol)
+    client = _clients.get(key)
+    if client is None:
+        if len(_clients) >= _CLIENTS_KEPT:
+            _clients.pop(next(iter(_clients)))
+        client = _clients[key] = EbsClient(region, credentials, endpoint=endpoint, protocol=protocol)
+    return client
+
+
 class EbsClient:
     """The SDK client for one region, with retries and error classification."""
 
@@ -206,6 +226,14 @@ def _classify(error: Exception) -> EbsError:
 
 def retrying(budget: Budget, call: Callable[[], T], on_attempt: Callable[[], None]) -> T:
     """Run ``call``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``."""
+    on_attempt()
+    try:
+        return call()
+    except EbsError as error:
+        if not error.transient:
+            raise
+        failed: EbsError | None = error
+    # Only a transient failure pays for tenacity, its import and its machinery.
     from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
 
     def transient(error: BaseException) -> bool:
@@ -218,6 +246,9 @@ def retrying(budget: Budget, call: Callable[[], T], on_attempt: Callable[[], Non
         reraise=True,
     ):
         with attempt:
+            if failed is not None:  # tenacity's first attempt is the one that already failed
+                first, failed = failed, None
+                raise first
             on_attempt()
             return call()
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

@@ -9,6 +9,7 @@ budget, and a result that changed state but could not be published.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = ["handler"]
 
 _cold_start = True
 _DEFAULT_TIMEOUT_SECONDS = 60.0
+_RESOURCES_SHOWN = 50
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -43,6 +45,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         log.get_logger().info(
             "result", outcome=result["data"]["outcome"], notifications=deliveries, result=result
         )
+        if cold:
+            # The modules and clients the cold start built live as long as the instance:
+            # keep the collector from rescanning them on every warm invocation.
+            gc.freeze()
         if invocation.retry is not None:
             raise invocation.retry
         undelivered = [d for d in deliveries if not d["ok"]]
@@ -51,7 +57,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             from .notify import NotifyError
 
             first = undelivered[0]
-            raise NotifyError(first["channel"], str(first.get("code")), str(first.get("error")))
+            # FC prints a raised error with its message: scrub it like every log line.
+            message = log.REDACTOR.scrub(str(first.get("error")))
+            raise NotifyError(first["channel"], str(first.get("code")), message)
         return result
 
 
@@ -78,7 +86,8 @@ class _Invocation:
                 result,
                 self.settings.notify_targets,
                 credentials=Credentials.find(self.context, os.environ),
-                region=self.region or getattr(self.context, "region", None) or "cn-hangzhou",
+                # The topic lives where the function runs, whatever FAILOVER_REGION says.
+                region=getattr(self.context, "region", None) or self.region or "",
                 account_id=str(getattr(self.context, "account_id", None) or ""),
                 endpoint=self.settings.mns_endpoint,
             )
@@ -128,7 +137,7 @@ class _Invocation:
 
     def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
         from .credentials import Credentials
-        from .ebs import Budget, EbsClient, TargetResult, TransientFailure, fail_over
+        from .ebs import Budget, TargetResult, TransientFailure, client_for, fail_over
 
         if self.region is None:
             return self._result("failed", "no region: set FAILOVER_REGION", error={"code": "ConfigError"})
@@ -136,7 +145,7 @@ class _Invocation:
         timeout = float(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_SECONDS)
         elapsed = time.perf_counter() - self.started
         budget = Budget(timeout - settings.time_margin - elapsed)
-        client = EbsClient(
+        client = client_for(
             self.region,
             Credentials.find(self.context, os.environ),
             endpoint=settings.ebs_endpoint,
@@ -176,7 +185,9 @@ class _Invocation:
                 "identity": trigger.identity,
                 "state": trigger.state,
                 "level": trigger.level,
-                "resource_ids": list(trigger.resource_ids),
+                # Bounded: an alarm may name thousands of resources, the result must fit a message.
+                "resource_ids": list(trigger.resource_ids[:_RESOURCES_SHOWN]),
+                "resource_count": len(trigger.resource_ids),
                 "rule": trigger.rule,
                 "event_type": trigger.event_type,
                 **({"summary": dict(trigger.summary)} if trigger.summary else {}),

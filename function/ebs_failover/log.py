@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import structlog
 
@@ -26,6 +27,11 @@ _SECRET_KEY = re.compile(
 )
 _NOT_SECRET = frozenset({"client_token"})
 _MASK = "***"
+#: How a shortened text ends (triggers' ``shorten``, InvalidEvent): what precedes it may be a cut secret.
+_CUT = "..."
+_SHORTEST_FRAGMENT = 4
+#: Log keys whose values the handler has scrubbed already (the result event): not walked twice.
+_SCRUBBED_ALREADY = frozenset({"result"})
 
 
 class Redactor:
@@ -35,26 +41,47 @@ class Redactor:
         self._values: set[str] = set()
 
     def register(self, values: Iterable[str | None]) -> None:
-        self._values.update(v for v in values if v and len(v) >= 4)
+        """Mask these values, and their URL-encoded forms (a form body carries them so), anywhere."""
+        for value in values:
+            if value and len(value) >= 4:
+                self._values.update({value, quote(value, safe=""), quote_plus(value)})
 
     def __call__(
         self, logger: object, method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        return {key: self.scrub(value, key) for key, value in event.items()}
+        return {
+            key: value if key in _SCRUBBED_ALREADY else self.scrub(value, key) for key, value in event.items()
+        }
 
     def scrub(self, value: Any, key: str = "") -> Any:
         if key and key not in _NOT_SECRET and _SECRET_KEY.search(key) and value not in (None, ""):
             return _MASK
         if isinstance(value, str):
-            for secret in self._values:
-                if secret in value:
-                    value = value.replace(secret, _MASK)
-            return value
+            return self._mask(value)
         if isinstance(value, dict):
-            return {k: self.scrub(v, str(k)) for k, v in value.items()}
+            return {
+                self._mask(k) if isinstance(k, str) else k: self.scrub(v, str(k)) for k, v in value.items()
+            }
         if isinstance(value, (list, tuple)):
             return [self.scrub(v) for v in value]
         return value
+
+    def _mask(self, text: str) -> str:
+        for secret in self._values:
+            if secret in text:
+                text = text.replace(secret, _MASK)
+        if _CUT in text:  # shortened somewhere: a secret may have lost its end at a cut
+            pieces = text.split(_CUT)
+            text = _CUT.join([*(self._mask_cut_start(p) for p in pieces[:-1]), pieces[-1]])
+        return text
+
+    def _mask_cut_start(self, head: str) -> str:
+        for secret in self._values:
+            for length in range(len(secret) - 1, _SHORTEST_FRAGMENT - 1, -1):
+                if head.endswith(secret[:length]):
+                    head = head[:-length] + _MASK
+                    break
+        return head
 
 
 REDACTOR = Redactor()

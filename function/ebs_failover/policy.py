@@ -69,7 +69,7 @@ def decide(trigger: Trigger, settings: Settings) -> Plan:
         for pair_id in settings.targets.get(resource, ()):
             targets.setdefault(pair_id, Target(pair_id, client_token(trigger.identity, pair_id), resource))
     if not targets:
-        named = ", ".join(trigger.resource_ids) or "no resource"
+        named = _some(trigger.resource_ids) or "no resource"
         return _skip("ignored", f"{named}: nothing mapped in FAILOVER_TARGETS")
     return Plan(tuple(targets.values()), settings.live, "alert on a configured resource")
 
@@ -86,6 +86,12 @@ def _severe_enough(level: str | None, minimum: str) -> bool:
     if level not in LEVELS:
         return False
     return LEVELS.index(level) >= LEVELS.index(minimum)
+
+
+def _some(ids: tuple[str, ...], shown: int = 5) -> str:
+    """A few ids for a message: an alarm may name thousands."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def _skip(outcome: str, reason: str) -> Plan:

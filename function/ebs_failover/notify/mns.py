@@ -96,8 +96,12 @@ def default_endpoint(account_id: str, region: str) -> str:
 
 
 def message_body(event: dict[str, Any]) -> str:
-    """The JSON the subscribers receive: compact, UTF-8 kept as is, keys in the event's order."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+    """The JSON the subscribers receive: compact, keys in the event's order, ASCII only.
+
+    ASCII because MNS carries the body inside XML, which cannot hold every character JSON can
+    (a lone surrogate, U+FFFE): escaped, any text an alarm carries still reaches subscribers.
+    """
+    return json.dumps(event, ensure_ascii=True, separators=(",", ":"), default=str)
 
 
 def message_tag(event: dict[str, Any]) -> str | None:

@@ -33,5 +33,5 @@ def manual_trigger(request: dict[str, Any], request_id: str | None) -> Trigger:
         event_type=None,
         pair_id=pair_id,
         reason=reason,
-        summary={"replicaPairId": pair_id, "reason": reason[: values.SUMMARY_LIMIT]},
+        summary={"replicaPairId": pair_id, "reason": values.shorten(reason)},
     )

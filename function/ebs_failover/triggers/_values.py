@@ -143,13 +143,24 @@ class ResourceIds:
         return tuple(self._ids)
 
 
+ELLIPSIS = "..."
+
+
+def shorten(value: str, limit: int = SUMMARY_LIMIT) -> str:
+    """``value`` cut to ``limit`` characters, ending in ``...`` when cut.
+
+    The mark matters: the log redactor masks the cut-off start of a secret only before it.
+    """
+    return value if len(value) <= limit else value[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
 def summary(data: dict[str, Any], keys: Iterable[str]) -> dict[str, str]:
-    """The present scalar fields of ``data`` among ``keys``, each cut to :data:`SUMMARY_LIMIT` characters."""
+    """The present scalar fields of ``data`` among ``keys``, each shortened to :data:`SUMMARY_LIMIT`."""
     result: dict[str, str] = {}
     for key in keys:
         value = text(data.get(key))
         if value is not None:
-            result[key] = value[:SUMMARY_LIMIT]
+            result[key] = shorten(value)
     return result
 
 

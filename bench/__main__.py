@@ -1,0 +1,121 @@
+"""``python -m bench [--quick] [--only NAME ...] [--no-write]``: run, print, update BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+
+from ._common import ROOT, Figure, machine, spread
+
+BENCHES = ("warm", "cold", "storm", "size")
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+REPORT = ROOT / "BENCHMARKS.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds (a smoke run; figures are noisier)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHES,
+        metavar="NAME",
+        help=f"run only these ({', '.join(BENCHES)})",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    chosen = args.only or list(BENCHES)
+    sys.path.insert(
+        0, str(ROOT / "function")
+    )  # the function as FC loads it, even without the editable install
+
+    started = time.perf_counter()
+    host = machine()
+    figures: list[Figure] = []
+    size_rows: list[tuple[str, int]] = []
+    timings: dict[str, float] = {}
+    for name in chosen:
+        t0 = time.perf_counter()
+        print(f"… {name}", file=sys.stderr, flush=True)
+        if name == "warm":
+            from . import warm
+
+            figures += warm.run(rounds=5 if args.quick else 11, batch=40 if args.quick else 100)
+        elif name == "cold":
+            from . import cold
+
+            figures += cold.run(rounds=5 if args.quick else 9)
+        elif name == "storm":
+            from . import storm
+
+            figures += storm.run(runs=5 if args.quick else 7)
+        elif name == "size":
+            from . import size
+
+            found, size_rows = size.run()
+            figures += found
+        timings[name] = time.perf_counter() - t0
+    total = time.perf_counter() - started
+    block = render(figures, size_rows, host, args.quick, timings, total)
+    print(block)
+    if not args.no_write:
+        write(block)
+        print(f"(written to {REPORT.relative_to(ROOT)})", file=sys.stderr)
+    return 0
+
+
+def render(
+    figures: list[Figure],
+    size_rows: list[tuple[str, int]],
+    host: str,
+    quick: bool,
+    timings: dict[str, float],
+    total: float,
+) -> str:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Run {when}{' (--quick)' if quick else ''}: {host}.",
+        "",
+        "Every ratio is ours / bare SDK, measured side by side in this run, the median of the rounds "
+        "(spread: min-max of the rounds). The verdict is on the wall-time ratio; the in-process benches "
+        "also give the same rounds' ratio in thread CPU time, which a busy machine disturbs less.",
+        "",
+        "| figure | what | ours | bare SDK | ratio | spread | CPU-time ratio | goal | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        goal = "—" if f.goal is None else f"≤ {f.goal:.2f}x" + (" and < 128 MB" if f.name == "memory" else "")
+        lines.append(
+            f"| {f.name} | {f.what} | {f.ours} | {f.bare} | **{f.ratio:.2f}x** | {spread(f.ratios)} "
+            f"| {f.cpu_ratio} | {goal} | {f.verdict} |"
+        )
+    for f in figures:
+        for note in f.notes + ([f.extra_note] if f.extra_note else []):
+            lines.append(f"\n{f.name}: {note}")
+    if size_rows:
+        lines += ["", "| distribution (runtime closure, no .pyc) | size |", "|---|---|"]
+        lines += [f"| {name} | {size / 1e3:,.0f} kB |" for name, size in size_rows]
+    lines += [
+        "",
+        "Bench wall time: "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+        + f"; total {total:.0f} s.",
+    ]
+    return "\n".join(lines)
+
+
+def write(block: str) -> None:
+    text = REPORT.read_text() if REPORT.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    REPORT.write_text(f"{head}{START}\n{block}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

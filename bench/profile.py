@@ -1,0 +1,241 @@
+"""``python -m bench.profile warm|storm|cold``: where our side's time goes, next to the bare SDK's.
+
+``warm`` and ``storm`` run each side under cProfile (separately: a profile
+adds the same per-call tax to both, but read the shares, not the absolute
+milliseconds) and split our per-event time into the SDK's share (``call_api``
+and below, the fake included: what the bare side pays too) and the stages of
+our own code. ``cold`` runs both cold children with ``-X importtime`` and
+lists the imports that cost the most, per top-level package.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import pstats
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from typing import Any
+
+from ._common import ROOT, STANDBY, BareSdk, disk_id, handler_env, manual_event, pair_id, seed
+
+#: (label, file fragment, function name): cumulative time of these, per event, on our side.
+STAGES = (
+    ("handler, total", "ebs_failover/handler.py", "handler"),
+    (
+        "  SDK call_api (signing, requests, the fake: the bare side pays it too)",
+        "tea_openapi/client.py",
+        "call_api",
+    ),
+    ("  EbsClient() per invocation (SDK Client + Config)", "ebs_failover/ebs.py", "__init__"),
+    ("  tenacity Retrying around each call (retrying - _call)", "ebs_failover/ebs.py", "retrying"),
+    (
+        "  EbsClient._call minus call_api (RuntimeOptions, to_map, request models)",
+        "ebs_failover/ebs.py",
+        "_call",
+    ),
+    ("  structlog: the log lines (processors, redaction, JSON)", "structlog/_base.py", "_proxy_to_logger"),
+    ("    of which Redactor.__call__ (the log processor)", "ebs_failover/log.py", "__call__"),
+    ("  _result (results.build + REDACTOR.scrub of the result)", "ebs_failover/handler.py", "_result"),
+    ("  parse (decode, schema, trigger)", "ebs_failover/triggers/__init__.py", "parse"),
+    ("  decide (policy, ClientToken)", "ebs_failover/policy.py", "decide"),
+    (
+        "    of which Settings.configured_pairs (rebuilt per manual event)",
+        "ebs_failover/config.py",
+        "configured_pairs",
+    ),
+    ("  config.current (env key tuple, cached Settings)", "ebs_failover/config.py", "current"),
+    ("  Credentials.find (x2: act, tell)", "ebs_failover/credentials.py", "find"),
+    ("  _register_secrets", "ebs_failover/handler.py", "_register_secrets"),
+    ("  log.configure + log.invocation (contextvars)", "ebs_failover/log.py", "configure"),
+)
+BARE_STAGES = (
+    ("bare loop, total", "bench/_common.py", "fail_over"),
+    ("  SDK call_api", "tea_openapi/client.py", "call_api"),
+)
+
+
+def cumulative(stats: pstats.Stats, fragment: str, name: str) -> float:
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    return float(
+        sum(ct for (file, _, func), (_, _, _, ct, _) in raw.items() if fragment in file and func == name)
+    )
+
+
+def own_hotspots(stats: pstats.Stats, events: int, top: int = 15) -> list[str]:
+    """Our side's own functions (ebs_failover, structlog, tenacity, fastjsonschema) by own time."""
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    keep = ("ebs_failover/", "structlog/", "tenacity/", "fastjsonschema/", "<string>")
+    rows = sorted(
+        ((tt, ct, file, line, func) for (file, line, func), (_, _, tt, ct, _) in raw.items()),
+        reverse=True,
+    )
+    out = [f"{'own':>10}  {'cumulative':>12}  function"]
+    for tt, ct, file, line, func in rows:
+        if not any(k in file for k in keep) or "ebs_failover/testing/" in file:
+            continue
+        short = re.sub(r".*/(site-packages|function)/", "", file)
+        out.append(f"{tt / events * 1e6:7.1f} µs  {ct / events * 1e6:9.1f} µs  {short}:{line}({func})")
+        if len(out) > top:
+            break
+    return out
+
+
+def profile_warm(batch: int = 100, rounds: int = 4) -> str:
+    """As the warm bench: ``batch`` pairs per side in a fresh fake per round, new incidents each round."""
+    from ebs_failover import log
+    from ebs_failover.handler import handler
+    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+
+    os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
+    log.configure(stream=io.StringIO())
+
+    def fresh() -> Any:
+        fake = FakeEbs(seed=7)
+        fake.load_seed(seed("h", batch))
+        fake.load_seed(seed("b", batch))
+        return fake
+
+    contexts = [FcContext(request_id=f"r{n}", region=STANDBY) for n in range(batch)]
+    ours_prof, bare_prof = cProfile.Profile(), cProfile.Profile()
+    with MockEbs(fresh()) as mock:
+        bare = BareSdk()
+        handler(manual_event(pair_id("h", 0), "prof-warm-up"), contexts[0])
+        bare.fail_over(pair_id("b", 0), "prof-warm-up")
+        for r in range(rounds):
+            mock.fake = fresh()
+            raw = [manual_event(pair_id("h", n), f"prof-{r}-{n}") for n in range(batch)]
+            ours_prof.enable()
+            for n in range(batch):
+                handler(raw[n], contexts[n])
+            ours_prof.disable()
+            bare_prof.enable()
+            for n in range(batch):
+                bare.fail_over(pair_id("b", n), f"prof-{r}-{n}")
+            bare_prof.disable()
+    return _report("warm: manual failover", ours_prof, bare_prof, batch * rounds)
+
+
+def profile_storm() -> str:
+    from ebs_failover import log
+    from ebs_failover.handler import handler
+    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+
+    from .storm import PAIRS, deliveries
+
+    os.environ.update(handler_env({disk_id("s", n): pair_id("s", n) for n in range(PAIRS)}))
+    log.configure(stream=io.StringIO())
+    storm = deliveries()
+    fakes = [FakeEbs(seed=5), FakeEbs(seed=5)]
+    for fake in fakes:
+        fake.load_seed(seed("s", PAIRS))
+    ours_prof, bare_prof = cProfile.Profile(), cProfile.Profile()
+    with MockEbs(fakes[0]) as mock:
+        bare = BareSdk()
+        ours_prof.enable()
+        for i, (_, raw, _) in enumerate(storm):
+            handler(raw, FcContext(request_id=f"s{i}", region=STANDBY))
+        ours_prof.disable()
+        mock.fake = fakes[1]
+        bare_prof.enable()
+        for pair, _, token in storm:
+            bare.fail_over(pair, token)
+        bare_prof.disable()
+    return _report("storm: 1,000 mixed deliveries", ours_prof, bare_prof, len(storm))
+
+
+def _report(title: str, ours_prof: cProfile.Profile, bare_prof: cProfile.Profile, events: int) -> str:
+    ours, bare = pstats.Stats(ours_prof), pstats.Stats(bare_prof)
+    total = cumulative(ours, "ebs_failover/handler.py", "handler")
+    bare_total = cumulative(bare, "bench/_common.py", "fail_over")
+    lines = [f"## {title} (cProfile, {events} events per side, µs per event; share of our total)", "", "```"]
+    for label, fragment, name in STAGES:
+        value = cumulative(ours, fragment, name)
+        if name == "retrying":
+            value -= cumulative(ours, "ebs_failover/ebs.py", "_call")
+        elif name == "_call":
+            value -= cumulative(ours, "tea_openapi/client.py", "call_api")
+        elif name == "configure":
+            value += cumulative(ours, "ebs_failover/log.py", "invocation")
+        lines.append(f"{label:<78} {value / events * 1e6:8.1f} µs  {value / total:6.1%}")
+    for label, fragment, name in BARE_STAGES:
+        value = cumulative(bare, fragment, name)
+        lines.append(f"{label:<78} {value / events * 1e6:8.1f} µs  {value / total:6.1%}")
+    lines.append(f"{'profiled ratio ours / bare':<78} {total / bare_total:8.2f}x")
+    lines += ["", "our side: our own functions by own time (per event):"]
+    lines += own_hotspots(ours, events)
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def profile_cold() -> str:
+    """``-X importtime`` of the cold children: self time summed per top-level package."""
+    from ebs_failover.testing import FakeEbs, FakeEbsServer
+
+    from . import cold
+
+    fake = FakeEbs(seed=11)
+    fake.load_seed(seed("h", 3))
+    fake.load_seed(seed("b", 3))
+    out = ["## cold: imports (-X importtime, self µs summed per top-level package)", ""]
+    with FakeEbsServer(fake) as server:
+        targets = {disk_id("h", n): pair_id("h", n) for n in range(3)}
+        env = cold.child_env(handler_env(targets, EBS_ENDPOINT=server.endpoint, EBS_PROTOCOL="http"))
+        children = {
+            "handler (failover)": cold.HANDLER_CHILD.format(
+                function=str(ROOT / "function"), region=STANDBY, event=manual_event(pair_id("h", 1), "imp-1")
+            ),
+            "handler (ignored)": cold.HANDLER_CHILD.format(
+                function=str(ROOT / "function"),
+                region=STANDBY,
+                event=(ROOT / "events/cms-callback-recovery.txt").read_bytes(),
+            ),
+            "bare SDK": cold.BARE_CHILD.format(
+                region=STANDBY, endpoint=server.endpoint, pair=pair_id("b", 1), token="imp-1"
+            ),
+        }
+        samples: dict[str, list[dict[str, int]]] = {name: [] for name in children}
+        for run in range(6):  # interleaved; the first run is discarded (.pyc, page cache)
+            for name, code in children.items():
+                done = subprocess.run(
+                    [sys.executable, "-X", "importtime", "-c", code],
+                    cwd=ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                per_package: dict[str, int] = defaultdict(int)
+                for line in done.stderr.splitlines():
+                    m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+                    if m:
+                        per_package[m.group(4).split(".")[0]] += int(m.group(1))
+                        per_package["(all)"] += int(m.group(1))
+                if run:
+                    samples[name].append(per_package)
+        for name, runs in samples.items():
+            packages = {k for r in runs for k in r}
+            median = {k: statistics.median(r.get(k, 0) for r in runs) for k in packages}
+            total = median.pop("(all)")
+            out.append(f"{name}: {total / 1000:.0f} ms of imports in all (median of 5)")
+            out.append("```")
+            for package, us in sorted(median.items(), key=lambda kv: -kv[1])[:14]:
+                out.append(f"  {us / 1000:7.1f} ms  {us / total:6.1%}  {package}")
+            out.append("```")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT / "function"))
+    chosen = (argv if argv is not None else sys.argv[1:]) or ["warm", "storm", "cold"]
+    for name in chosen:
+        print({"warm": profile_warm, "storm": profile_storm, "cold": profile_cold}[name]())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Figure 1, warm: one manual failover through ``handler(event, ctx)`` vs the bare SDK loop.
+
+Both sides talk to the same in-process fake (``MockEbs``), each to its own
+pairs (a failover needs a pair in ``normal``). Every round gets a fresh fake
+seeded with ``batch`` pairs per side (the fake's Describe scans every pair it
+holds, so letting pairs pile up over the rounds would add the same growing
+cost to both sides and flatter the ratio). Each round times a batch of
+events on one side and a batch on the other, the order alternating; the
+figure is the median of the per-round ratios. The handler logs to a sink that
+still serialises every JSON line (logging is part of the product's cost).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+from ._common import BareSdk, Clock, Figure, disk_id, handler_env, manual_event, pair_id, seed
+
+GOAL = 1.10
+
+
+def run(rounds: int, batch: int) -> list[Figure]:
+    from ebs_failover import log
+    from ebs_failover.handler import handler
+    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+
+    saved = dict(os.environ)
+    os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
+    sink = io.StringIO()
+    log.configure(stream=sink)
+
+    def fresh_fake() -> Any:
+        fake = FakeEbs(seed=7)
+        fake.load_seed(seed("h", batch))
+        fake.load_seed(seed("b", batch))
+        return fake
+
+    # The same pair ids every round (a fresh fake), a new incident (idempotencyKey) every event.
+    events = [
+        [manual_event(pair_id("h", n), f"warm-{r}-{n}") for n in range(batch)] for r in range(rounds + 1)
+    ]
+    contexts = [FcContext(request_id=f"req-{n}", region="cn-shanghai") for n in range(batch)]
+    ours: list[float] = []
+    bare_times: list[float] = []
+    ratios: list[float] = []
+    cpu: list[float] = []
+    try:
+        with MockEbs(fresh_fake()) as mock:
+            bare = BareSdk()
+
+            def ours_batch(r: int) -> Clock:
+                round_events = events[r]
+                with Clock() as clock:
+                    for n in range(batch):
+                        result = handler(round_events[n], contexts[n])
+                        if result["data"]["outcome"] != "failed_over":
+                            raise AssertionError(f"handler: {result['data']}")
+                return clock
+
+            def bare_batch(r: int) -> Clock:
+                with Clock() as clock:
+                    for n in range(batch):
+                        if bare.fail_over(pair_id("b", n), f"bench-warm-token-{r}-{n}") != "failed_over":
+                            raise AssertionError("bare: not failed over")
+                return clock
+
+            ours_batch(0)  # warm-up: the SDK import, the settings, first-call caches
+            bare_batch(0)
+            for r in range(1, rounds + 1):
+                _check(mock.fake, batch)
+                mock.fake = fresh_fake()
+                sink.seek(0)
+                sink.truncate()
+                if r % 2:
+                    a, b = ours_batch(r), bare_batch(r)
+                else:
+                    b, a = bare_batch(r), ours_batch(r)
+                ours.append(a.wall / batch)
+                bare_times.append(b.wall / batch)
+                ratios.append(a.wall / b.wall)
+                cpu.append(a.cpu / b.cpu)
+            _check(mock.fake, batch)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        log.configure(stream=io.StringIO())
+    return [
+        Figure(
+            "warm",
+            f"manual failover event, warm, in-process fake ({batch} events x {rounds} rounds per side)",
+            ratios,
+            GOAL,
+            ours=_ms(ours),
+            bare=_ms(bare_times),
+            cpu_ratios=cpu,
+        )
+    ]
+
+
+def _check(fake: Any, batch: int) -> None:
+    changes = len(fake.state_changes())
+    if changes != 2 * batch:
+        raise AssertionError(f"expected {2 * batch} failovers in the round, the fake saw {changes}")
+
+
+def _ms(values: list[Any]) -> str:
+    import statistics
+
+    return f"{statistics.median(values) * 1000:.2f} ms/event"

@@ -1,0 +1,205 @@
+"""``ebs-failover check``, ``token`` and ``schema``: parse and decide, no cloud call, no SDK import."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    event_name,
+    load_settings,
+    read_event,
+    say,
+)
+
+#: Stands in for the FC request id when a manual request without idempotencyKey is checked without one.
+_PLACEHOLDER_REQUEST_ID = "REQUEST-ID-PLACEHOLDER"
+_UNKNOWN_TOKEN = "(derived from the FC request id: pass --request-id)"
+
+SCHEMA_DIR = Path(__file__).with_name("triggers") / "schemas"
+
+
+@dataclass
+class Checked:
+    """What the handler would decide for one event, without acting."""
+
+    event: str
+    mode: str
+    region: str | None
+    outcome: str  # rejected | ignored | refused | dry_run | fail_over
+    reason: str
+    trigger: dict[str, Any] | None = None
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    offending_field: str | None = None  # the field a rejected event got wrong
+    needs_request_id: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "event": self.event,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "mode": self.mode,
+            "region": self.region,
+            "trigger": self.trigger,
+            "targets": self.targets,
+        }
+        if self.offending_field is not None:
+            data["field"] = self.offending_field
+        if self.needs_request_id:
+            data["needs_request_id"] = True
+        return data
+
+
+def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
+    """Parse and decide like the handler does (same settings, same tokens), with no I/O."""
+    settings = load_settings()
+    from .policy import decide
+    from .triggers import InvalidEvent, parse
+
+    needs_request_id = False
+    try:
+        trigger = parse(raw, request_id=request_id)
+    except InvalidEvent as error:
+        if request_id is None and _parses_with_a_request_id(raw):
+            needs_request_id = True
+            trigger = parse(raw, request_id=_PLACEHOLDER_REQUEST_ID)
+        else:
+            return Checked(
+                name, settings.mode, settings.region, "rejected", str(error), offending_field=error.field
+            )
+    plan = decide(trigger, settings)
+    summary: dict[str, Any] = {
+        "kind": trigger.kind,
+        "identity": "manual:(the FC request id)" if needs_request_id else trigger.identity,
+        "state": trigger.state,
+        "level": trigger.level,
+        "resource_ids": list(trigger.resource_ids),
+        "rule": trigger.rule,
+        "event_type": trigger.event_type,
+    }
+    if trigger.kind == "manual":
+        summary.update(pair_id=trigger.pair_id, reason=trigger.reason)
+    if trigger.http is not None:  # the HTTP trigger's gate, as the handler applies it
+        from .callback import refusal
+
+        refused = refusal(trigger.http, settings.callback_token, settings.callback_networks)
+        if refused is not None:
+            return Checked(name, settings.mode, settings.region, "rejected", refused, summary)
+    targets = [
+        {
+            "pair_id": target.pair_id,
+            "resource_id": target.resource_id,
+            "client_token": None if needs_request_id else target.client_token,
+        }
+        for target in plan.targets
+    ]
+    acting = "fail_over" if plan.live else "dry_run"
+    outcome = plan.outcome if plan.outcome is not None else acting
+    return Checked(
+        name,
+        settings.mode,
+        settings.region,
+        outcome,
+        plan.reason,
+        summary,
+        targets,
+        needs_request_id=needs_request_id,
+    )
+
+
+def _parses_with_a_request_id(raw: bytes) -> bool:
+    """True for a manual request that lacks only the FC request id (no idempotencyKey)."""
+    from .triggers import InvalidEvent, parse
+
+    try:
+        parse(raw, request_id=_PLACEHOLDER_REQUEST_ID)
+    except InvalidEvent:
+        return False
+    return True
+
+
+def run_check(args: argparse.Namespace) -> int:
+    checked = check_event(read_event(args.event), event_name(args.event), args.request_id)
+    if args.json:
+        print(json.dumps(checked.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _print_checked(checked)
+    if checked.outcome == "rejected":
+        say(f"event rejected: {checked.reason}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _print_checked(checked: Checked) -> None:
+    rows: list[tuple[str, str]] = [("event", checked.event)]
+    trigger = checked.trigger
+    if trigger is not None:
+        rows += [
+            ("kind", trigger["kind"]),
+            ("identity", trigger["identity"]),
+            ("state", trigger["state"]),
+            ("level", trigger["level"] or "-"),
+            ("resource ids", ", ".join(trigger["resource_ids"]) or "-"),
+            ("rule", trigger["rule"] or "-"),
+            ("event type", trigger["event_type"] or "-"),
+        ]
+        if trigger["kind"] == "manual":
+            rows += [("pair id", trigger["pair_id"] or "-"), ("reason", trigger["reason"] or "-")]
+    rows += [
+        ("mode", checked.mode),
+        ("region", checked.region or "(the function's region)"),
+        ("outcome", checked.outcome),
+        ("why", checked.reason),
+    ]
+    for key, value in rows:
+        print(f"{key + ':':<14}{value}")
+    if checked.targets:
+        print("targets:")
+        for target in checked.targets:
+            resource = f"({target['resource_id']})" if target["resource_id"] else "(manual)"
+            print(f"  {target['pair_id']:<24} {resource:<24} {target['client_token'] or _UNKNOWN_TOKEN}")
+
+
+def run_token(args: argparse.Namespace) -> int:
+    checked = check_event(read_event(args.event), event_name(args.event), args.request_id)
+    if checked.outcome == "rejected":
+        raise CliError(f"event rejected: {checked.reason}", EXIT_FAILED)
+    if checked.needs_request_id:
+        raise CliError(
+            "this manual request has no idempotencyKey, so its ClientToken is derived from the FC "
+            "request id of the invocation: pass --request-id ID",
+            EXIT_USAGE,
+        )
+    if not checked.targets:
+        raise CliError(f"no ClientToken: the event is {checked.outcome} ({checked.reason})", EXIT_FAILED)
+    for target in checked.targets:
+        print(f"{target['pair_id']} {target['client_token']}")
+    return EXIT_OK
+
+
+def shapes() -> list[str]:
+    return sorted(path.stem for path in SCHEMA_DIR.glob("*.json"))
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    names = shapes()
+    if args.shape is None:
+        for name in names:
+            try:
+                title = json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8")).get("title", "")
+            except ValueError:
+                title = "(unreadable)"
+            print(f"{name:<16}{title}")
+        return EXIT_OK
+    shape = args.shape.removesuffix(".json")
+    if shape not in names:
+        raise CliError(f"unknown shape {args.shape!r}; the shapes are: {', '.join(names)}", EXIT_USAGE)
+    print((SCHEMA_DIR / f"{shape}.json").read_text(encoding="utf-8"), end="")
+    return EXIT_OK

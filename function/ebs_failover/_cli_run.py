@@ -1,0 +1,206 @@
+"""``ebs-failover invoke`` and ``replay``: the real handler, locally, against the embedded fake EBS."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    OUTSIDE_WORLD,
+    CliError,
+    Stderr,
+    note,
+    patched_environ,
+    read_event,
+    say,
+)
+
+#: Outcomes that make ``invoke`` exit 1: the event was bad, or the failover (or the configuration) failed.
+FAILED_OUTCOMES = frozenset({"failed", "rejected"})
+DEFAULT_CONFIG = Path("events") / "config.json"
+_DEFAULT_REGION = "cn-shanghai"
+
+
+def _load_json(path: Path, what: str) -> Any:
+    if not path.is_file():
+        raise CliError(f"cannot read {what} {path}: no such file", EXIT_USAGE)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot load {what} {path}: {error}", EXIT_FAILED) from None
+
+
+def _seed_of(data: Any, path: Path) -> Mapping[str, Any]:
+    """A fake-EBS seed: the file itself (``{"pairs": …}``), or the ``seed`` of a config file like events/."""
+    if isinstance(data, dict) and "pairs" not in data and isinstance(data.get("seed"), dict):
+        data = data["seed"]
+    if not isinstance(data, dict):
+        raise CliError(f"cannot load seed {path}: expected a JSON object with pairs", EXIT_FAILED)
+    return data
+
+
+def _fake(seed: Mapping[str, Any] | None, source: Path | None) -> Any:
+    from .testing import FakeEbs
+
+    fake = FakeEbs(seed=1)
+    if seed is not None:
+        try:
+            fake.load_seed(seed)
+        except (ValueError, KeyError, TypeError) as error:
+            raise CliError(
+                f"cannot load seed {source}: {type(error).__name__}: {error}", EXIT_FAILED
+            ) from None
+    return fake
+
+
+def _call_handler(raw: bytes, context: Any) -> dict[str, Any]:
+    """The handler's result; a raise (on purpose, for FC's async retry) becomes a one-line error, exit 1."""
+    from .handler import handler
+
+    try:
+        return handler(raw, context)
+    except Exception as error:
+        raise CliError(
+            f"the handler raised {type(error).__name__}: {error} "
+            "(on FC, the asynchronous retry would deliver the event again)",
+            EXIT_FAILED,
+        ) from None
+
+
+def run_invoke(args: argparse.Namespace) -> int:
+    raw = read_event(args.event)
+    from . import log
+    from .testing import FcContext, FcFunction
+
+    log.configure(stream=Stderr())
+    request_id = args.request_id or str(uuid.uuid4())
+    function = FcFunction(timeout=args.timeout)
+    if args.live:
+        region = args.region or os.environ.get("FAILOVER_REGION")
+        if not region:
+            raise CliError(
+                "--live needs the function's region: pass --region or set FAILOVER_REGION", EXIT_USAGE
+            )
+        # credentials=None: the python3.12 context shape, so the handler takes the environment's credentials.
+        context = FcContext(request_id=request_id, function=function, credentials=None, region=region)
+        result = _call_handler(raw, context)
+    else:
+        seed_path: Path | None = Path(args.seed) if args.seed else None
+        if seed_path is None and DEFAULT_CONFIG.is_file():
+            seed_path = DEFAULT_CONFIG
+        seed = _seed_of(_load_json(seed_path, "seed"), seed_path) if seed_path else None
+        fake = _fake(seed, seed_path)
+        from .testing import MockEbs
+
+        region = args.region or os.environ.get("FAILOVER_REGION") or _DEFAULT_REGION
+        context = FcContext(request_id=request_id, function=function, region=region)
+        with patched_environ({}, remove=OUTSIDE_WORLD), MockEbs(fake):
+            result = _call_handler(raw, context)
+        for pair in fake.backend().pairs.values():
+            note(f"embedded fake EBS: {pair.replica_pair_id} is {pair.status}")
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return EXIT_FAILED if result["data"]["outcome"] in FAILED_OUTCOMES else EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """What ``replay`` runs: the events, the settings and seed of DIR/config.json, the expectations."""
+
+    files: list[Path]
+    config: Path
+    env: dict[str, str]
+    seed: Mapping[str, Any] | None
+    expect: Path
+    expected: dict[str, Any] | None
+
+
+def _replay_setup(args: argparse.Namespace) -> _Replay:
+    from .demo import event_files
+
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        raise CliError(f"cannot replay {directory}: not a directory", EXIT_USAGE)
+    config_path = directory / "config.json"
+    setup = _load_json(config_path, "config") if config_path.is_file() else {}
+    if not isinstance(setup, dict) or not isinstance(setup.get("env", {}), dict):
+        raise CliError(f"cannot load config {config_path}: expected {{'env': {{…}}, 'seed': {{…}}}}")
+    expect_path = Path(args.expect) if args.expect else directory / "expected.json"
+    expected: dict[str, Any] | None = None
+    if args.expect or expect_path.is_file():
+        loaded = _load_json(expect_path, "expectations")
+        if not isinstance(loaded, dict):
+            raise CliError(f"cannot load expectations {expect_path}: expected a JSON object")
+        expected = loaded
+    files = event_files(directory)
+    if not files:
+        raise CliError(f"no event files in {directory}")
+    env = {str(k): str(v) for k, v in setup.get("env", {}).items()}
+    env["FAILOVER_MODE"] = "live"
+    seed = _seed_of(setup["seed"], config_path) if "seed" in setup else None
+    return _Replay(files, config_path, env, seed, expect_path, expected)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    replay = _replay_setup(args)
+    from . import log
+    from .handler import handler
+    from .testing import FcContext, MockEbs
+
+    log.configure(stream=Stderr() if args.logs else io.StringIO())
+    region = replay.env.get("FAILOVER_REGION") or os.environ.get("FAILOVER_REGION") or _DEFAULT_REGION
+    mismatches: list[str] = []
+    unexpected: list[str] = []
+    shared = _fake(replay.seed, replay.config) if args.shared_fake else None
+    print(f"{'event':<44} {'outcome':<20} pairs")
+    with patched_environ(replay.env, remove=OUTSIDE_WORLD):
+        for path in replay.files:
+            fake = shared if shared is not None else _fake(replay.seed, replay.config)
+            context = FcContext(request_id=f"replay-{path.stem}", region=region)
+            with MockEbs(fake):
+                try:
+                    outcome, pairs = _outcome(handler(path.read_bytes(), context))
+                except Exception as error:  # the handler raises on purpose for FC to retry
+                    outcome, pairs = "raised", type(error).__name__
+            note = ""
+            if replay.expected is not None:
+                want = _expected_outcome(replay.expected, path.name)
+                if want is None:
+                    unexpected.append(path.name)
+                    note = "  (no expected outcome)"
+                elif want != outcome:
+                    mismatches.append(f"{path.name} gave {outcome}, expected {want}")
+                    note = f"  MISMATCH: expected {want}"
+            print(f"{path.name:<44} {outcome:<20} {pairs}{note}")
+    total = len(replay.files)
+    if unexpected:
+        say(f"no expected outcome in {replay.expect} for: {', '.join(unexpected)}")
+    if mismatches:
+        say(
+            f"{len(mismatches)} of {total} events did not give the expected outcome: " + "; ".join(mismatches)
+        )
+        return EXIT_FAILED
+    checked = f", {total - len(unexpected)} as expected" if replay.expected is not None else ""
+    print(f"{total} events replayed{checked}")
+    return EXIT_OK
+
+
+def _expected_outcome(expected: dict[str, Any], name: str) -> str | None:
+    entry = expected.get(name)
+    outcome = entry.get("outcome") if isinstance(entry, dict) else entry
+    return outcome if isinstance(outcome, str) else None
+
+
+def _outcome(result: dict[str, Any]) -> tuple[str, str]:
+    data = result["data"]
+    pairs = ",".join(str(t.get("pair_id")) for t in data.get("targets") or []) or "-"
+    return str(data["outcome"]), pairs

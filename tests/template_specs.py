@@ -1,0 +1,660 @@
+"""What tests/test_template.py knows about ROS: resource property specs and a tiny template evaluator.
+
+Every fact here is copied from ``/work/shared/reference/deploy-ros.md`` (cited by section, "§n");
+nothing is invented. Where that reference marks a fact [UNVERIFIED], so does the comment here.
+
+* :data:`RESOURCE_SPECS`: per resource type, every property ROS documents, with its type,
+  whether it is required, and the range / length / allowed values the CDK validators enforce.
+  :func:`check` validates a properties map against one; a property not in the table is an
+  error, so a typo (``Timout``) cannot pass silently.
+* :data:`ATTRIBUTES`: the ``Fn::GetAtt`` attributes of each type, with how a stack would
+  resolve them (for the evaluator; the ARN forms are the reference's).
+* :class:`Stack`: evaluates the intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join,
+  Fn::Split, Fn::Replace, Fn::If, Fn::Equals, Fn::GetAtt) for given parameter values, the
+  way ROS would at CreateStack, so the tests can look at the concrete environment and policy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# -- template structure (§7) ------------------------------------------------------------------------
+
+SECTIONS = frozenset(
+    {
+        "ROSTemplateFormatVersion",
+        "Description",
+        "Metadata",
+        "Parameters",
+        "Mappings",
+        "Conditions",
+        "Resources",
+        "Outputs",
+        "Rules",
+    }
+)
+FORMAT_VERSION = "2015-09-01"
+PARAMETER_TYPES = frozenset(
+    {
+        "String",
+        "Number",
+        "CommaDelimitedList",
+        "Json",
+        "Boolean",
+        "ALIYUN::OOS::Parameter::Value",
+        "ALIYUN::OOS::SecretParameter::Value",
+    }
+)
+PARAMETER_KEYS = frozenset(
+    {
+        "Type",
+        "Default",
+        "AllowedValues",
+        "AllowedPattern",
+        "MinLength",
+        "MaxLength",
+        "MinValue",
+        "MaxValue",
+        "NoEcho",
+        "Description",
+        "ConstraintDescription",
+        "Label",
+        "AssociationProperty",
+        "AssociationPropertyMetadata",
+        "Confirm",
+        "TextArea",
+        "Required",
+        "Placeholder",
+    }
+)
+PSEUDO_PARAMETERS = frozenset(
+    {
+        "ALIYUN::StackName",
+        "ALIYUN::StackId",
+        "ALIYUN::Region",
+        "ALIYUN::AccountId",
+        "ALIYUN::TenantId",
+        "ALIYUN::ResourceGroupId",
+        "ALIYUN::NoValue",
+    }
+)
+#: The functions ros-cdk-core 1.15.0 has (§7 lists these "and more"); the template may use only these.
+FUNCTIONS = frozenset(
+    {
+        "Ref",
+        "Fn::GetAtt",
+        "Fn::Sub",
+        "Fn::Join",
+        "Fn::If",
+        "Fn::Equals",
+        "Fn::And",
+        "Fn::Or",
+        "Fn::Not",
+        "Fn::Select",
+        "Fn::Split",
+        "Fn::Replace",
+        "Fn::Str",
+        "Fn::Base64Encode",
+        "Fn::Base64Decode",
+        "Fn::FindInMap",
+        "Fn::GetAZs",
+        "Fn::Jq",
+        "Fn::GetJsonValue",
+        "Fn::ListMerge",
+        "Fn::Length",
+        "Fn::Indent",
+        "Fn::ImportValue",
+        "Fn::GetStackOutput",
+    }
+)
+#: Keys a resource entry may have besides Type and Properties (the CloudFormation-shaped set ROS documents).
+RESOURCE_KEYS = frozenset({"Type", "Properties", "DependsOn", "Condition", "DeletionPolicy", "Metadata"})
+
+
+# -- property specs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One property: ROS type, required flag, and the constraints the CDK validator checks."""
+
+    kind: str  # String | Integer | Number | Boolean | Map | List | Any
+    required: bool = False
+    range: tuple[float, float] | None = None  # Integer / Number
+    length: tuple[int, int] | None = None  # String length, or List item count
+    allowed: frozenset[str] | None = None
+    pattern: str | None = None
+    fields: Mapping[str, Prop] | None = None  # a Map with documented keys (closed)
+    items: Prop | None = None  # the items of a List
+
+
+def _s(**kw: Any) -> Prop:
+    return Prop("String", **kw)
+
+
+def _i(**kw: Any) -> Prop:
+    return Prop("Integer", **kw)
+
+
+def _b(**kw: Any) -> Prop:
+    return Prop("Boolean", **kw)
+
+
+def _m(fields: Mapping[str, Prop] | None = None, **kw: Any) -> Prop:
+    return Prop("Map", fields=fields, **kw)
+
+
+def _l(items: Prop | None = None, **kw: Any) -> Prop:
+    return Prop("List", items=items, **kw)
+
+
+_TAGS = _l(_m({"Key": _s(required=True), "Value": _s()}), length=(0, 20))
+
+# §1: the ROS doc's runtime list. python3.12 is absent from it ([UNVERIFIED] whether ROS accepts it).
+FC3_RUNTIMES = frozenset(
+    {
+        "nodejs8",
+        "nodejs10",
+        "nodejs12",
+        "nodejs14",
+        "nodejs16",
+        "nodejs18",
+        "nodejs20",
+        "go1",
+        "python3",
+        "python3.9",
+        "python3.10",
+        "java8",
+        "java11",
+        "php7.2",
+        "dotnetcore3.1",
+        "custom",
+        "custom.debian10",
+        "custom-container",
+    }
+)
+
+# §3: trigger types from the FC3 component doc (ROS itself has no enum) and their TriggerConfig keys
+# (camelCase, passed to the FC3 API unchanged by ROS: [UNVERIFIED]).
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"})
+TRIGGER_CONFIGS: dict[str, Prop] = {
+    "http": _m(
+        {
+            "authType": _s(required=True, allowed=frozenset({"anonymous", "function", "jwt"})),
+            "methods": _l(_s(allowed=HTTP_METHODS), required=True, length=(1, len(HTTP_METHODS))),
+            "disableURLInternet": _b(),
+        }
+    ),
+    "eventbridge": _m(
+        {
+            "eventRuleFilterPattern": _s(required=True),
+            "eventSourceConfig": _m(
+                {
+                    "eventSourceType": _s(
+                        required=True,
+                        allowed=frozenset({"Default", "MNS", "RocketMQ", "RabbitMQ", "Kafka", "DTS"}),
+                    ),
+                    "eventSourceParameters": _m(),
+                },
+                required=True,
+            ),
+            "triggerEnable": _b(),
+            "asyncInvocationType": _b(),
+            "eventSinkConfig": _m(
+                {
+                    "deliveryOption": _m(
+                        {
+                            # devsapp/fc3 docs/zh/yaml/triggers.md (runOptions.mode's values)
+                            "mode": _s(allowed=frozenset({"event-driven", "event-streaming"})),
+                            "eventSchema": _s(allowed=frozenset({"CloudEvents", "RawData"})),
+                        },
+                        required=True,
+                    )
+                }
+            ),
+            "runOptions": _m(),
+        }
+    ),
+}
+TRIGGER_TYPES = frozenset(
+    {"http", "timer", "oss", "log", "mns_topic", "cdn_events", "tablestore", "eventbridge"}
+)
+
+_FC_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"  # §1 doc: letters, digits, _ and -, 1-64, no leading digit or -
+_TRIGGER_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"  # §3 doc
+
+_POLICY_STATEMENT = _m(
+    {
+        "Effect": _s(),
+        "Action": _l(_s()),
+        "Resource": _l(_s()),
+        "NotAction": _l(_s()),
+        "Condition": _m(),
+    }
+)
+
+RESOURCE_SPECS: dict[str, dict[str, Prop]] = {
+    # §1, fc3.generated.js RosFunctionPropsValidator
+    "ALIYUN::FC3::Function": {
+        "FunctionName": _s(required=True, length=(1, 64), pattern=_FC_NAME),
+        "Handler": _s(required=True),
+        "Runtime": _s(required=True, allowed=FC3_RUNTIMES),
+        "Code": _m(
+            {
+                "ZipFile": _s(),
+                "OssBucketName": _s(),
+                "OssObjectName": _s(),
+                "Checksum": _s(),
+                "SourceCode": _s(length=(0, 4096)),
+            }
+        ),
+        "MemorySize": _i(range=(128, 65536)),
+        "Timeout": _i(range=(1, 86400)),
+        "Cpu": Prop("Number", range=(0.05, 16)),
+        "DiskSize": _i(),
+        "Role": _s(),
+        "EnvironmentVariables": _m(),
+        "InstanceConcurrency": _i(range=(1, 200)),
+        "InstanceLifecycleConfig": _m(),
+        "LogConfig": _m(
+            {
+                "Project": _s(),
+                "Logstore": _s(),
+                "LogBeginRule": _s(),
+                "EnableInstanceMetrics": _b(),
+                "EnableRequestMetrics": _b(),
+            }
+        ),
+        "Layers": _l(_s(), length=(1, 100)),
+        "Description": _s(length=(0, 256)),
+        "InternetAccess": _b(),
+        "DisableOndemand": _b(),
+        "InstanceIsolationMode": _s(allowed=frozenset({"SHARE", "SESSION_EXCLUSIVE", "REQUEST_EXCLUSIVE"})),
+        "SessionAffinity": _s(allowed=frozenset({"MCP_SSE", "GENERATED_COOKIE", "HEADER_FIELD", "NONE"})),
+        "VpcConfig": _m(),
+        "NasConfig": _m(),
+        "OssMountConfig": _m(),
+        "CustomDns": _m(),
+        "CustomRuntimeConfig": _m(),
+        "CustomContainerConfig": _m(),
+        "GpuConfig": _m(),
+        "TracingConfig": _m(),
+        "SessionAffinityConfig": Prop("Any"),  # §1 gives no type
+        "Tags": _TAGS,
+    },
+    # §2, RosAsyncInvokeConfigPropsValidator
+    "ALIYUN::FC3::AsyncInvokeConfig": {
+        "FunctionName": _s(required=True),
+        "AsyncTask": _b(),
+        "DestinationConfig": _m(
+            {
+                "OnSuccess": _m({"Destination": _s(required=True, length=(1, 512))}),
+                "OnFailure": _m({"Destination": _s(required=True, length=(1, 512))}),
+            }
+        ),
+        "MaxAsyncEventAgeInSeconds": _i(range=(1, 604800)),
+        "MaxAsyncRetryAttempts": _i(range=(0, 8)),
+    },
+    # §3, RosTriggerPropsValidator (TriggerConfig is checked per TriggerType with TRIGGER_CONFIGS)
+    "ALIYUN::FC3::Trigger": {
+        "FunctionName": _s(required=True),
+        "TriggerName": _s(required=True, length=(1, 128), pattern=_TRIGGER_NAME),
+        "TriggerType": _s(required=True, allowed=TRIGGER_TYPES),
+        "TriggerConfig": _m(required=True),
+        "Description": _s(),
+        "InvocationRole": _s(),
+        "Qualifier": _s(),
+        "SourceArn": _s(),
+    },
+    # §4, ram.generated.js RosRolePropsValidator
+    "ALIYUN::RAM::Role": {
+        "RoleName": _s(required=True, length=(1, 64)),
+        "AssumeRolePolicyDocument": _m(
+            {
+                "Version": _s(required=True),
+                "Statement": _l(
+                    _m(
+                        {
+                            "Action": _s(),  # a String here, a List in PolicyDocument (§4)
+                            "Effect": _s(),
+                            "Principal": _m({"Service": _l(_s()), "RAM": _l(_s()), "Federated": _l(_s())}),
+                            "Condition": _m(),
+                        }
+                    ),
+                    required=True,
+                ),
+            },
+            required=True,
+        ),
+        "Policies": _l(
+            _m(
+                {
+                    "PolicyName": _s(required=True, length=(1, 128)),
+                    "PolicyDocument": _m(
+                        {"Version": _s(required=True), "Statement": _l(_POLICY_STATEMENT, required=True)},
+                        required=True,
+                    ),
+                    "Description": _s(length=(0, 1024)),
+                    "IgnoreExisting": _b(),
+                }
+            )
+        ),
+        "PolicyAttachments": _m({"System": _l(_s(), length=(0, 20)), "Custom": _l(_s(), length=(0, 5))}),
+        "Description": _s(length=(0, 1024)),
+        "MaxSessionDuration": _i(range=(3600, 43200)),
+        "DeletionForce": _b(),
+        "IgnoreExisting": _b(),
+        "Tags": _TAGS,
+    },
+    # §5, mns RosTopicPropsValidator
+    "ALIYUN::MNS::Topic": {
+        "TopicName": _s(required=True, length=(1, 256)),
+        "LoggingEnabled": _b(),
+        "MaximumMessageSize": _i(range=(1024, 65536)),
+        "Tags": _TAGS,
+    },
+}
+
+
+# -- GetAtt attributes (§1-§5) and how a stack resolves them --------------------------------------
+
+Resolver = Callable[[Mapping[str, Any], "Stack"], Any]
+
+ATTRIBUTES: dict[str, dict[str, Resolver]] = {
+    "ALIYUN::FC3::Function": {
+        "ARN": lambda p, s: f"acs:fc:{s.region}:{s.tenant}:functions/{p['FunctionName']}",  # fc-runtime.md §5
+        "FunctionId": lambda p, s: f"id-{p['FunctionName']}",
+        "FunctionName": lambda p, s: p["FunctionName"],
+    },
+    "ALIYUN::FC3::AsyncInvokeConfig": {},
+    "ALIYUN::FC3::Trigger": {
+        "FunctionName": lambda p, s: p["FunctionName"],
+        "TriggerId": lambda p, s: f"id-{p['TriggerName']}",
+        "TriggerName": lambda p, s: p["TriggerName"],
+        "UrlInternet": lambda p, s: f"https://{p['FunctionName']}-example.{s.region}.fcapp.run",
+        "UrlIntranet": lambda p, s: f"https://{p['FunctionName']}-example.{s.region}-vpc.fcapp.run",
+    },
+    "ALIYUN::RAM::Role": {
+        "Arn": lambda p, s: f"acs:ram::{s.tenant}:role/{str(p['RoleName']).lower()}",
+        "RoleId": lambda p, s: "300000000000000000",
+        "RoleName": lambda p, s: p["RoleName"],
+    },
+    "ALIYUN::MNS::Topic": {
+        # mns.generated.d.ts: acs:mns:$region:$accountid:/topics/$topicName (§2)
+        "ARN.WithSlash": lambda p, s: f"acs:mns:{s.region}:{s.tenant}:/topics/{p['TopicName']}",
+        "TopicName": lambda p, s: p["TopicName"],
+        "TopicUrl": lambda p, s: f"http://{s.tenant}.mns.{s.region}.aliyuncs.com/topics/{p['TopicName']}",
+    },
+}
+
+
+# -- checking a properties map ----------------------------------------------------------------------
+
+
+def is_intrinsic(value: Any) -> bool:
+    """``{"Ref": ...}`` or ``{"Fn::...": ...}``: a value ROS computes."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in FUNCTIONS
+
+
+def check(value: Any, prop: Prop, path: str, parameters: Mapping[str, Any] | None = None) -> list[str]:
+    """Errors of ``value`` against ``prop`` (empty: fine).
+
+    An intrinsic value is not evaluated here; a ``Ref`` to a template parameter is checked
+    instead for the parameter's own constraints: every value the parameter allows must fit.
+    """
+    if is_intrinsic(value):
+        return _check_ref(value, prop, path, parameters or {})
+    errors: list[str] = []
+    kind = prop.kind
+    if kind == "String":
+        if not isinstance(value, str):
+            return [f"{path}: expected a String, got {value!r}"]
+        if prop.length and not prop.length[0] <= len(value) <= prop.length[1]:
+            errors.append(f"{path}: length {len(value)} outside {prop.length}")
+        if prop.allowed is not None and value not in prop.allowed:
+            errors.append(f"{path}: {value!r} not one of {sorted(prop.allowed)}")
+        if prop.pattern and not re.match(prop.pattern, value):
+            errors.append(f"{path}: {value!r} does not match {prop.pattern}")
+    elif kind in ("Integer", "Number"):
+        ok = isinstance(value, int) if kind == "Integer" else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok:
+            return [f"{path}: expected an {kind}, got {value!r}"]
+        if prop.range and not prop.range[0] <= value <= prop.range[1]:
+            errors.append(f"{path}: {value} outside {prop.range}")
+    elif kind == "Boolean":
+        if not isinstance(value, bool):
+            errors.append(f"{path}: expected a Boolean, got {value!r}")
+    elif kind == "List":
+        if not isinstance(value, list):
+            return [f"{path}: expected a List, got {value!r}"]
+        if prop.length and not prop.length[0] <= len(value) <= prop.length[1]:
+            errors.append(f"{path}: {len(value)} items outside {prop.length}")
+        if prop.items is not None:
+            for n, item in enumerate(value):
+                errors += check(item, prop.items, f"{path}[{n}]", parameters)
+    elif kind == "Map":
+        if not isinstance(value, dict):
+            return [f"{path}: expected a Map, got {value!r}"]
+        if prop.fields is not None:
+            errors += check_fields(value, prop.fields, path, parameters)
+    return errors
+
+
+def check_fields(
+    values: Mapping[str, Any],
+    fields: Mapping[str, Prop],
+    path: str,
+    parameters: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Required keys present, no undocumented key, each value valid."""
+    errors = [
+        f"{path}.{name}: required, missing" for name, p in fields.items() if p.required and name not in values
+    ]
+    for name, value in values.items():
+        if name not in fields:
+            errors.append(f"{path}.{name}: not a documented property")
+        else:
+            errors += check(value, fields[name], f"{path}.{name}", parameters)
+    return errors
+
+
+def _check_ref(value: Mapping[str, Any], prop: Prop, path: str, parameters: Mapping[str, Any]) -> list[str]:
+    name = value.get("Ref")
+    if not isinstance(name, str) or name not in parameters:
+        return []  # a computed value: checked after evaluation
+    param = parameters[name]
+    errors: list[str] = []
+    if prop.kind in ("Integer", "Number") and prop.range:
+        low, high = param.get("MinValue"), param.get("MaxValue")
+        if param.get("Type") != "Number":
+            errors.append(f"{path}: parameter {name} must be a Number")
+        if low is None or high is None or low < prop.range[0] or high > prop.range[1]:
+            errors.append(f"{path}: parameter {name} allows [{low}, {high}], the property {prop.range}")
+    if prop.allowed is not None:
+        allowed = param.get("AllowedValues")
+        if allowed is None or not set(allowed) <= prop.allowed:
+            errors.append(f"{path}: parameter {name} allows {allowed}, the property {sorted(prop.allowed)}")
+    if prop.kind == "String" and prop.length:
+        low, high = param.get("MinLength", 0), param.get("MaxLength")
+        if high is None or low < prop.length[0] or high > prop.length[1]:
+            errors.append(f"{path}: parameter {name} lengths [{low}, {high}], the property {prop.length}")
+    return errors
+
+
+def check_parameter_value(name: str, param: Mapping[str, Any], value: Any) -> list[str]:
+    """Would ROS accept ``value`` for this parameter (its own AllowedValues / pattern / bounds)?"""
+    errors: list[str] = []
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        text = str(item)
+        if "AllowedValues" in param and item not in param["AllowedValues"]:
+            errors.append(f"{name}: {item!r} not in AllowedValues")
+        if "AllowedPattern" in param and not re.fullmatch(param["AllowedPattern"], text):
+            errors.append(f"{name}: {item!r} does not match AllowedPattern")
+        if "MinLength" in param and len(text) < param["MinLength"]:
+            errors.append(f"{name}: {item!r} shorter than MinLength")
+        if "MaxLength" in param and len(text) > param["MaxLength"]:
+            errors.append(f"{name}: {item!r} longer than MaxLength")
+        if param.get("Type") == "Number":
+            number = float(item)
+            if "MinValue" in param and number < param["MinValue"]:
+                errors.append(f"{name}: {item} below MinValue")
+            if "MaxValue" in param and number > param["MaxValue"]:
+                errors.append(f"{name}: {item} above MaxValue")
+    return errors
+
+
+# -- walking a template -----------------------------------------------------------------------------
+
+
+def walk(node: Any) -> Any:
+    """Every dict and list inside ``node`` (``node`` included), depth first."""
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        yield from walk(child)
+
+
+SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+# -- evaluating it ----------------------------------------------------------------------------------
+
+
+class EvaluationError(Exception):
+    pass
+
+
+@dataclass
+class Stack:
+    """A template as ROS would resolve it, for some parameter values.
+
+    ``values`` are the parameters as given to CreateStack (strings, as ROS takes them);
+    missing ones take the template's Default. ``region`` / ``tenant`` are the pseudo parameters.
+    """
+
+    template: Mapping[str, Any]
+    values: Mapping[str, str]
+    region: str = "cn-shanghai"
+    tenant: str = "1234567890123456"
+    _props: dict[str, Any] = field(default_factory=dict)
+
+    def parameter(self, name: str) -> Any:
+        param = self.template["Parameters"][name]
+        if name in self.values:
+            raw: Any = self.values[name]
+        elif "Default" in param:
+            raw = param["Default"]
+        else:
+            raise EvaluationError(f"parameter {name} has no value and no Default")
+        kind = param["Type"]
+        if kind == "CommaDelimitedList":
+            return [item.strip() for item in str(raw).split(",")] if str(raw) else []
+        if kind == "Number":
+            number = float(raw)
+            return int(number) if number.is_integer() else number
+        return str(raw)
+
+    def pseudo(self, name: str) -> str:
+        known = {
+            "ALIYUN::Region": self.region,
+            "ALIYUN::TenantId": self.tenant,
+            "ALIYUN::AccountId": self.tenant,
+        }
+        if name not in known:
+            raise EvaluationError(f"pseudo parameter {name} is not modelled")
+        return known[name]
+
+    def condition(self, name: str) -> bool:
+        return bool(self.evaluate(self.template["Conditions"][name]))
+
+    def properties(self, resource: str) -> dict[str, Any]:
+        """The resource's properties with every intrinsic function resolved."""
+        if resource not in self._props:
+            raw = self.template["Resources"][resource].get("Properties", {})
+            self._props[resource] = self.evaluate(raw)
+        result: dict[str, Any] = self._props[resource]
+        return result
+
+    def attribute(self, resource: str, name: str) -> Any:
+        kind = self.template["Resources"][resource]["Type"]
+        return ATTRIBUTES[kind][name](self.properties(resource), self)
+
+    def outputs(self) -> dict[str, Any]:
+        return {name: self.evaluate(out["Value"]) for name, out in self.template.get("Outputs", {}).items()}
+
+    def evaluate(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.evaluate(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if not is_intrinsic(node):
+            return {key: self.evaluate(value) for key, value in node.items()}
+        function, args = next(iter(node.items()))
+        return self._call(function, args)
+
+    def _ref(self, name: str) -> Any:
+        if name.startswith("ALIYUN::"):
+            return self.pseudo(name)
+        if name in self.template.get("Parameters", {}):
+            return self.parameter(name)
+        raise EvaluationError(f"Ref {name}: only parameters and pseudo parameters are modelled")
+
+    def _call(self, function: str, args: Any) -> Any:
+        if function == "Ref":
+            return self._ref(args)
+        if function == "Fn::GetAtt":
+            resource, name = args
+            return self.attribute(resource, name)
+        if function == "Fn::Sub":
+            text, variables = (args, {}) if isinstance(args, str) else (args[0], args[1])
+            resolved = {key: self.evaluate(value) for key, value in variables.items()}
+            return self._substitute(text, resolved)
+        if function == "Fn::Join":
+            delimiter, items = args
+            if not isinstance(delimiter, str):
+                raise EvaluationError("Fn::Join: the delimiter must be a literal string")
+            values = self.evaluate(items)
+            return delimiter.join(str(v) for v in values)
+        if function == "Fn::Split":
+            delimiter, text = args
+            return str(self.evaluate(text)).split(delimiter)
+        if function == "Fn::Replace":
+            mapping, text = args
+            result = str(self.evaluate(text))
+            for old, new in mapping.items():
+                result = result.replace(old, str(self.evaluate(new)))
+            return result
+        if function == "Fn::If":
+            name, then, otherwise = args
+            return self.evaluate(then if self.condition(name) else otherwise)
+        if function == "Fn::Equals":
+            first, second = (self.evaluate(a) for a in args)
+            return first == second
+        if function == "Fn::Not":
+            return not self.evaluate(args[0])
+        raise EvaluationError(f"{function} is not modelled")
+
+    def _substitute(self, text: str, variables: Mapping[str, Any]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name.split(".", 1)[0] in self.template["Resources"]:
+                resource, attribute = name.split(".", 1)
+                return str(self.attribute(resource, attribute))
+            return str(self._ref(name))
+
+        return SUB_VARIABLE.sub(one, text).replace("${!", "${")
+
+
+def json_pattern(text: str) -> dict[str, Any]:
+    """An EventBridge event pattern (a JSON string in TriggerConfig)."""
+    pattern = json.loads(text)
+    if not isinstance(pattern, dict):
+        raise ValueError("an event pattern is a JSON object")
+    return pattern

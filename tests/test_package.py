@@ -1,0 +1,256 @@
+"""``tools/package.py``: the FC code zip builds, is deterministic, and runs on a bare Python 3.10.
+
+The build needs the package index (the runtime dependencies are downloaded as cp310 manylinux wheels):
+without network these tests fail, loudly, and never skip. One build takes ~20-30 s; the module builds twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.package
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tools" / "package.py"
+FUNCTION_DIR = ROOT / "function"
+
+#: No FC code-size limit is in the reference (fc-runtime.md, deploy-ros.md); 100 MB is the brief's bound.
+SIZE_LIMIT = 100 * 1000 * 1000
+
+EVENT = (
+    b'{"action":"failover","replicaPairId":"pair-cn-demo0db01",'
+    b'"reason":"package test","idempotencyKey":"pkg-1"}'
+)
+TARGETS = '{"d-bp1demo0primary01":"pair-cn-demo0db01"}'
+
+#: Runs in the unzipped folder under ``python3.10 -I -S``: nothing on sys.path but the stdlib and ``.``.
+SMOKE = r"""
+import json, os, sys, sysconfig
+sys.path.insert(0, ".")
+from types import SimpleNamespace as NS
+
+import index
+
+context = NS(
+    request_id="pkg-test-0001",
+    function=NS(name="ebs-failover", handler="index.handler", memory=256, timeout=60),
+    region="cn-hangzhou",
+    account_id="1234567890123456",
+    credentials=None,
+)
+result = index.handler(sys.argv[1].encode(), context)
+
+# A dry run never reaches the SDKs (they are imported lazily): import what the live path imports.
+import alibabacloud_credentials.client, alibabacloud_ebs20210730.client, alibabacloud_ebs20210730.models
+import alibabacloud_tea_openapi.utils_models, darabonba.runtime, fastjsonschema, tenacity
+import mns.account, mns.mns_exception, mns.topic
+
+here = os.path.realpath(".") + os.sep
+stdlib = os.path.realpath(sysconfig.get_path("stdlib")) + os.sep
+strays = sorted(
+    f"{name}: {module.__file__}"
+    for name, module in list(sys.modules.items())
+    if getattr(module, "__file__", None)
+    and not os.path.realpath(module.__file__).startswith((here, stdlib))
+)
+print("SMOKE " + json.dumps({"result": result, "strays": strays, "version": sys.version}))
+"""
+
+
+@dataclass(frozen=True)
+class Build:
+    zip: Path
+    output: str
+    seconds: float
+    sources: str
+
+
+def _sources_digest() -> str:
+    """What function/ holds now, to tell a concurrent edit from a non-deterministic build."""
+    digest = hashlib.sha256()
+    for path in sorted(FUNCTION_DIR.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path):
+            digest.update(str(path.relative_to(FUNCTION_DIR)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _build(out: Path) -> Build:
+    sources = _sources_digest()
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(SCRIPT), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("tools/package.py took more than 15 minutes (is the package index reachable?)")
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        pytest.fail(
+            "tools/package.py failed: building the zip downloads the runtime dependencies, so it needs "
+            "network access to the package index (pip's configured index).\n"
+            f"exit {done.returncode}\nstderr:\n{done.stderr[-4000:]}\nstdout:\n{done.stdout[-2000:]}"
+        )
+    found = re.search(r"^zip: (.+)$", done.stdout, re.MULTILINE)
+    assert found, done.stdout
+    return Build(Path(found.group(1)), done.stdout, seconds, sources)
+
+
+def _python310() -> str:
+    found = subprocess.run(
+        [str(ROOT / ".ci" / "find-python"), "3.10"], capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0:
+        pytest.fail(f"the FC runtime is python3.10 and none was found: {found.stderr.strip()}")
+    return found.stdout.strip()
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("package_tool", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _unzip(archive: Path, into: Path) -> None:
+    """Extract with the modes the zip records (zipfile itself drops them)."""
+    with zipfile.ZipFile(archive) as opened:
+        for info in opened.infolist():
+            path = Path(opened.extract(info, into))
+            path.chmod((info.external_attr >> 16) & 0o777)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    build = _build(tmp_path_factory.mktemp("dist"))
+    print(f"\n{build.output}\n(test: built in {build.seconds:.1f} s)")
+    return build
+
+
+@pytest.fixture(scope="module")
+def names(built: Build) -> list[str]:
+    with zipfile.ZipFile(built.zip) as opened:
+        return opened.namelist()
+
+
+def test_zip_is_named_after_the_version(built: Build) -> None:
+    tool = _tool()
+    project = tool.read_project()
+    assert built.zip.name == f"ebs-failover-{project.version}.zip"
+    assert project.dependencies, "the runtime dependencies come from pyproject's [project] dependencies"
+
+
+def test_function_code_is_at_the_root(names: list[str]) -> None:
+    assert "index.py" in names
+    assert "ebs_failover/__init__.py" in names
+    assert "ebs_failover/py.typed" in names
+    schemas = {
+        p.relative_to(FUNCTION_DIR).as_posix() for p in (FUNCTION_DIR / "ebs_failover").rglob("*.json")
+    }
+    assert schemas, "the trigger schemas are data files the package reads at run time"
+    assert schemas <= set(names)
+
+
+def test_zip_holds_no_test_code_bytecode_or_scripts(names: list[str]) -> None:
+    tops = {name.split("/", 1)[0] for name in names}
+    assert "tests" not in tops
+    assert not [n for n in names if re.search(r"(^|/)conftest\.py$", n)]
+    assert not [n for n in names if re.match(r"(ebs_failover/(.*/)?)?test_[^/]*\.py$", n)]
+    for forbidden in ("pytest", "_pytest", "responses", "bin"):
+        assert forbidden not in tops
+        assert not [t for t in tops if t.lower().startswith(f"{forbidden}-") and t.endswith(".dist-info")]
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    assert not [n for n in names if ".egg-info/" in n]
+    assert [n for n in names if n.endswith(".dist-info/METADATA")], "dist-info is kept"
+
+
+def test_zip_is_deterministic(names: list[str], built: Build) -> None:
+    with zipfile.ZipFile(built.zip) as opened:
+        infos = opened.infolist()
+    assert names == sorted(names)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} <= {0o100644, 0o100755}
+
+
+def test_zip_is_within_the_code_size_limit(built: Build) -> None:
+    size = built.zip.stat().st_size
+    print(f"\nzip size: {size:,} bytes ({size / 2**20:.2f} MiB), limit {SIZE_LIMIT:,} bytes")
+    assert size < SIZE_LIMIT, f"{built.zip.name} is {size:,} bytes, over {SIZE_LIMIT:,}"
+
+
+def test_handler_runs_from_the_unzipped_folder_on_bare_python310(built: Build, tmp_path: Path) -> None:
+    folder = tmp_path / "code"
+    folder.mkdir()
+    _unzip(built.zip, folder)
+    env = {"FAILOVER_TARGETS": TARGETS, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    done = subprocess.run(
+        [_python310(), "-I", "-S", "-c", SMOKE, EVENT.decode()],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
+    line = [x for x in done.stdout.splitlines() if x.startswith("SMOKE ")]
+    assert line, done.stdout
+    smoke: dict[str, Any] = json.loads(line[-1][len("SMOKE ") :])
+    assert smoke["version"].startswith("3.10.")
+    assert smoke["strays"] == [], "imported from outside the unzipped folder and the stdlib"
+    data = smoke["result"]["data"]
+    assert data["outcome"] == "dry_run", smoke["result"]
+    assert [t["pair_id"] for t in data["targets"]] == ["pair-cn-demo0db01"]
+
+
+def test_zip_writer_reproduces_the_bytes_from_the_same_files(built: Build, tmp_path: Path) -> None:
+    """The writer alone: unzip, scramble the mtimes, zip again: the same bytes."""
+    folder = tmp_path / "staged"
+    folder.mkdir()
+    _unzip(built.zip, folder)
+    for index, path in enumerate(sorted(folder.rglob("*"))):
+        os.utime(path, (1_700_000_000 + index, 1_700_000_000 + index))
+    tool = _tool()
+    again = tool.write_zip(folder, tmp_path / "again" / built.zip.name)
+    assert again.read_bytes() == built.zip.read_bytes()
+
+
+def test_second_build_is_byte_identical(built: Build, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build again from scratch: the same bytes.
+
+    Others may edit function/ while this module runs (~1 min). If its files changed between the two builds,
+    the zips may differ in our own code only; every dependency byte must still be equal.
+    """
+    second = _build(tmp_path_factory.mktemp("dist-again"))
+    if built.zip.read_bytes() == second.zip.read_bytes():
+        return
+    with zipfile.ZipFile(built.zip) as one, zipfile.ZipFile(second.zip) as two:
+        a = {i.filename: (i.CRC, i.compress_size) for i in one.infolist()}
+        b = {i.filename: (i.CRC, i.compress_size) for i in two.infolist()}
+    differ = sorted(n for n in a.keys() | b.keys() if a.get(n) != b.get(n))
+    ours = [n for n in differ if n == "index.py" or n.startswith("ebs_failover/")]
+    if built.sources == second.sources or ours != differ:
+        pytest.fail(f"two builds differ in {len(differ)} entries: {differ[:20]}")
+    # function/ was edited in between: only our own entries differ; the rest match, in the same order.
+    assert [n for n in a if n not in ours] == [n for n in b if n not in ours]

@@ -1,0 +1,531 @@
+"""template.yml: a ROS template that deploys what the code needs, and nothing more.
+
+The ROS facts (required properties, ranges, allowed values, GetAtt attributes) are the table in
+``tests/template_specs.py``, copied from the reference's deploy-ros.md with its sections cited.
+The facts about the function are not restated here: they come from the code. The environment is
+checked against ``config.VARIABLES`` and ``config.load``; the RAM actions against what the handler
+really sends when it runs, in live mode, every sample event against the fake EBS and the fake MNS,
+with the environment the template gives it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ebs_failover import config, log, notify
+from ebs_failover.demo import event_files
+from ebs_failover.testing import FakeEbs, FakeMnsServer, FcContext, FcCredentials, FcFunction, MockEbs
+from tests import template_specs as ros
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yml"
+EVENTS = ROOT / "events"
+
+#: Environment variables the template must set (the rest of config.VARIABLES is optional).
+REQUIRED_ENV = frozenset(
+    {
+        "FAILOVER_MODE",
+        "FAILOVER_TARGETS",
+        "FAILOVER_REGION",
+        "FAILOVER_MIN_LEVEL",
+        "NOTIFY_TARGETS",
+        "CALLBACK_TOKEN",
+    }
+)
+
+#: Actions the role needs for FC itself, not for the code: FC publishes an event that failed every
+#: async retry to the AsyncInvokeConfig OnFailure destination with the function's role
+#: (fc-runtime.md §5 "Destinations"; deploy-ros.md §2). Value: the destination it is needed on.
+NEEDED_BY_FC = {"mns:PublishMessage": "the AsyncInvokeConfig OnFailure destination"}
+
+#: MNS requests -> RAM actions. The MNS API reference: PublishMessage is
+#: ``POST /topics/$TopicName/messages``. A request not listed fails the test: a new MNS
+#: operation in the code must come with its action here and in the template's policy.
+MNS_OPERATIONS = ((("POST", re.compile(r"^/topics/[^/?]+/messages$")), "PublishMessage"),)
+
+#: Outcomes that mean the function acted (an EventBridge event with one of these must get through the filter).
+ACTING = frozenset({"failed_over", "already_failed_over", "dry_run"})
+
+STS_KEY, STS_SECRET, STS_TOKEN = "STS.fc-role", "Sup3rS3cretValue-9f8e7d", "STS-token-value-1a2b3c4d5e"
+
+
+@cache
+def template() -> dict[str, Any]:
+    # safe_load: the template must not need the short tags (!Ref, !Sub) a plain YAML reader rejects.
+    loaded = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@cache
+def demo() -> dict[str, Any]:
+    """The demo's configuration and seed: the sample deployment the live runs use."""
+    loaded = json.loads((EVENTS / "config.json").read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def pair_ids(targets_json: str) -> list[str]:
+    """What an operator passes as ReplicaPairIds: every pair id in FAILOVER_TARGETS."""
+    pairs: list[str] = []
+    for value in json.loads(targets_json).values():
+        for pair in [value] if isinstance(value, str) else value:
+            if pair not in pairs:
+                pairs.append(pair)
+    return pairs
+
+
+def sample_values(failover_region: str = "") -> dict[str, str]:
+    env = demo()["env"]
+    return {
+        "FailoverTargets": env["FAILOVER_TARGETS"],
+        "ReplicaPairIds": ",".join(pair_ids(env["FAILOVER_TARGETS"])),
+        "FailoverMode": "live",
+        "FailoverRegion": failover_region,
+        "CodeBucket": "ebs-failover-code",
+        "CodeObject": "ebs-failover-0.1.0.zip",
+        "CallbackToken": env.get("CALLBACK_TOKEN") or "a-callback-token-of-some-length",
+    }
+
+
+def stack(failover_region: str = "", **values: str) -> ros.Stack:
+    """The template resolved for the sample deployment, in the demo's standby region."""
+    standby = demo()["env"]["FAILOVER_REGION"]
+    return ros.Stack(template(), {**sample_values(failover_region), **values}, region=standby)
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
+
+
+def only(kind: str) -> str:
+    [name] = resources(kind)
+    return name
+
+
+def statements(evaluated: ros.Stack) -> list[dict[str, Any]]:
+    role = evaluated.properties(only("ALIYUN::RAM::Role"))
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def allows(statements: list[dict[str, Any]], action: str, arn: str) -> bool:
+    """Whether an Allow statement grants ``action`` on ``arn`` (RAM's ``*`` wildcard in resources)."""
+    for statement in statements:
+        if statement["Effect"] != "Allow" or action not in statement["Action"]:
+            continue
+        for resource in statement["Resource"]:
+            if re.fullmatch(re.escape(resource).replace(r"\*", ".*"), arn):
+                return True
+    return False
+
+
+# -- the document -----------------------------------------------------------------------------------
+
+
+def test_the_template_is_plain_yaml_and_a_ros_template() -> None:
+    doc = template()
+    assert doc["ROSTemplateFormatVersion"] == ros.FORMAT_VERSION
+    assert set(doc) <= ros.SECTIONS
+    assert doc["Resources"]
+
+
+def test_every_parameter_is_well_formed_and_its_default_acceptable() -> None:
+    for name, param in template()["Parameters"].items():
+        assert set(param) <= ros.PARAMETER_KEYS, name
+        assert param["Type"] in ros.PARAMETER_TYPES, name
+        assert param.get("Description"), f"{name}: say what it is for"
+        if "Default" in param:
+            assert ros.check_parameter_value(name, param, param["Default"]) == []
+
+
+def test_the_sample_deployment_is_acceptable() -> None:
+    params = template()["Parameters"]
+    for name, value in sample_values().items():
+        parsed = value.split(",") if params[name]["Type"] == "CommaDelimitedList" else value
+        assert ros.check_parameter_value(name, params[name], parsed) == []
+    required = {name for name, p in params.items() if "Default" not in p}
+    assert required <= set(sample_values()), "the sample must supply every parameter without a Default"
+
+
+def test_every_reference_resolves() -> None:
+    doc = template()
+    params, res, conditions = doc["Parameters"], doc["Resources"], doc.get("Conditions", {})
+    for node in ros.walk(doc):
+        if not isinstance(node, dict):
+            continue
+        functions = [key for key in node if key == "Ref" or key.startswith("Fn::")]
+        if not functions:
+            continue
+        assert len(node) == 1, node
+        assert functions[0] in ros.FUNCTIONS, node
+        function, args = functions[0], node[functions[0]]
+        if function == "Ref":
+            assert args in params or args in ros.PSEUDO_PARAMETERS or args in res, args
+        elif function == "Fn::GetAtt":
+            resource, attribute = args
+            assert attribute in ros.ATTRIBUTES[res[resource]["Type"]], args
+        elif function == "Fn::If":
+            assert args[0] in conditions, args
+        elif function == "Fn::Sub":
+            text, variables = (args, {}) if isinstance(args, str) else (args[0], args[1])
+            for name in ros.SUB_VARIABLE.findall(text):
+                head, _, attribute = name.partition(".")
+                known = name in variables or name in params or name in ros.PSEUDO_PARAMETERS
+                if not known and head in res:
+                    known = attribute == "" or attribute in ros.ATTRIBUTES[res[head]["Type"]]
+                assert known, f"Fn::Sub ${{{name}}}"
+    for name, resource in res.items():
+        assert set(resource) <= ros.RESOURCE_KEYS, name
+        depends = resource.get("DependsOn", [])
+        for target in [depends] if isinstance(depends, str) else depends:
+            assert target in res, f"{name} DependsOn {target}"
+
+
+def test_every_parameter_is_used() -> None:
+    used = {node["Ref"] for node in ros.walk(template()) if isinstance(node, dict) and "Ref" in node}
+    for node in ros.walk(template()):
+        if isinstance(node, dict) and "Fn::Sub" in node:
+            args = node["Fn::Sub"]
+            used |= set(ros.SUB_VARIABLE.findall(args if isinstance(args, str) else args[0]))
+    assert set(template()["Parameters"]) <= used
+
+
+# -- resources against the ROS specs ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(template()["Resources"]))
+def test_resource_properties_match_the_ros_spec(name: str) -> None:
+    resource = template()["Resources"][name]
+    assert resource["Type"] in ros.RESOURCE_SPECS, f"{resource['Type']}: no spec in template_specs.py"
+    props = resource.get("Properties", {})
+    errors = ros.check_fields(props, ros.RESOURCE_SPECS[resource["Type"]], name, template()["Parameters"])
+    if resource["Type"] == "ALIYUN::FC3::Trigger":
+        config_spec = ros.TRIGGER_CONFIGS[props["TriggerType"]]
+        errors += ros.check(props["TriggerConfig"], config_spec, f"{name}.TriggerConfig")
+    assert errors == []
+
+
+@pytest.mark.parametrize("function_name", ["ebs-failover", "f", "a" * 59])
+def test_the_resolved_properties_match_the_ros_spec(function_name: str) -> None:
+    evaluated = stack(FunctionName=function_name)
+    errors: list[str] = []
+    for name, resource in template()["Resources"].items():
+        props = evaluated.properties(name)
+        errors += ros.check_fields(props, ros.RESOURCE_SPECS[resource["Type"]], name)
+        if resource["Type"] == "ALIYUN::FC3::Trigger":
+            errors += ros.check(props["TriggerConfig"], ros.TRIGGER_CONFIGS[props["TriggerType"]], name)
+    assert errors == []
+
+
+# -- the function -----------------------------------------------------------------------------------
+
+
+def test_the_handler_string_names_the_real_handler() -> None:
+    from ebs_failover.handler import handler
+
+    props = template()["Resources"][only("ALIYUN::FC3::Function")]["Properties"]
+    assert props["Handler"] == "index.handler"
+    module_name, _, attribute = props["Handler"].rpartition(".")
+    # FC imports index.py from the root of the code ZIP, which is the function/ directory.
+    spec = importlib.util.spec_from_file_location("fc_code_index", ROOT / "function" / f"{module_name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    entry = getattr(module, attribute)
+    assert callable(entry)
+    assert entry is handler
+
+
+def test_the_runtime_is_one_ros_lists_and_the_code_supports() -> None:
+    props = template()["Resources"][only("ALIYUN::FC3::Function")]["Properties"]
+    assert props["Runtime"] in ros.FC3_RUNTIMES
+    requires = re.search(r'requires-python\s*=\s*">=(\d+)\.(\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert requires is not None
+    runtime = tuple(int(part) for part in props["Runtime"].removeprefix("python").split("."))
+    assert runtime >= (int(requires.group(1)), int(requires.group(2)))
+
+
+def test_the_environment_names_are_variables_the_code_reads() -> None:
+    env = template()["Resources"][only("ALIYUN::FC3::Function")]["Properties"]["EnvironmentVariables"]
+    assert set(env) <= set(config.VARIABLES), set(env) - set(config.VARIABLES)
+    assert set(env) >= REQUIRED_ENV, REQUIRED_ENV - set(env)
+
+
+def test_the_environment_is_one_the_code_accepts() -> None:
+    evaluated = stack()
+    env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    settings = config.load({name: str(value) for name, value in env.items()})
+    topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
+    assert settings.live
+    assert settings.notify_targets == (f"mns:{topic}",)
+    assert settings.callback_token == sample_values()["CallbackToken"]
+    assert settings.region is None  # FailoverRegion '' is "the function's region"
+    # The policy's pair list and the function's targets name the same pairs in the sample deployment.
+    assert set(evaluated.parameter("ReplicaPairIds")) == settings.configured_pairs
+
+
+def test_the_parameters_offer_what_the_code_accepts_with_the_code_defaults() -> None:
+    params = template()["Parameters"]
+    defaults = config.load({})
+    for mode in params["FailoverMode"]["AllowedValues"]:
+        assert config.load({"FAILOVER_MODE": mode}).mode == mode
+    assert params["FailoverMode"]["Default"] == defaults.mode == "dry-run"
+    assert params["FailoverMinLevel"]["AllowedValues"] == list(config.LEVELS)
+    assert params["FailoverMinLevel"]["Default"] == defaults.min_level
+    assert params["FailoverRegion"]["Default"] == ""
+    assert config.load({"FAILOVER_REGION": params["FailoverRegion"]["Default"]}).region is None
+    assert params["ReplicaPairIds"]["Type"] == "CommaDelimitedList"
+    assert params["FunctionName"]["Default"] == "ebs-failover"
+
+
+def test_the_callback_token_is_secret_and_long() -> None:
+    doc = template()
+    token = doc["Parameters"]["CallbackToken"]
+    assert token["NoEcho"] is True
+    assert token["MinLength"] >= 16
+    assert "Default" not in token
+    env = doc["Resources"][only("ALIYUN::FC3::Function")]["Properties"]["EnvironmentVariables"]
+    assert env["CALLBACK_TOKEN"] == {"Ref": "CallbackToken"}
+    for name, output in doc.get("Outputs", {}).items():
+        for node in ros.walk(output["Value"]):
+            leak = node == {"Ref": "CallbackToken"}
+            if isinstance(node, dict) and "Fn::Sub" in node:
+                leak = "${CallbackToken}" in json.dumps(node)
+            assert not leak, f"output {name}: a NoEcho parameter must not come back in an output"
+
+
+def test_memory_and_timeout_defaults_leave_room_for_the_retry_budget() -> None:
+    params = template()["Parameters"]
+    assert params["MemorySize"]["Default"] == 256
+    assert params["Timeout"]["Default"] == 60
+    # The smallest allowed timeout still leaves an EBS budget after the margin and one MNS publish.
+    margin = config.load({}).time_margin
+    assert params["Timeout"]["MinValue"] > margin + notify.DEFAULT_TIMEOUT
+
+
+# -- RAM: derived from what the code calls -----------------------------------------------------------
+
+
+def mns_action(method: str, path: str) -> str:
+    for (verb, route), action in MNS_OPERATIONS:
+        if method == verb and route.match(path):
+            return action
+    raise AssertionError(f"MNS request {method} {path}: no RAM action known for it (MNS_OPERATIONS)")
+
+
+@pytest.fixture
+def quiet_logs() -> Iterator[None]:
+    log.configure(stream=io.StringIO())
+    yield
+    log.configure(stream=io.StringIO())
+
+
+def run_live(evaluated: ros.Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeEbs, FakeMnsServer]:
+    """Every sample event and a manual request per pair through the handler, in the template's environment."""
+    from ebs_failover.handler import handler
+
+    function = evaluated.properties(only("ALIYUN::FC3::Function"))
+    for name in config.VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in function["EnvironmentVariables"].items():
+        monkeypatch.setenv(name, str(value))
+    topic = str(function["EnvironmentVariables"]["NOTIFY_TARGETS"]).partition(":")[2]
+    context = FcContext(
+        function=FcFunction(
+            name=function["FunctionName"], memory=function["MemorySize"], timeout=function["Timeout"]
+        ),
+        credentials=FcCredentials(STS_KEY, STS_SECRET, STS_TOKEN),
+        region=evaluated.region,
+        account_id=evaluated.tenant,
+    )
+    events = [path.read_bytes() for path in event_files(EVENTS)]
+    events += [
+        json.dumps(
+            {"action": "failover", "replicaPairId": pair, "reason": "drill", "idempotencyKey": "t-1"}
+        ).encode()
+        for pair in evaluated.parameter("ReplicaPairIds")
+    ]
+    mns = FakeMnsServer()
+    fake = FakeEbs(seed=11)
+    with mns:
+        mns.register_credential(STS_KEY, STS_SECRET, security_token=STS_TOKEN)
+        mns.create_topic(topic)
+        monkeypatch.setenv("MNS_ENDPOINT", mns.endpoint)  # the one override: the fake instead of MNS
+        fake.register_credential(STS_KEY, STS_SECRET, security_token=STS_TOKEN, account_id=evaluated.tenant)
+        fake.load_seed(demo()["seed"])
+        with MockEbs(fake):
+            for raw in events:
+                handler(raw, context)
+    return fake, mns
+
+
+@pytest.mark.usefixtures("quiet_logs")
+@pytest.mark.parametrize("failover_region", ["", "standby"])
+def test_the_policy_allows_exactly_what_the_code_calls(
+    failover_region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standby = demo()["env"]["FAILOVER_REGION"]
+    evaluated = stack(standby if failover_region == "standby" else "")
+    fake, mns = run_live(evaluated, monkeypatch)
+    assert fake.state_changes(), "the run must have failed over for real, or it proves nothing"
+    topic = str(evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"])
+    assert mns.published[topic], "the run must have published results"
+
+    called = {f"ebs:{call.action}" for call in fake.calls}
+    called |= {f"mns:{mns_action(call.method, call.path)}" for call in mns.calls}
+    granted = {action for s in statements(evaluated) for action in s["Action"]}
+    extra, missing = granted - called - set(NEEDED_BY_FC), called - granted
+    assert granted == called | set(NEEDED_BY_FC), (
+        f"granted, not called: {extra}; called, not granted: {missing}"
+    )
+
+    # ... and on the resources the calls were about.
+    policy = statements(evaluated)
+    for call in fake.calls:
+        pair = call.params.get("ReplicaPairId") or call.params.get("PairIds", "")
+        arn = f"acs:ebs:{call.region_id}:{call.account_id}:diskreplicapair/{pair}"
+        assert allows(policy, f"ebs:{call.action}", arn), arn
+    endpoint = re.fullmatch(
+        r"https://(\d+)\.mns\.([a-z0-9-]+)\.aliyuncs\.com",
+        evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]["MNS_ENDPOINT"],
+    )
+    assert endpoint is not None
+    for mns_call in mns.calls:
+        arn = f"acs:mns:{endpoint.group(2)}:{endpoint.group(1)}:{mns_call.path}"
+        assert allows(policy, f"mns:{mns_action(mns_call.method, mns_call.path)}", arn), arn
+
+
+def test_failover_is_allowed_only_on_the_configured_pairs_in_the_standby_region() -> None:
+    evaluated = stack()
+    policy = statements(evaluated)
+    pairs = evaluated.parameter("ReplicaPairIds")
+    tenant, standby = evaluated.tenant, evaluated.region
+    for pair in pairs:
+        assert allows(
+            policy, "ebs:FailoverDiskReplicaPair", f"acs:ebs:{standby}:{tenant}:diskreplicapair/{pair}"
+        )
+    assert not allows(
+        policy, "ebs:FailoverDiskReplicaPair", f"acs:ebs:{standby}:{tenant}:diskreplicapair/pair-x"
+    )
+    assert not allows(
+        policy, "ebs:FailoverDiskReplicaPair", f"acs:ebs:cn-hangzhou:{tenant}:diskreplicapair/{pairs[0]}"
+    )
+    explicit = stack("cn-beijing")
+    assert allows(
+        statements(explicit),
+        "ebs:FailoverDiskReplicaPair",
+        f"acs:ebs:cn-beijing:{tenant}:diskreplicapair/{pairs[0]}",
+    )
+    one = stack(ReplicaPairIds="pair-cn-only1")
+    [failover] = [s for s in statements(one) if "ebs:FailoverDiskReplicaPair" in s["Action"]]
+    assert failover["Resource"] == [f"acs:ebs:{standby}:{tenant}:diskreplicapair/pair-cn-only1"]
+
+
+def test_fc_can_publish_to_its_failure_destination() -> None:
+    evaluated = stack()
+    async_config = evaluated.properties(only("ALIYUN::FC3::AsyncInvokeConfig"))
+    destination = async_config["DestinationConfig"]["OnFailure"]["Destination"]
+    topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
+    # fc-runtime.md §5: acs:mns:{region}:{account}:/topics/{topic}/messages
+    assert destination == f"acs:mns:{evaluated.region}:{evaluated.tenant}:/topics/{topic}/messages"
+    for action, why in NEEDED_BY_FC.items():
+        assert allows(statements(evaluated), action, destination), why
+
+
+def test_no_wildcard_action_and_a_wildcard_resource_only_where_unverified() -> None:
+    doc = template()
+    role = doc["Resources"][only("ALIYUN::RAM::Role")]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": ["fc.aliyuncs.com"]}}
+    ]
+    actions = [trust[0]["Action"]]
+    for statement in statements(stack()):
+        assert statement["Effect"] == "Allow"
+        assert isinstance(statement["Action"], list)
+        actions += statement["Action"]
+        if "*" in statement["Resource"]:
+            # ebs-api.md §5: the resource level of DescribeDiskReplicaPairs is unverified.
+            assert statement["Action"] == ["ebs:DescribeDiskReplicaPairs"]
+    assert all("*" not in action for action in actions), actions
+
+
+# -- triggers, retries, outputs ---------------------------------------------------------------------
+
+
+def trigger(kind: str) -> dict[str, Any]:
+    [props] = [
+        r["Properties"]
+        for r in resources("ALIYUN::FC3::Trigger").values()
+        if r["Properties"]["TriggerType"] == kind
+    ]
+    assert isinstance(props, dict)
+    return props
+
+
+def test_the_http_trigger_takes_cloudmonitor_posts() -> None:
+    config_ = trigger("http")["TriggerConfig"]
+    assert config_["authType"] == "anonymous"  # CloudMonitor cannot sign; the token is checked by the code
+    assert config_["methods"] == ["POST"]
+
+
+def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """EventBridge's exact-value matching, for the keys the pattern uses."""
+    return all(event.get(key) in values for key, values in pattern.items())
+
+
+def test_the_event_pattern_lets_through_what_the_code_acts_on() -> None:
+    settings = trigger("eventbridge")["TriggerConfig"]
+    assert settings["eventSourceConfig"]["eventSourceType"] == "Default"
+    assert settings["eventSinkConfig"]["deliveryOption"]["eventSchema"] == "CloudEvents"
+    pattern = ros.json_pattern(settings["eventRuleFilterPattern"])
+    assert set(pattern) == {"source", "type"}
+    schema = json.loads(
+        (ROOT / "function/ebs_failover/triggers/schemas/eventbridge.json").read_text(encoding="utf-8")
+    )
+    source_rule = schema["properties"]["source"]["pattern"]
+    assert all(re.match(source_rule, source) for source in pattern["source"]), "a source the code rejects"
+    assert {"acs.ebs", "acs.cms", "acs.ecs"} <= set(pattern["source"])
+    # Every default event type of the code that EventBridge carries (prefix = a source's product).
+    products = {source.split(".", 1)[1] for source in pattern["source"]}
+    eventbridge_defaults = {t for t in config.DEFAULT_EVENT_TYPES if t.split(":", 1)[0] in products}
+    assert eventbridge_defaults
+    assert eventbridge_defaults <= set(pattern["type"])
+    # Every EventBridge sample the function acts on gets through.
+    expected = json.loads((EVENTS / "expected.json").read_text(encoding="utf-8"))
+    acting = [n for n, e in expected.items() if e.get("kind") == "eventbridge" and e["outcome"] in ACTING]
+    assert acting
+    for name in acting:
+        assert matches(pattern, json.loads((EVENTS / name).read_text(encoding="utf-8"))), name
+
+
+def test_async_events_are_retried_three_times_then_kept() -> None:
+    props = template()["Resources"][only("ALIYUN::FC3::AsyncInvokeConfig")]["Properties"]
+    assert props["MaxAsyncRetryAttempts"] == 3
+    assert "OnFailure" in props["DestinationConfig"]
+    # The retries apply only to asynchronous invocations.
+    assert trigger("eventbridge")["TriggerConfig"]["asyncInvocationType"] is True
+
+
+def test_the_outputs() -> None:
+    outputs = template()["Outputs"]
+    assert {"CallbackUrl", "TopicName", "TopicArn", "FunctionArn"} <= set(outputs)
+    http = next(
+        n for n, r in resources("ALIYUN::FC3::Trigger").items() if r["Properties"]["TriggerType"] == "http"
+    )
+    assert outputs["CallbackUrl"]["Value"] == {"Fn::GetAtt": [http, "UrlInternet"]}
+    assert "?token=<CallbackToken>" in outputs["CallbackUrl"]["Description"]
+    resolved = stack().outputs()
+    assert resolved["FunctionArn"].startswith("acs:fc:")
+    assert resolved["TopicArn"].endswith(f":/topics/{resolved['TopicName']}")
