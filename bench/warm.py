@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ._common import BareSdk, Clock, Figure, disk_id, handler_env, manual_event, pair_id, seed
@@ -21,15 +23,12 @@ from ._common import BareSdk, Clock, Figure, disk_id, handler_env, manual_event,
 GOAL = 1.10
 
 
-def run(rounds: int, batch: int) -> list[Figure]:
-    from ebs_failover import log
+def run(rounds: int, batch: int, *, socket: bool = False) -> list[Figure]:
+    """The warm figure; with ``socket``, both sides reach the fake over 127.0.0.1 (informational)."""
     from ebs_failover.handler import handler
-    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+    from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, MockEbs
 
-    saved = dict(os.environ)
-    os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
     sink = io.StringIO()
-    log.configure(stream=sink)
 
     def fresh_fake() -> Any:
         fake = FakeEbs(seed=7)
@@ -46,9 +45,12 @@ def run(rounds: int, batch: int) -> list[Figure]:
     bare_times: list[float] = []
     ratios: list[float] = []
     cpu: list[float] = []
-    try:
-        with MockEbs(fresh_fake()) as mock:
-            bare = BareSdk()
+    with _environment(batch, sink):
+        mount: Any = FakeEbsServer(fresh_fake()) if socket else MockEbs(fresh_fake())
+        with mount as mock:
+            if socket:
+                os.environ.update(EBS_ENDPOINT=mock.endpoint, EBS_PROTOCOL="http")
+            bare = BareSdk(endpoint=mock.endpoint) if socket else BareSdk()
 
             def ours_batch(r: int) -> Clock:
                 round_events = events[r]
@@ -82,21 +84,46 @@ def run(rounds: int, batch: int) -> list[Figure]:
                 ratios.append(a.wall / b.wall)
                 cpu.append(a.cpu / b.cpu)
             _check(mock.fake, batch)
+    return [_figure(socket, batch, rounds, ratios, ours, bare_times, cpu)]
+
+
+@contextmanager
+def _environment(batch: int, sink: io.StringIO) -> Iterator[None]:
+    """The handler's settings and log sink for the run; the process's environment restored after."""
+    from ebs_failover import log
+
+    saved = dict(os.environ)
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        os.environ.pop(proxy, None)
+    os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
+    log.configure(stream=sink)
+    try:
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
         log.configure(stream=io.StringIO())
-    return [
-        Figure(
-            "warm",
-            f"manual failover event, warm, in-process fake ({batch} events x {rounds} rounds per side)",
-            ratios,
-            GOAL,
-            ours=_ms(ours),
-            bare=_ms(bare_times),
-            cpu_ratios=cpu,
-        )
-    ]
+
+
+def _figure(
+    socket: bool,
+    batch: int,
+    rounds: int,
+    ratios: list[float],
+    ours: list[float],
+    bare_times: list[float],
+    cpu: list[float],
+) -> Figure:
+    where = "the fake on a 127.0.0.1 socket" if socket else "in-process fake"
+    return Figure(
+        "warm-socket" if socket else "warm",
+        f"manual failover event, warm, {where} ({batch} events x {rounds} rounds per side)",
+        ratios,
+        None if socket else GOAL,
+        ours=_ms(ours),
+        bare=_ms(bare_times),
+        cpu_ratios=cpu,
+    )
 
 
 def _check(fake: Any, batch: int) -> None:

@@ -184,8 +184,18 @@ class EbsClient:
         body = self._call(
             lambda runtime: self._client.describe_disk_replica_pairs_with_options(request, runtime), budget
         )
-        pairs = body.get("ReplicaPairs") or []
-        return next((dict(p) for p in pairs if p.get("ReplicaPairId") == pair_id), None)
+        # The model's attributes, not to_map(): the few fields used, without rebuilding the whole body.
+        for pair in getattr(body, "replica_pairs", None) or []:
+            if pair.replica_pair_id == pair_id:
+                return {
+                    "ReplicaPairId": pair.replica_pair_id,
+                    "Status": pair.status,
+                    "RPO": pair.rpo,
+                    "LastRecoverPoint": pair.last_recover_point,
+                    "SourceRegion": pair.source_region,
+                    "DestinationRegion": pair.destination_region,
+                }
+        return None
 
     def failover(self, pair_id: str, token: str, budget: Budget) -> str:
         """FailoverDiskReplicaPair; returns the RequestId."""
@@ -195,9 +205,10 @@ class EbsClient:
         body = self._call(
             lambda runtime: self._client.failover_disk_replica_pair_with_options(request, runtime), budget
         )
-        return str(body.get("RequestId", ""))
+        return str(getattr(body, "request_id", None) or "")
 
-    def _call(self, send: Callable[[Any], Any], budget: Budget) -> dict[str, Any]:
+    def _call(self, send: Callable[[Any], Any], budget: Budget) -> Any:
+        """The response body model of one SDK call, or :class:`EbsError`."""
         from darabonba.runtime import RuntimeOptions
 
         remaining_ms = int(budget.remaining() * 1000)
@@ -209,8 +220,7 @@ class EbsClient:
             response = send(runtime)
         except Exception as error:  # the SDK raises many classes; reduce them to one
             raise _classify(error) from None
-        body = response.body.to_map() if response.body is not None else {}
-        return dict(body)
+        return response.body
 
 
 def _classify(error: Exception) -> EbsError:

@@ -192,20 +192,20 @@ class _Invocation:
                 "event_type": trigger.event_type,
                 **({"summary": dict(trigger.summary)} if trigger.summary else {}),
             }
-        event = results.build(
+        # Scrub what came from outside (the event, EBS's answers); the envelope is ours.
+        scrub = log.REDACTOR.scrub
+        return results.build(
             outcome=outcome,
             source=_source(self.context),
             request_id=self.request_id,
-            trigger=summary,
-            targets=targets or [],
+            trigger=scrub(summary),
+            targets=[scrub(target) for target in targets or ()],
             region=self.region,
             dry_run=outcome == "dry_run",
-            reason=reason,
+            reason=scrub(reason),
             duration_ms=(time.perf_counter() - self.started) * 1000,
-            error=error,
+            error=scrub(error),
         )
-        scrubbed: dict[str, Any] = log.REDACTOR.scrub(event)
-        return scrubbed
 
     def _register_secrets(self, settings: config.Settings) -> None:
         credentials = getattr(self.context, "credentials", None)

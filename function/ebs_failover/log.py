@@ -11,6 +11,7 @@ and every registered secret value wherever it appears in a string.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Iterable, Iterator, MutableMapping
@@ -39,12 +40,18 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
 
     def register(self, values: Iterable[str | None]) -> None:
         """Mask these values, and their URL-encoded forms (a form body carries them so), anywhere."""
-        for value in values:
-            if value and len(value) >= 4:
-                self._values.update({value, quote(value, safe=""), quote_plus(value)})
+        fresh = {v for v in values if v and len(v) >= 4} - self._values
+        if not fresh:
+            return
+        for value in fresh:
+            self._values.update({value, quote(value, safe=""), quote_plus(value)})
+        # One alternation, longest first, so a value and its encodings are masked in a single pass.
+        ordered = sorted(self._values, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered)))
 
     def __call__(
         self, logger: object, method: str, event: MutableMapping[str, Any]
@@ -54,7 +61,9 @@ class Redactor:
         }
 
     def scrub(self, value: Any, key: str = "") -> Any:
-        if key and key not in _NOT_SECRET and _SECRET_KEY.search(key) and value not in (None, ""):
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if key and _is_secret_key(key) and value != "":
             return _MASK
         if isinstance(value, str):
             return self._mask(value)
@@ -67,9 +76,9 @@ class Redactor:
         return value
 
     def _mask(self, text: str) -> str:
-        for secret in self._values:
-            if secret in text:
-                text = text.replace(secret, _MASK)
+        if self._pattern is None:
+            return text
+        text = self._pattern.sub(_MASK, text)
         if _CUT in text:  # shortened somewhere: a secret may have lost its end at a cut
             pieces = text.split(_CUT)
             text = _CUT.join([*(self._mask_cut_start(p) for p in pieces[:-1]), pieces[-1]])
@@ -82,6 +91,11 @@ class Redactor:
                     head = head[:-length] + _MASK
                     break
         return head
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret_key(key: str) -> bool:
+    return key not in _NOT_SECRET and _SECRET_KEY.search(key) is not None
 
 
 REDACTOR = Redactor()
@@ -115,9 +129,9 @@ def get_logger() -> Any:
 def invocation(**context: Any) -> Iterator[None]:
     """Fresh contextvars for one invocation, bound to ``context``; cleared afterwards too."""
     structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**context)
     try:
-        with structlog.contextvars.bound_contextvars(**context):
-            yield
+        yield
     finally:
         structlog.contextvars.clear_contextvars()
 
