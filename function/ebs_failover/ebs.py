@@ -91,8 +91,17 @@ class Budget:
 class EbsError(Exception):
     """An error answer (or no answer) from EBS, reduced to what we act on."""
 
-    def __init__(self, code: str, status: int | None, message: str, request_id: str | None) -> None:
+    def __init__(
+        self,
+        code: str,
+        status: int | None,
+        message: str,
+        request_id: str | None,
+        retry_after: float | None = None,
+    ) -> None:
         self.code, self.status, self.message, self.request_id = code, status, message, request_id
+        #: Seconds EBS asked to wait before a retry (its ``x-acs-retry-after``, in milliseconds).
+        self.retry_after = retry_after
         super().__init__(f"{status} {code}: {message}")
 
     @property
@@ -231,10 +240,17 @@ def _classify(error: Exception) -> EbsError:
         return EbsError("NetworkError", None, type(error).__name__, None)
     data = getattr(error, "data", None) or {}
     message = str(data.get("Message", "")) if isinstance(data, Mapping) else ""
-    return EbsError(str(code), status, message, str(request_id) if request_id else None)
+    retry_after_ms = getattr(error, "retry_after", None)  # ThrottlingException only
+    retry_after = retry_after_ms / 1000 if isinstance(retry_after_ms, int) and retry_after_ms > 0 else None
+    return EbsError(str(code), status, message, str(request_id) if request_id else None, retry_after)
 
 
-def retrying(budget: Budget, call: Callable[[], T], on_attempt: Callable[[], None]) -> T:
+def retrying(
+    budget: Budget,
+    call: Callable[[], T],
+    on_attempt: Callable[[], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
     """Run ``call``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``."""
     on_attempt()
     try:
@@ -244,16 +260,32 @@ def retrying(budget: Budget, call: Callable[[], T], on_attempt: Callable[[], Non
             raise
         failed: EbsError | None = error
     # Only a transient failure pays for tenacity, its import and its machinery.
-    from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
+    from tenacity import (
+        RetryCallState,
+        Retrying,
+        retry_if_exception,
+        stop_before_delay,
+        wait_exponential,
+        wait_random,
+    )
 
     def transient(error: BaseException) -> bool:
         return isinstance(error, EbsError) and error.transient
 
+    backoff = wait_exponential(multiplier=0.2, max=5) + wait_random(0, 0.5)
+
+    def wait(state: RetryCallState) -> float:
+        """The backoff, or longer when EBS said how long to wait (throttling)."""
+        error = state.outcome.exception() if state.outcome is not None else None
+        asked = error.retry_after if isinstance(error, EbsError) and error.retry_after else 0.0
+        return max(backoff(state), asked)
+
     for attempt in Retrying(
         retry=retry_if_exception(transient),
-        wait=wait_exponential(multiplier=0.2, max=5) + wait_random(0, 0.5),
+        wait=wait,
         stop=stop_before_delay(budget.remaining()),
         reraise=True,
+        sleep=sleep,
     ):
         with attempt:
             if failed is not None:  # tenacity's first attempt is the one that already failed

@@ -33,13 +33,18 @@ __all__ = ["FakeEbsServer"]
 _CONTROL = "/_fake/"
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver's backlog of 5 makes a burst of concurrent clients wait out SYN retries.
+    request_queue_size = 128
+
+
 class FakeEbsServer:
     """A :class:`FakeEbs` served over HTTP; a context manager, or ``serve_forever()``."""
 
     def __init__(self, fake: FakeEbs | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.fake = fake if fake is not None else FakeEbs()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd = _Listener((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
