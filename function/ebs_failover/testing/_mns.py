@@ -46,23 +46,20 @@ the STS code, the checks' order and the size limit are assumptions.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import re
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from ._auth import Credential
+from ._http import LocalServer, QuietHandler
 
 __all__ = [
     "MNS_VERSION",
@@ -145,13 +142,15 @@ def mns_signature(secret: str, method: str, headers: Mapping[str, str], resource
     return base64.b64encode(digest).decode()
 
 
-class FakeMnsServer:
+class FakeMnsServer(LocalServer):
     """MNS topics served over HTTP on 127.0.0.1; a context manager.
 
     Accepts ``testing``/``testing`` until told otherwise
     (:meth:`register_credential`). State: :attr:`published` (per topic, in
     order) and :attr:`calls` (every request, dropped ones included).
     """
+
+    thread_name = "fake-mns"
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time
@@ -165,41 +164,12 @@ class FakeMnsServer:
         self._down = False
         self._lock = threading.Lock()
         self.register_credential("testing", "testing")
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -----------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        super().__init__(_handler_for(self), host, port)
 
     @property
     def endpoint(self) -> str:
         """``http://127.0.0.1:PORT``, the SDK's ``Account`` host."""
-        host = self._httpd.server_address[0]
-        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
-
-    def start(self) -> FakeMnsServer:
-        # A short poll interval: shutdown() waits for the loop to notice.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-mns", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeMnsServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return f"http://{self.host_port}"
 
     # -- state and faults ----------------------------------------------------
 
@@ -391,48 +361,27 @@ def _new_request_id() -> str:
     return uuid.uuid4().hex[:24].upper()
 
 
-def _handler_for(server: FakeMnsServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler_for(server: FakeMnsServer) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         server_version = "fake-mns"
-        sys_version = ""
         protocol_version = "HTTP/1.1"  # MNS keeps connections alive, and the SDK asks it to
         timeout = 30  # an idle kept-alive connection ends here
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the call log
-            pass
-
-        def do_GET(self) -> None:
-            self._dispatch()
-
-        def do_POST(self) -> None:
-            self._dispatch()
-
-        def do_PUT(self) -> None:
-            self._dispatch()
-
-        def do_DELETE(self) -> None:
-            self._dispatch()
-
-        def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+        def dispatch(self, body: bytes) -> None:
             if server.is_down:
                 server.record_drop(self.command, self.path)
-                self._drop()
+                self.drop()
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, request_id, answer = server.handle(self.command, self.path, headers, body)
-            self.send_response(status)
-            self.send_header("Content-Type", "text/xml;charset=utf-8")
-            self.send_header("Content-Length", str(len(answer)))
-            self.send_header("x-mns-request-id", request_id)
-            self.send_header("x-mns-version", MNS_VERSION)
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def _drop(self) -> None:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self.send(
+                status,
+                {
+                    "Content-Type": "text/xml;charset=utf-8",
+                    "x-mns-request-id": request_id,
+                    "x-mns-version": MNS_VERSION,
+                },
+                answer,
+            )
 
     return Handler

@@ -17,14 +17,11 @@ Besides the EBS API on ``/``, it answers control calls under ``/_fake/``
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 from dataclasses import asdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ._http import LocalServer, QuietHandler
 from ._service import FakeEbs
 from ._wire import WireRequest
 
@@ -33,61 +30,23 @@ __all__ = ["FakeEbsServer"]
 _CONTROL = "/_fake/"
 
 
-class _Listener(ThreadingHTTPServer):
-    # socketserver's backlog of 5 makes a burst of concurrent clients wait out SYN retries.
-    request_queue_size = 128
-
-
-class FakeEbsServer:
+class FakeEbsServer(LocalServer):
     """A :class:`FakeEbs` served over HTTP; a context manager, or ``serve_forever()``."""
+
+    thread_name = "fake-ebs"
 
     def __init__(self, fake: FakeEbs | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.fake = fake if fake is not None else FakeEbs()
-        self._stopping = threading.Event()
-        self._httpd = _Listener((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        super().__init__(_handler_for(self), host, port)
 
     @property
     def endpoint(self) -> str:
         """``host:port``, the SDK's ``Config.endpoint``."""
-        host = self._httpd.server_address[0]
-        return f"{host.decode() if isinstance(host, bytes) else host}:{self.port}"
+        return self.host_port
 
     @property
     def url(self) -> str:
         return f"http://{self.endpoint}"
-
-    def start(self) -> FakeEbsServer:
-        # A short poll interval: shutdown() waits for the loop to notice.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-ebs", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        try:
-            self._httpd.serve_forever()
-        finally:
-            self._httpd.server_close()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeEbsServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- control API ---------------------------------------------------------
 
@@ -131,23 +90,11 @@ class FakeEbsServer:
         raise KeyError(verb)
 
 
-def _handler_for(server: FakeEbsServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler_for(server: FakeEbsServer) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         server_version = "fake-ebs"
-        sys_version = ""
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the call log
-            pass
-
-        def do_GET(self) -> None:
-            self._dispatch()
-
-        def do_POST(self) -> None:
-            self._dispatch()
-
-        def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+        def dispatch(self, body: bytes) -> None:
             if self.path.startswith(_CONTROL):
                 self._control(self.path[len(_CONTROL) :].split("?")[0], body)
                 return
@@ -156,11 +103,11 @@ def _handler_for(server: FakeEbsServer) -> type[BaseHTTPRequestHandler]:
             answer = server.fake.handle(request, transport="server")
             if answer.fault is not None:
                 if answer.fault.kind == "stall":
-                    server._stopping.wait(answer.fault.seconds)
-                self._drop()
+                    server.stopping.wait(answer.fault.seconds)
+                self.drop()
                 return
             assert answer.response is not None
-            self._send(answer.response.status, answer.response.headers, answer.response.body)
+            self.send(answer.response.status, answer.response.headers, answer.response.body)
 
         def _control(self, verb: str, body: bytes) -> None:
             try:
@@ -178,19 +125,6 @@ def _handler_for(server: FakeEbsServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(200, result)
 
         def _send_json(self, status: int, payload: Any) -> None:
-            self._send(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
-
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _drop(self) -> None:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self.send(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
     return Handler

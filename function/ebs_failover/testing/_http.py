@@ -1,0 +1,113 @@
+"""What the local fakes share: a threaded HTTP server on 127.0.0.1 and a quiet request handler."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+__all__ = ["LocalServer", "QuietHandler"]
+
+S = TypeVar("S", bound="LocalServer")
+
+
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's backlog of 5 makes a burst of concurrent clients wait out SYN retries.
+    request_queue_size = 128
+
+
+class LocalServer:
+    """Serves ``handler`` on ``host:port`` (port 0: any free one) in a thread; a context manager."""
+
+    thread_name = "fake-server"
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int) -> None:
+        #: Set when the server stops: a handler holding an answer back (a stall) waits on it.
+        self.stopping = threading.Event()
+        self._httpd = _Listener((host, port), handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def host_port(self) -> str:
+        host = self._httpd.server_address[0]
+        return f"{host.decode() if isinstance(host, bytes) else host}:{self.port}"
+
+    def start(self: S) -> S:
+        # A short poll interval: shutdown() waits for the loop to notice.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=self.thread_name,
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted (the CLI's way)."""
+        try:
+            self._httpd.serve_forever()
+        finally:
+            self._httpd.server_close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self: S) -> S:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """Reads the body, hands it to :meth:`dispatch`; logs nothing (tests read the fakes' call logs)."""
+
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.dispatch(self._body())
+
+    def do_POST(self) -> None:
+        self.dispatch(self._body())
+
+    def do_PUT(self) -> None:
+        self.dispatch(self._body())
+
+    def do_DELETE(self) -> None:
+        self.dispatch(self._body())
+
+    def dispatch(self, body: bytes) -> None:
+        raise NotImplementedError
+
+    def send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def drop(self) -> None:
+        """Close the connection with no answer."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
