@@ -14,7 +14,7 @@ import os
 import time
 from typing import Any
 
-from . import callback, config, log, results
+from . import config, log, results
 from .policy import Plan, decide
 from .triggers import InvalidEvent, Trigger, parse
 
@@ -120,6 +120,8 @@ class _Invocation:
             return self._result("rejected", str(error), error={"code": "InvalidEvent", "field": error.field})
         log.bind(correlation_id=self.trigger.identity)
         if self.trigger.http is not None:
+            from . import callback  # ipaddress and hmac: only HTTP-trigger events pay for them
+
             refused = callback.refusal(self.trigger.http, settings.callback_token, settings.callback_networks)
             if refused is not None:
                 return self._result("rejected", refused, error={"code": "Unauthorized"})
