@@ -18,7 +18,6 @@ FUNCTION = ROOT / "function"
 
 PRIMARY = "cn-hangzhou"
 STANDBY = "cn-shanghai"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 @dataclass

@@ -26,9 +26,10 @@ import subprocess
 import sys
 from typing import Any
 
+from ebs_failover.testing import PROXY_VARIABLES
+
 from ._common import (
     FUNCTION,
-    PROXY_VARIABLES,
     ROOT,
     STANDBY,
     Figure,

@@ -91,9 +91,10 @@ def run(rounds: int, batch: int, *, socket: bool = False) -> list[Figure]:
 def _environment(batch: int, sink: io.StringIO) -> Iterator[None]:
     """The handler's settings and log sink for the run; the process's environment restored after."""
     from ebs_failover import log
+    from ebs_failover.testing import PROXY_VARIABLES
 
     saved = dict(os.environ)
-    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    for proxy in PROXY_VARIABLES:
         os.environ.pop(proxy, None)
     os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
     log.configure(stream=sink)

@@ -11,12 +11,10 @@ from alibabacloud_ebs20210730 import models as ebs_models
 from alibabacloud_ebs20210730.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
 
-from ebs_failover.testing import FakeEbs, FakeEbsServer, MockEbs
+from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, MockEbs
 
 PRIMARY = "cn-hangzhou"
 STANDBY = "cn-shanghai"
-
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 @dataclass
@@ -93,7 +91,7 @@ class Ebs:
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # darabonba hands environment proxies to requests explicitly; tests talk to loopback only.
-    for name in _PROXY_VARIABLES:
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 

@@ -27,7 +27,7 @@ from ebs_failover import log
 from ebs_failover.demo import event_files
 from ebs_failover.handler import handler
 from ebs_failover.results import OUTCOMES, TYPE_PREFIX
-from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, FcFunction, MockEbs
+from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, FcContext, FcFunction, MockEbs
 from ebs_failover.testing._models import Operation
 from ebs_failover.testing._service import RecordedCall
 
@@ -46,7 +46,7 @@ SAMPLE_CALLBACK_TOKEN = SETUP["env"]["CALLBACK_TOKEN"]
 #: Outcomes after which the function must not have called EBS at all.
 NO_CALL_OUTCOMES = frozenset({"rejected", "ignored", "dry_run"})
 
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+
 _request_ids = itertools.count(1)
 
 
@@ -120,7 +120,7 @@ class Live:
             stack.enter_context(MockEbs(self.fake))
         patch = stack.enter_context(pytest.MonkeyPatch.context())
         if server is not None:
-            for name in _PROXY_VARIABLES:
+            for name in PROXY_VARIABLES:
                 patch.delenv(name, raising=False)
             patch.setenv("EBS_ENDPOINT", server.endpoint)
             patch.setenv("EBS_PROTOCOL", "http")

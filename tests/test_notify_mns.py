@@ -18,17 +18,16 @@ import pytest
 
 from ebs_failover.credentials import Credentials
 from ebs_failover.notify import DEFAULT_TIMEOUT, NotifyError, default_endpoint, message_body, publish
-from ebs_failover.testing import FakeMnsServer
+from ebs_failover.testing import PROXY_VARIABLES, FakeMnsServer
 from ebs_failover.testing._mns import MNS_XMLNS, content_md5, mns_signature
 
 TOPIC = "ebs-failover-results"
 TESTING = Credentials("testing", "testing")
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _PROXY_VARIABLES:
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 

@@ -31,14 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     directory = Path(args.directory)
     setup = json.loads((directory / "config.json").read_text())
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    from . import log
+    from .handler import handler
+    from .testing import PROXY_VARIABLES, FakeEbs, FcContext, MockEbs
+
+    for name in PROXY_VARIABLES:
         os.environ.pop(name, None)
     os.environ.update(setup["env"])
     os.environ["FAILOVER_MODE"] = "live"
-
-    from . import log
-    from .handler import handler
-    from .testing import FakeEbs, FcContext, MockEbs
 
     lines = io.StringIO()
     log.configure(stream=lines)

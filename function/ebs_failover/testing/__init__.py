@@ -23,6 +23,7 @@ from __future__ import annotations
 from ._auth import DEFAULT_ACCOUNT_ID, Credential
 from ._context import FcContext, FcCredentials, FcFunction
 from ._faults import Fault, FaultPlan
+from ._http import PROXY_VARIABLES
 from ._mns import FakeMnsServer
 from ._mock import EBS_URL, MockEbs, mock_ebs
 from ._models import PAIR_STATUSES, EbsBackend, Operation, ReplicaGroup, ReplicaPair, Transition, Transitions
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_CREDENTIAL",
     "EBS_URL",
     "PAIR_STATUSES",
+    "PROXY_VARIABLES",
     "Credential",
     "EbsBackend",
     "FakeEbs",

@@ -8,7 +8,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
-__all__ = ["LocalServer", "QuietHandler"]
+__all__ = ["PROXY_VARIABLES", "LocalServer", "QuietHandler"]
+
+#: darabonba hands these to requests explicitly (NO_PROXY does not help): a client of a local fake
+#: must run without them.
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 S = TypeVar("S", bound="LocalServer")
 
@@ -72,7 +76,10 @@ class LocalServer:
 
 
 class QuietHandler(BaseHTTPRequestHandler):
-    """Reads the body, hands it to :meth:`dispatch`; logs nothing (tests read the fakes' call logs)."""
+    """Reads a GET or POST body, hands it to :meth:`dispatch`; logs nothing (tests read the call logs).
+
+    A fake whose service takes other methods adds them (MNS: PUT, DELETE).
+    """
 
     sys_version = ""
 
@@ -83,12 +90,6 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.dispatch(self._body())
 
     def do_POST(self) -> None:
-        self.dispatch(self._body())
-
-    def do_PUT(self) -> None:
-        self.dispatch(self._body())
-
-    def do_DELETE(self) -> None:
         self.dispatch(self._body())
 
     def dispatch(self, body: bytes) -> None:

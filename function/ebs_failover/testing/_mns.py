@@ -367,6 +367,12 @@ def _handler_for(server: FakeMnsServer) -> type[QuietHandler]:
         protocol_version = "HTTP/1.1"  # MNS keeps connections alive, and the SDK asks it to
         timeout = 30  # an idle kept-alive connection ends here
 
+        def do_PUT(self) -> None:
+            self.dispatch(self._body())
+
+        def do_DELETE(self) -> None:
+            self.dispatch(self._body())
+
         def dispatch(self, body: bytes) -> None:
             if server.is_down:
                 server.record_drop(self.command, self.path)

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from . import FakeEbsServer, MockEbs, mock_ebs
-
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+from . import PROXY_VARIABLES, FakeEbsServer, MockEbs, mock_ebs
 
 
 @pytest.fixture
@@ -26,7 +24,7 @@ def fake_ebs() -> Iterator[MockEbs]:
 @pytest.fixture
 def fake_ebs_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEbsServer]:
     # darabonba passes proxies from the environment explicitly; NO_PROXY does not help.
-    for name in _PROXY_VARIABLES:
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     with FakeEbsServer() as server:
         yield server
