@@ -3,44 +3,75 @@
 Every line carries ``level``, ``timestamp``, ``service``, ``cold_start``,
 ``function_name``, ``function_memory_size``, ``function_request_id`` and,
 once known, ``correlation_id`` (the trigger's identity), ``client_token`` and
-``replica_pair_id``. Context lives in contextvars and is cleared at the start
-of every invocation, so nothing leaks into the next warm one. The last
-processor before rendering redacts secrets: values under secret-looking keys,
-and every registered secret value wherever it appears in a string.
+``replica_pair_id``. The keys live in one context variable holding a fresh
+dict per invocation, so nothing leaks into the next warm one, nor into a
+concurrent one. The renderer
+redacts secrets: values under secret-looking keys, and every registered secret
+value wherever it appears in a string.
+
+The logger is built once per process, with its own processor chain (the
+global ``structlog.configure`` is left to whoever embeds the function);
+:func:`configure` only chooses the stream the lines go to.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import orjson
 import structlog
 
-__all__ = ["Redactor", "configure", "get_logger", "invocation"]
+__all__ = ["Redactor", "configure", "dumps", "get_logger", "invocation"]
 
-_SECRET_KEY = re.compile(
-    r"secret|password|security_?token|authorization|signature|credential|access_?key", re.I
-)
+_SECRET_WORDS = r"secret|password|security_?token|authorization|signature|credential|access_?key"
+_SECRET_KEY = re.compile(_SECRET_WORDS, re.I)
+#: The same words in lower-cased JSON text (a case-insensitive pattern is several times slower).
+_SECRET_WORD = re.compile(_SECRET_WORDS.encode())
 _NOT_SECRET = frozenset({"client_token"})
 _MASK = "***"
 #: How a shortened text ends (triggers' ``shorten``, InvalidEvent): what precedes it may be a cut secret.
 _CUT = "..."
 _SHORTEST_FRAGMENT = 4
-#: Log keys whose values the handler has scrubbed already (the result event): not walked twice.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+#: Log keys whose values the handler has scrubbed already (the result event): not checked twice.
 _SCRUBBED_ALREADY = frozenset({"result"})
 
 
+def dumps(value: Any) -> bytes:
+    """``value`` as compact JSON (UTF-8).
+
+    orjson first; what it refuses (lone surrogates, integers beyond 64 bits, very deep nesting) goes
+    through ``json``, escaped to ASCII.
+    """
+    try:
+        return orjson.dumps(value, default=repr, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, default=repr, separators=(",", ":")).encode()
+
+
 class Redactor:
-    """A structlog processor that masks secrets; ``register`` adds values to mask anywhere."""
+    """Masks secrets; ``register`` adds values to mask anywhere.
+
+    :meth:`scrub` walks a value and masks. Walking is the slow part, so
+    :meth:`clean` first asks the serialised text whether anything could need
+    masking: no registered secret (in any of the forms it can take in JSON), no
+    cut mark once secrets are registered, and no secret-looking word (a key
+    that needs masking contains one). Only a suspect value is walked; a false
+    alarm costs a walk, never a leak.
+    """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._needles: tuple[bytes, ...] = ()
 
     def register(self, values: Iterable[str | None]) -> None:
         """Mask these values, and their URL-encoded forms (a form body carries them so), anywhere."""
@@ -52,15 +83,30 @@ class Redactor:
         # One alternation, longest first, so a value and its encodings are masked in a single pass.
         ordered = sorted(self._values, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered)))
+        # The values as they read inside JSON text (quotes, backslashes, controls escaped), and the cut
+        # mark. Substring tests: a few long needles are found faster one by one than by one alternation.
+        self._needles = (*sorted({dumps(value)[1:-1] for value in self._values}), _CUT.encode())
 
-    def __call__(
-        self, logger: object, method: str, event: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
-        return {
-            key: value if key in _SCRUBBED_ALREADY else self.scrub(value, key) for key, value in event.items()
-        }
+    def clean(self, rendered: bytes, *, foreign_keys: bool = True) -> bool:
+        """Whether ``rendered`` (a value's JSON) holds nothing :meth:`scrub` would mask.
 
-    def scrub(self, value: Any, key: str = "") -> Any:
+        ``foreign_keys=False``: every key in the value is the function's own (none looks secret), so
+        only the values are checked.
+        """
+        for needle in self._needles:
+            if needle in rendered:
+                return False
+        return not foreign_keys or _SECRET_WORD.search(rendered.lower()) is None
+
+    def scrub(self, value: Any, key: str = "", *, foreign_keys: bool = True) -> Any:
+        """``value`` with secrets masked; ``value`` itself when its JSON shows nothing to mask."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if not key and self.clean(dumps(value), foreign_keys=foreign_keys):
+            return value
+        return self._walk(value, key)
+
+    def _walk(self, value: Any, key: str = "") -> Any:
         if value is None or isinstance(value, (bool, int, float)):
             return value
         if key and _is_secret_key(key) and value != "":
@@ -69,10 +115,10 @@ class Redactor:
             return self._mask(value)
         if isinstance(value, dict):
             return {
-                self._mask(k) if isinstance(k, str) else k: self.scrub(v, str(k)) for k, v in value.items()
+                self._mask(k) if isinstance(k, str) else k: self._walk(v, str(k)) for k, v in value.items()
             }
         if isinstance(value, (list, tuple)):
-            return [self.scrub(v) for v in value]
+            return [self._walk(v) for v in value]
         return value
 
     def _mask(self, text: str) -> str:
@@ -99,42 +145,90 @@ def _is_secret_key(key: str) -> bool:
 
 
 REDACTOR = Redactor()
-_configured = False
+
+
+def _render(logger: object, method: str, event: MutableMapping[str, Any]) -> str:
+    """The last processor: the line as JSON, rendered again from a scrubbed copy if it looked suspect."""
+    redactor = REDACTOR  # looked up per line: a test may swap in a fresh one
+    rest = {key: value for key, value in event.items() if key not in _SCRUBBED_ALREADY}
+    if not redactor.clean(dumps(rest)):
+        event = {**redactor._walk(rest), **{k: v for k, v in event.items() if k in _SCRUBBED_ALREADY}}
+    return _one_line(dumps(event)).decode("utf-8", "replace")
+
+
+def _one_line(rendered: bytes) -> bytes:
+    """Escape the three characters JSON leaves raw that ``str.splitlines`` (and log viewers) break lines at.
+
+    In UTF-8 these byte sequences can only be those characters, so a byte replace is exact.
+    """
+    if b"\xc2\x85" in rendered or b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered:
+        rendered = rendered.replace(b"\xc2\x85", b"\\u0085")
+        rendered = rendered.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+    return rendered
+
+
+class _Output:
+    """The wrapped logger: writes each line to the stream :func:`configure` chose, else to stdout."""
+
+    stream: Any = None
+
+    def msg(self, line: str) -> None:
+        stream = self.stream or sys.stdout  # looked up per line: FC's (or pytest's) stdout of the moment
+        stream.write(line + "\n")
+        stream.flush()  # FC collects stdout: a line must not wait in a buffer
+
+    debug = info = warning = error = critical = msg
+
+
+_OUTPUT = _Output()
+#: The invocation's keys (Powertools' appended keys): one dict per invocation, context-local, so that
+#: concurrent invocations in one instance (threads) never see each other's keys.
+_CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("ebs_failover_log_context", default=None)
+
+
+def _merge_context(logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The first processor: the invocation's keys, then the line's own (which win)."""
+    context = _CONTEXT.get()
+    return {**context, **event} if context else event
+
+
+#: Built once, with its own processors: the global ``structlog.configure`` stays the embedder's.
+_LOGGER: Any = structlog.wrap_logger(
+    _OUTPUT,
+    processors=[
+        _merge_context,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        _render,
+    ],
+    wrapper_class=structlog.make_filtering_bound_logger("info"),
+    context_class=dict,
+).bind()  # the bound logger itself, not a lazy proxy that resolves it on every call
 
 
 def configure(stream: Any = None) -> None:
-    """Configure structlog once per process (JSON to stdout, where FC collects it)."""
-    global _configured  # noqa: PLW0603 - once per instance
-    if _configured and stream is None:
-        return
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-            REDACTOR,
-            structlog.processors.JSONRenderer(sort_keys=False),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
-        cache_logger_on_first_use=False,
-    )
-    _configured = True
+    """Send the lines to ``stream`` (a text stream); ``None``: to stdout, where FC collects them."""
+    _OUTPUT.stream = stream
 
 
 def get_logger() -> Any:
-    return structlog.get_logger()
+    return _LOGGER
 
 
 @contextmanager
 def invocation(**context: Any) -> Iterator[None]:
-    """Fresh contextvars for one invocation, bound to ``context``; cleared afterwards too."""
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(**context)
+    """A fresh context for one invocation, holding ``context``; the previous one is back afterwards."""
+    token = _CONTEXT.set(dict(context))
     try:
         yield
     finally:
-        structlog.contextvars.clear_contextvars()
+        _CONTEXT.reset(token)
 
 
 def bind(**values: Any) -> None:
-    structlog.contextvars.bind_contextvars(**values)
+    """Add keys to every further line of this invocation (of this context, outside one)."""
+    context = _CONTEXT.get()
+    if context is None:
+        _CONTEXT.set(dict(values))
+    else:
+        context.update(values)

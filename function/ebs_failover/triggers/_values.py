@@ -32,7 +32,7 @@ _EPOCH_EXPECTED = "a 10-digit (seconds) or 13-digit (milliseconds) unix timestam
 
 def identity(prefix: str, raw: str) -> str:
     """``"<prefix>:<raw>"``, or ``"<prefix>:<sha256 hex of raw>"`` if ``raw`` is not all printable ASCII."""
-    printable = bool(raw) and all(" " <= char <= "~" for char in raw)
+    printable = bool(raw) and raw.isascii() and raw.isprintable()  # exactly " " to "~"
     safe = raw if printable else hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{prefix}:{safe}"
 
