@@ -37,8 +37,9 @@ class Credentials:
 
 
 def _field(source: Any, *names: str) -> str | None:
+    mapping = isinstance(source, (dict, Mapping))  # dict first: the ABC test is slow
     for name in names:
-        value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+        value = source.get(name) if mapping else getattr(source, name, None)
         if value:
             return str(value)
     return None

@@ -28,6 +28,7 @@ T = TypeVar("T")
 _HOPELESS = frozenset({"invalid", "deleted", "deleting", "delete_failed", "creating", "create_failed"})
 _DONE = frozenset({"failovered", "failovering"})
 _MAX_READ_TIMEOUT_MS = 10_000
+_CONNECT_TIMEOUT_MS = 5_000
 
 #: What to tell the operator about an error code that retrying will not fix.
 HINTS: dict[str, tuple[str, str]] = {
@@ -154,7 +155,15 @@ def client_for(
 
 
 class EbsClient:
-    """The SDK client for one region, with retries and error classification."""
+    """The SDK client for one region, with error classification.
+
+    The two calls go through the SDK client's generic ``call_api`` (Alibaba Cloud's
+    "generic call"): the same client, endpoint, signing, transport and exceptions
+    as ``describe_disk_replica_pairs`` / ``failover_disk_replica_pair``, whose
+    bodies are exactly this call with these ``Params``. What it skips is their
+    model round trip: a request model turned into a dict, and a response dict
+    turned into models for every field of every pair, of which we read five.
+    """
 
     def __init__(
         self,
@@ -164,12 +173,10 @@ class EbsClient:
         endpoint: str | None = None,
         protocol: str = "https",
     ) -> None:
-        from alibabacloud_ebs20210730 import models
         from alibabacloud_ebs20210730.client import Client
         from alibabacloud_tea_openapi.utils_models import Config
 
         self.region = region
-        self._models = models
         options: dict[str, Any] = {"region_id": region, "protocol": protocol}
         if endpoint:
             options["endpoint"] = endpoint
@@ -184,52 +191,84 @@ class EbsClient:
 
             options["credential"] = DefaultCredentials()
         self._client = Client(Config(**options))
+        self._sdk = _Sdk.load()
 
     def describe(self, pair_id: str, site: str, budget: Budget) -> dict[str, Any] | None:
         """The pair as seen from this region as ``site`` (``backup``/``production``), or None."""
-        request = self._models.DescribeDiskReplicaPairsRequest(
-            region_id=self.region, pair_ids=pair_id, site=site
-        )
         body = self._call(
-            lambda runtime: self._client.describe_disk_replica_pairs_with_options(request, runtime), budget
+            self._sdk.describe, {"RegionId": self.region, "PairIds": pair_id, "Site": site}, budget
         )
-        # The model's attributes, not to_map(): the few fields used, without rebuilding the whole body.
-        for pair in getattr(body, "replica_pairs", None) or []:
-            if pair.replica_pair_id == pair_id:
-                return {
-                    "ReplicaPairId": pair.replica_pair_id,
-                    "Status": pair.status,
-                    "RPO": pair.rpo,
-                    "LastRecoverPoint": pair.last_recover_point,
-                    "SourceRegion": pair.source_region,
-                    "DestinationRegion": pair.destination_region,
-                }
+        for pair in body.get("ReplicaPairs") or ():
+            if isinstance(pair, dict) and pair.get("ReplicaPairId") == pair_id:
+                return pair
         return None
 
     def failover(self, pair_id: str, token: str, budget: Budget) -> str:
         """FailoverDiskReplicaPair; returns the RequestId."""
-        request = self._models.FailoverDiskReplicaPairRequest(
-            region_id=self.region, replica_pair_id=pair_id, client_token=token
-        )
         body = self._call(
-            lambda runtime: self._client.failover_disk_replica_pair_with_options(request, runtime), budget
+            self._sdk.failover,
+            {"RegionId": self.region, "ReplicaPairId": pair_id, "ClientToken": token},
+            budget,
         )
-        return str(getattr(body, "request_id", None) or "")
+        return str(body.get("RequestId") or "")
 
-    def _call(self, send: Callable[[Any], Any], budget: Budget) -> Any:
-        """The response body model of one SDK call, or :class:`EbsError`."""
-        from darabonba.runtime import RuntimeOptions
-
+    def _call(self, params: Any, query: dict[str, str], budget: Budget) -> dict[str, Any]:
+        """The response body of one SDK call, or :class:`EbsError`."""
         remaining_ms = int(budget.remaining() * 1000)
         if remaining_ms <= 0:
             raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
-        timeout = min(_MAX_READ_TIMEOUT_MS, remaining_ms)
-        runtime = RuntimeOptions(read_timeout=timeout, connect_timeout=min(5000, timeout))
+        sdk = self._sdk
+        # The read timeout keeps a hung call inside the budget; most calls get the full one.
+        runtime = sdk.full_runtime if remaining_ms >= _MAX_READ_TIMEOUT_MS else sdk.runtime(remaining_ms)
         try:
-            response = send(runtime)
+            response = self._client.call_api(params, sdk.request(query=query), runtime)
         except Exception as error:  # the SDK raises many classes; reduce them to one
             raise _classify(error) from None
-        return response.body
+        body = response.get("body") if isinstance(response, dict) else None
+        return body if isinstance(body, dict) else {}
+
+
+class _Sdk:
+    """The SDK pieces every call reuses, built once (after the SDK's import)."""
+
+    _loaded: _Sdk | None = None
+
+    def __init__(self) -> None:
+        from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
+        from darabonba.runtime import RuntimeOptions
+
+        def operation(action: str) -> Any:
+            # What alibabacloud_ebs20210730's <operation>_with_options builds for every call.
+            return Params(
+                action=action,
+                version="2021-07-30",
+                protocol="HTTPS",
+                pathname="/",
+                method="POST",
+                auth_type="AK",
+                style="RPC",
+                req_body_type="formData",
+                body_type="json",
+            )
+
+        self.describe = operation("DescribeDiskReplicaPairs")
+        self.failover = operation("FailoverDiskReplicaPair")
+        self.request = OpenApiRequest
+        self.runtime = self._runtime_factory(RuntimeOptions)
+        self.full_runtime = self.runtime(_MAX_READ_TIMEOUT_MS)
+
+    @staticmethod
+    def _runtime_factory(options: Any) -> Callable[[int], Any]:
+        def runtime(timeout_ms: int) -> Any:
+            return options(read_timeout=timeout_ms, connect_timeout=min(_CONNECT_TIMEOUT_MS, timeout_ms))
+
+        return runtime
+
+    @classmethod
+    def load(cls) -> _Sdk:
+        if cls._loaded is None:
+            cls._loaded = cls()
+        return cls._loaded
 
 
 def _classify(error: Exception) -> EbsError:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from . import config, log, results
+from .credentials import Credentials
 from .policy import Plan, decide
 from .triggers import InvalidEvent, Trigger, parse
 
@@ -23,6 +24,7 @@ __all__ = ["handler"]
 _cold_start = True
 _DEFAULT_TIMEOUT_SECONDS = 60.0
 _RESOURCES_SHOWN = 50
+_UNSET = object()
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -72,19 +74,25 @@ class _Invocation:
         self.trigger: Trigger | None = None
         self.region: str | None = None
         self.settings: config.Settings | None = None
+        self._credentials: Credentials | object | None = _UNSET
+
+    def credentials(self) -> Credentials | None:
+        """The function's credentials (found once per invocation: acting and telling both need them)."""
+        if self._credentials is _UNSET:
+            self._credentials = Credentials.find(self.context, os.environ)
+        return self._credentials  # type: ignore[return-value]
 
     def tell(self, result: dict[str, Any]) -> list[dict[str, Any]]:
         """Publish the result to every configured channel; a channel failure is reported, not raised."""
         if self.settings is None or not self.settings.notify_targets:
             return []
-        from .credentials import Credentials
         from .notify import publish
 
         try:
             return publish(
                 result,
                 self.settings.notify_targets,
-                credentials=Credentials.find(self.context, os.environ),
+                credentials=self.credentials(),
                 # The topic lives where the function runs, whatever FAILOVER_REGION says.
                 region=getattr(self.context, "region", None) or self.region or "",
                 account_id=str(getattr(self.context, "account_id", None) or ""),
@@ -137,7 +145,6 @@ class _Invocation:
         return self._act(plan, settings)
 
     def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
-        from .credentials import Credentials
         from .ebs import Budget, TargetResult, TransientFailure, client_for, fail_over
 
         if self.region is None:
@@ -148,7 +155,7 @@ class _Invocation:
         budget = Budget(timeout - settings.time_margin - elapsed)
         client = client_for(
             self.region,
-            Credentials.find(self.context, os.environ),
+            self.credentials(),
             endpoint=settings.ebs_endpoint,
             protocol=settings.ebs_protocol,
         )

@@ -43,6 +43,10 @@ _SHORTEST_FRAGMENT = 4
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 #: Log keys whose values the handler has scrubbed already (the result event): not checked twice.
 _SCRUBBED_ALREADY = frozenset({"result"})
+#: Log keys whose values may be structures from outside, with keys of their own (the raw event).
+#: Every other key of a line, and every key inside its values, is the function's own: a line is
+#: searched for secret-looking keys only when it has one of these.
+_OUTSIDE_STRUCTURES = frozenset({"raw_event"})
 
 
 def dumps(value: Any) -> bytes:
@@ -72,9 +76,14 @@ class Redactor:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._needles: tuple[bytes, ...] = ()
+        self._registered_last: tuple[str | None, ...] = ()
 
     def register(self, values: Iterable[str | None]) -> None:
         """Mask these values, and their URL-encoded forms (a form body carries them so), anywhere."""
+        values = tuple(values)
+        if values == self._registered_last:  # every warm invocation registers the same few
+            return
+        self._registered_last = values
         fresh = {v for v in values if v and len(v) >= 4} - self._values
         if not fresh:
             return
@@ -151,7 +160,7 @@ def _render(logger: object, method: str, event: MutableMapping[str, Any]) -> str
     """The last processor: the line as JSON, rendered again from a scrubbed copy if it looked suspect."""
     redactor = REDACTOR  # looked up per line: a test may swap in a fresh one
     rest = {key: value for key, value in event.items() if key not in _SCRUBBED_ALREADY}
-    if not redactor.clean(dumps(rest)):
+    if not redactor.clean(dumps(rest), foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(rest)):
         event = {**redactor._walk(rest), **{k: v for k, v in event.items() if k in _SCRUBBED_ALREADY}}
     return _one_line(dumps(event)).decode("utf-8", "replace")
 
@@ -161,6 +170,8 @@ def _one_line(rendered: bytes) -> bytes:
 
     In UTF-8 these byte sequences can only be those characters, so a byte replace is exact.
     """
+    if rendered.isascii():  # the common case, and a far quicker test than three searches
+        return rendered
     if b"\xc2\x85" in rendered or b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered:
         rendered = rendered.replace(b"\xc2\x85", b"\\u0085")
         rendered = rendered.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")

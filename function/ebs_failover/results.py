@@ -9,7 +9,7 @@ and after, data-loss window, error code and hint, and durations.
 
 from __future__ import annotations
 
-import uuid
+import random
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -24,6 +24,22 @@ TYPE_PREFIX = "com.aliyun.ebs-failover."
 def aggregate(outcomes: Sequence[str]) -> str:
     """The most serious of several targets' outcomes."""
     return min(outcomes, key=OUTCOMES.index)
+
+
+#: The bits a random (version 4, RFC 4122 variant) UUID fixes.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def _uuid4() -> str:
+    """A random UUID as text, at a quarter of ``str(uuid.uuid4())``'s cost.
+
+    An event id must be unique, not unpredictable: ``random`` (reseeded in a forked child) instead of
+    a system call to ``os.urandom``, and no ``UUID`` object built and thrown away.
+    """
+    value = random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def build(
@@ -57,7 +73,7 @@ def build(
         data["error"] = error
     event: dict[str, Any] = {
         "specversion": "1.0",
-        "id": str(uuid.uuid4()),
+        "id": _uuid4(),
         "source": source,
         "type": TYPE_PREFIX + outcome,
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

@@ -40,13 +40,14 @@ def validator(name: str) -> Callable[[Any], Any]:
 
 def validate(name: str, data: dict[str, Any]) -> None:
     """Validate ``data`` against schema ``name``; raise :class:`InvalidEvent` on the first violation."""
-    check = validator(name)
-    from fastjsonschema import JsonSchemaValueException
-
     try:
-        check(data)
-    except JsonSchemaValueException as error:
-        raise _translate(error) from None
+        validator(name)(data)
+    except Exception as error:
+        from fastjsonschema import JsonSchemaValueException  # only a failure needs the class
+
+        if isinstance(error, JsonSchemaValueException):
+            raise _translate(error) from None
+        raise
 
 
 def _join(path: list[str]) -> str:
