@@ -37,9 +37,13 @@ class Credentials:
 
 
 def _field(source: Any, *names: str) -> str | None:
-    mapping = isinstance(source, (dict, Mapping))  # dict first: the ABC test is slow
     for name in names:
-        value = source.get(name) if mapping else getattr(source, name, None)
+        if isinstance(source, dict):
+            value = source.get(name)
+        else:  # attributes (FC's credentials object); a Mapping that is not a dict last: its test is slow
+            value = getattr(source, name, None)
+            if value is None and isinstance(source, Mapping):
+                value = source.get(name)
         if value:
             return str(value)
     return None
