@@ -1,0 +1,246 @@
+"""The warm path's shortcuts give exactly what the plain versions give.
+
+Each shortcut taken for speed (issue 5) is checked here against the slow,
+obvious implementation it replaced: the form decoder against
+``urllib.parse.parse_qsl``, the percent-decoder against ``unquote_plus``, the
+redaction pre-check against the full walk, the settings fingerprint against
+an environment change, the event id against ``uuid.UUID``, and the log line
+against a line splitter.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote_plus
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ebs_failover import config, log, results
+from ebs_failover.triggers import InvalidEvent
+from ebs_failover.triggers._decode import MAX_FORM_FIELDS, _unquote_plus, parse_form
+
+#: Pieces that exercise the decoders: escapes (valid, truncated, not UTF-8), ``+``, separators, non-ASCII.
+_FORM_PIECES = st.sampled_from(
+    [
+        "a",
+        "b",
+        "=",
+        "&",
+        "+",
+        "%",
+        "%2",
+        "%2F",
+        "%2f",
+        "%3D",
+        "%26",
+        "%E6%95%B0",
+        "%C3%A9",
+        "%80",
+        "%zz",
+        "é",
+        " ",
+    ]
+)
+_FORMS = st.lists(_FORM_PIECES, max_size=16).map("".join)
+
+
+def _qsl_reference(text: str) -> dict[str, str] | str:
+    """What the replaced ``parse_qsl``-based decoder returned, or the kind of error it raised."""
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FORM_FIELDS
+        )
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    except ValueError:
+        return "too many fields"
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if key in fields:
+            return f"duplicate {key}"
+        fields[key] = value
+    return fields
+
+
+def _ours(text: str) -> dict[str, str] | str:
+    try:
+        return parse_form(text)
+    except InvalidEvent as error:
+        if "once" in error.expected:
+            return f"duplicate {error.field}"
+        return "not UTF-8" if "UTF-8" in error.expected else "too many fields"
+
+
+@settings(max_examples=600, deadline=None)
+@given(_FORMS)
+def test_the_form_decoder_agrees_with_parse_qsl(text: str) -> None:
+    assert _ours(text) == _qsl_reference(text)
+
+
+@pytest.mark.parametrize("count", [MAX_FORM_FIELDS - 1, MAX_FORM_FIELDS, MAX_FORM_FIELDS + 1])
+def test_the_form_field_limit_is_parse_qsl_s(count: int) -> None:
+    text = "&".join(f"k{n}=v" for n in range(count))
+    assert _ours(text) == _qsl_reference(text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_FORMS)
+def test_runs_of_escapes_decode_like_unquote_plus(text: str) -> None:
+    try:
+        expected: str = unquote_plus(text, errors="strict")
+    except UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError):
+            _unquote_plus(text)
+    else:
+        assert _unquote_plus(text) == expected
+
+
+def test_a_chinese_alarm_name_decodes() -> None:
+    name = "数据库磁盘读IOPS过高"
+    assert _unquote_plus(quote(name)) == name
+
+
+# -- the redaction pre-check --------------------------------------------------------------------
+
+
+def _redactor(*secrets: str | None) -> log.Redactor:
+    redactor = log.Redactor()
+    redactor.register(secrets)
+    return redactor
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "LTAI5tQ9xKzMd3Ab",  # an AccessKey id
+        'se"cr\\et/+=',  # characters JSON escapes, and URL-encodes
+        "tab\there",  # a control character: \\t in JSON
+        "秘密的令牌",  # non-ASCII: raw UTF-8 in orjson's output
+    ],
+)
+def test_the_pre_check_finds_a_secret_in_every_form_it_can_take(secret: str) -> None:
+    redactor = _redactor(secret)
+    for carrier in (secret, quote(secret, safe=""), f"prefix {secret} suffix"):
+        value = {"data": {"reason": carrier, "targets": [{"hint": carrier}]}}
+        assert not redactor.clean(log.dumps(value), foreign_keys=False)
+        scrubbed = redactor.scrub(value, foreign_keys=False)
+        assert secret not in json.dumps(scrubbed, ensure_ascii=False)
+
+
+def test_a_clean_value_is_returned_as_is() -> None:
+    redactor = _redactor("LTAI5tQ9xKzMd3Ab")
+    value = {"data": {"outcome": "failed_over", "reason": "manual request: drill"}}
+    assert redactor.scrub(value, foreign_keys=False) is value
+
+
+def test_a_secret_looking_key_is_found_only_where_keys_are_foreign() -> None:
+    redactor = _redactor()
+    value = {"raw_event": {"AccessKeySecret": "unregistered-value"}}
+    assert redactor.clean(log.dumps(value), foreign_keys=False)
+    assert not redactor.clean(log.dumps(value), foreign_keys=True)
+    assert redactor.scrub(value) == {"raw_event": {"AccessKeySecret": "***"}}
+
+
+def test_a_cut_secret_is_suspect_once_secrets_are_registered() -> None:
+    secret = "LTAI5tQ9xKzMd3Ab"
+    cut = {"reason": secret[:9] + "..."}
+    assert _redactor().clean(log.dumps(cut))
+    redactor = _redactor(secret)
+    assert not redactor.clean(log.dumps(cut))
+    assert secret[:9] not in redactor.scrub(cut)["reason"]
+
+
+def test_registering_the_same_secrets_again_changes_nothing() -> None:
+    redactor = _redactor("LTAI5tQ9xKzMd3Ab", None)
+    pattern = redactor._pattern
+    redactor.register(["LTAI5tQ9xKzMd3Ab", None])
+    assert redactor._pattern is pattern
+    redactor.register(["LTAI5tQ9xKzMd3Ab", "a-second-secret"])
+    assert redactor.scrub("a-second-secret") == "***"
+
+
+# -- the log line ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("breaker", ["\u0085", "\u2028", "\u2029", "\n", "\r", "\x1e"])
+def test_a_log_line_stays_one_line_whatever_it_carries(breaker: str) -> None:
+    stream = io.StringIO()
+    log.configure(stream=stream)
+    try:
+        with log.invocation(service="test"):
+            log.get_logger().info("result", reason=f"before{breaker}after")
+    finally:
+        log.configure(stream=io.StringIO())
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])["reason"] == f"before{breaker}after"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"n": 2**70}, {"text": "lone \ud800 surrogate"}, {1: "int key"}, {"set": {1, 2}}],
+    ids=["huge-int", "lone-surrogate", "int-key", "unknown-type"],
+)
+def test_dumps_takes_what_orjson_refuses(value: dict[Any, Any]) -> None:
+    rendered = log.dumps(value)
+    assert json.loads(rendered)  # valid JSON, whatever path produced it
+
+
+def test_the_context_is_per_invocation_and_restored_after() -> None:
+    stream = io.StringIO()
+    log.configure(stream=stream)
+    try:
+        with log.invocation(function_request_id="first"):
+            log.bind(correlation_id="incident-1")
+            with log.invocation(function_request_id="nested"):
+                log.get_logger().info("inner")
+            log.get_logger().info("outer")
+        log.get_logger().info("after")
+    finally:
+        log.configure(stream=io.StringIO())
+    inner, outer, after = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert inner["function_request_id"] == "nested"
+    assert "correlation_id" not in inner
+    assert outer["function_request_id"] == "first"
+    assert outer["correlation_id"] == "incident-1"
+    assert "function_request_id" not in after
+    assert "correlation_id" not in after
+
+
+# -- settings and ids -------------------------------------------------------------------------------
+
+
+def test_the_settings_follow_an_environment_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    assert not config.current().live
+    monkeypatch.setenv("FAILOVER_MODE", "live")
+    assert config.current().live
+    monkeypatch.setenv("FAILOVER_MODE", "sometimes")
+    with pytest.raises(config.ConfigError, match="FAILOVER_MODE"):
+        config.current()
+    monkeypatch.delenv("FAILOVER_MODE")
+    assert config.current().mode == "dry-run"
+
+
+def test_the_settings_fingerprint_reads_every_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = config._fingerprint(os.environ)
+    for name in config.VARIABLES:
+        monkeypatch.setenv(name, "changed")
+        assert config._fingerprint(os.environ) != before, name
+        monkeypatch.undo()
+
+
+def test_event_ids_are_random_uuids() -> None:
+    ids = [results._uuid4() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
