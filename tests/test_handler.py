@@ -249,6 +249,18 @@ def test_no_secret_reaches_a_log_or_the_result(
     assert "***" in text
 
 
+def test_credentials_spelled_in_camel_case_are_masked_too(fake: FakeEbs, logs: io.StringIO) -> None:
+    """A context whose credentials are a camelCase dict: used for the calls, so masked like the rest."""
+    camel = {"accessKeyId": "STS.fc-role", "accessKeySecret": SECRET, "securityToken": STS}
+    context = FcContext(request_id="req-camel", credentials=camel, region=STANDBY)  # type: ignore[arg-type]
+    event = json.dumps({"action": "failover", "replicaPairId": PAIR, "reason": f"{SECRET} and {STS}"})
+    result = handler(event.encode(), context)
+    assert result["data"]["outcome"] == "failed_over"  # the credentials worked
+    text = logs.getvalue() + json.dumps(result)
+    assert SECRET not in text
+    assert STS not in text
+
+
 def test_context_does_not_leak_between_invocations(fake: FakeEbs, logs: io.StringIO) -> None:
     handler(manual(), _context(request_id="first"))
     handler(b"not json", _context(request_id="second"))

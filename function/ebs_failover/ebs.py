@@ -12,6 +12,7 @@ retry delivers the event again (the same token makes that safe).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -297,7 +298,17 @@ def retrying(
     except EbsError as error:
         if not error.transient:
             raise
-        failed: EbsError | None = error
+        return _retry_after(error, budget, call, on_attempt, sleep)
+
+
+def _retry_after(
+    failed: EbsError,
+    budget: Budget,
+    call: Callable[[], T],
+    on_attempt: Callable[[], None],
+    sleep: Callable[[float], None],
+) -> T:
+    """Retry ``call`` after its first attempt failed transiently (``failed``), with tenacity."""
     # Only a transient failure pays for tenacity, its import and its machinery.
     from tenacity import (
         RetryCallState,
@@ -319,6 +330,7 @@ def retrying(
         asked = error.retry_after if isinstance(error, EbsError) and error.retry_after else 0.0
         return max(backoff(state), asked)
 
+    pending: EbsError | None = failed
     for attempt in Retrying(
         retry=retry_if_exception(transient),
         wait=wait,
@@ -327,12 +339,42 @@ def retrying(
         sleep=sleep,
     ):
         with attempt:
-            if failed is not None:  # tenacity's first attempt is the one that already failed
-                first, failed = failed, None
+            if pending is not None:  # tenacity's first attempt is the one that already failed
+                first, pending = pending, None
                 raise first
             on_attempt()
             return call()
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+class _Attempts:
+    """One pair's calls, counted into its result; the first attempt of each is a plain call."""
+
+    def __init__(self, client: EbsClient, result: TargetResult, budget: Budget) -> None:
+        self.client, self.result, self.budget = client, result, budget
+
+    def count(self) -> None:
+        self.result.attempts += 1
+
+    def describe(self, pair_id: str, site: str) -> dict[str, Any] | None:
+        self.result.attempts += 1
+        try:
+            return self.client.describe(pair_id, site, self.budget)
+        except EbsError as error:
+            if not error.transient:
+                raise
+            call = functools.partial(self.client.describe, pair_id, site, self.budget)
+            return _retry_after(error, self.budget, call, self.count, time.sleep)
+
+    def failover(self, pair_id: str, token: str) -> str:
+        self.result.attempts += 1
+        try:
+            return self.client.failover(pair_id, token, self.budget)
+        except EbsError as error:
+            if not error.transient:
+                raise
+            call = functools.partial(self.client.failover, pair_id, token, self.budget)
+            return _retry_after(error, self.budget, call, self.count, time.sleep)
 
 
 def fail_over(
@@ -341,35 +383,26 @@ def fail_over(
     """Describe the pair, then fail it over unless that is done or cannot help."""
     started = time.perf_counter()
     result = TargetResult(target.pair_id, target.client_token, "failed")
-
-    def count() -> None:
-        result.attempts += 1
-
+    calls = _Attempts(client, result, budget)
     try:
-        pair = retrying(budget, lambda: client.describe(target.pair_id, "backup", budget), count)
+        pair = calls.describe(target.pair_id, "backup")
         if pair is None:
-            _not_standby(client, target, budget, result, count)
+            _not_standby(calls, target, result)
         else:
             _note_pair(result, pair, now)
-            _decide_and_fail_over(client, target, budget, result, pair, count, now)
+            _decide_and_fail_over(calls, target, result, pair)
     except EbsError as error:
         if error.transient:
             raise TransientFailure(target.pair_id, error.code, result.attempts) from None
         _explain(result, error)
         if error.code == "OperationDenied.InvalidStatus":
-            _look_again(client, target, budget, result, count)
+            _look_again(calls, target, result)
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
     return result
 
 
 def _decide_and_fail_over(
-    client: EbsClient,
-    target: Target,
-    budget: Budget,
-    result: TargetResult,
-    pair: Mapping[str, Any],
-    count: Callable[[], None],
-    now: Callable[[], float],
+    calls: _Attempts, target: Target, result: TargetResult, pair: Mapping[str, Any]
 ) -> None:
     status = str(pair.get("Status"))
     if status in _DONE:
@@ -383,19 +416,15 @@ def _decide_and_fail_over(
             else f"a pair in status {status} cannot be failed over"
         )
         return
-    result.request_id = retrying(
-        budget, lambda: client.failover(target.pair_id, target.client_token, budget), count
-    )
+    result.request_id = calls.failover(target.pair_id, target.client_token)
     # No describe afterwards: EBS accepted the failover, so the pair is failovering (then
     # failovered); one more round trip would cost every invocation for a status the operator can read.
     result.outcome = "failed_over"
 
 
-def _not_standby(
-    client: EbsClient, target: Target, budget: Budget, result: TargetResult, count: Callable[[], None]
-) -> None:
+def _not_standby(calls: _Attempts, target: Target, result: TargetResult) -> None:
     """The pair is not a backup in this region: say whether this region is its primary."""
-    primary = retrying(budget, lambda: client.describe(target.pair_id, "production", budget), count)
+    primary = calls.describe(target.pair_id, "production")
     if primary is not None:
         result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
         result.status_before = str(primary.get("Status"))
@@ -403,16 +432,15 @@ def _not_standby(
     else:
         result.outcome, result.error_code = "failed", "NoSuchResource"
         result.hint = (
-            f"{target.pair_id} is not visible in {client.region}; check FAILOVER_TARGETS and FAILOVER_REGION"
+            f"{target.pair_id} is not visible in {calls.client.region}; "
+            "check FAILOVER_TARGETS and FAILOVER_REGION"
         )
 
 
-def _look_again(
-    client: EbsClient, target: Target, budget: Budget, result: TargetResult, count: Callable[[], None]
-) -> None:
+def _look_again(calls: _Attempts, target: Target, result: TargetResult) -> None:
     """After InvalidStatus: report what the pair is now (someone else may have failed it over)."""
     try:
-        pair = retrying(budget, lambda: client.describe(target.pair_id, "backup", budget), count)
+        pair = calls.describe(target.pair_id, "backup")
     except EbsError:
         return
     if pair is None:

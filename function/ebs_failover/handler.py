@@ -219,19 +219,22 @@ class _Invocation:
         )
 
     def _register_secrets(self, settings: config.Settings) -> None:
-        credentials = getattr(self.context, "credentials", None)
-        found = [
-            os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-            os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
-            settings.callback_token,
-        ]
-        for name in ("access_key_id", "access_key_secret", "security_token"):
-            value = getattr(credentials, name, None) if credentials is not None else None
-            if isinstance(credentials, dict):
-                value = credentials.get(name)
-            found.append(value if isinstance(value, str) else None)
-        log.REDACTOR.register(found)
+        """Tell the redactor every secret this invocation holds (a no-op when they are the last ones).
+
+        The credentials the function will use (found once, whichever of the context's spellings
+        or the environment they came from), the ``ALIBABA_CLOUD_*`` ones, the callback token.
+        """
+        environ = os.environ
+        found = self.credentials()
+        log.REDACTOR.register(
+            (
+                environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+                environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+                environ.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
+                settings.callback_token,
+                *((found.access_key_id, found.access_key_secret, found.security_token) if found else ()),
+            )
+        )
 
 
 def _source(context: Any) -> str:
