@@ -21,7 +21,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-from ._common import ROOT, STANDBY, BareSdk, disk_id, handler_env, manual_event, pair_id, seed
+from ._common import ROOT, STANDBY, BareSdk, Clock, disk_id, handler_env, manual_event, pair_id, seed
 
 #: (label, file fragment, function name): cumulative time of these, per event, on our side.
 STAGES = (
@@ -389,6 +389,87 @@ def _time_act_alone(batch: int = 100, rounds: int = 8) -> tuple[float, float]:
     return statistics.median(ours), statistics.median(bare_times)
 
 
+def profile_floor(batch: int = 100, rounds: int = 11) -> str:
+    """The ratio of the least any handler must do, measured as the warm bench measures ours.
+
+    The floor parses the manual request with ``json.loads`` (no schema), derives the ClientToken,
+    makes the same two SDK calls as the bare side, builds a minimal result and writes one orjson
+    line: no validation, no settings, no redaction, no context. Whatever the floor costs over the
+    bare loop, no handler can avoid; ours is measured in the same rounds, for the comparison.
+    """
+    import datetime
+    import hashlib
+    import json
+    import time
+    import uuid
+
+    import orjson
+
+    from ebs_failover import log
+    from ebs_failover.handler import handler
+    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+
+    sink = io.StringIO()
+    os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
+    log.configure(stream=sink)
+    contexts = [FcContext(request_id=f"r{n}", region=STANDBY) for n in range(batch)]
+
+    def floor(bare: BareSdk, raw: bytes) -> dict[str, Any]:
+        started = time.perf_counter()
+        request = json.loads(raw)
+        pair = request["replicaPairId"]
+        identity = f"manual:{request['idempotencyKey']}\n{pair}"
+        token = "ebsfo-" + hashlib.sha256(identity.encode()).hexdigest()[:58]
+        status = bare.status(pair)
+        request_id = bare.failover(pair, token) if status not in ("failovered", "failovering") else None
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        result = {
+            "id": str(uuid.uuid4()),
+            "time": now,
+            "data": {
+                "outcome": "failed_over",
+                "targets": [{"pair_id": pair, "client_token": token, "request_id": request_id}],
+                "duration_ms": (time.perf_counter() - started) * 1000,
+            },
+        }
+        sink.write(orjson.dumps({"level": "info", "timestamp": now, "result": result}).decode() + "\n")
+        return result
+
+    def fresh() -> Any:
+        fake = FakeEbs(seed=7)
+        for side in "hfb":
+            fake.load_seed(seed(side, batch))
+        return fake
+
+    times: dict[str, list[float]] = {"bare": [], "floor": [], "ours": []}
+    with MockEbs(fresh()) as mock:
+        bare = BareSdk()
+        for r in range(rounds + 1):
+            mock.fake = fresh()
+            sink.seek(0)
+            sink.truncate()
+            ours_events = [manual_event(pair_id("h", n), f"floor-{r}-{n}") for n in range(batch)]
+            floor_events = [manual_event(pair_id("f", n), f"floor-{r}-{n}") for n in range(batch)]
+            for side, samples in times.items():
+                with Clock() as clock:
+                    for n in range(batch):
+                        if side == "bare":
+                            bare.fail_over(pair_id("b", n), f"floor-bare-{r}-{n}")
+                        elif side == "floor":
+                            floor(bare, floor_events[n])
+                        else:
+                            handler(ours_events[n], contexts[n])
+                if r:  # round 0 warms up
+                    samples.append(clock.wall / batch * 1e6)
+    median = {side: statistics.median(values) for side, values in times.items()}
+    return (
+        "## floor: the least a handler must do, vs the bare loop (µs per event, median of rounds)\n\n```\n"
+        f"bare SDK {median['bare']:7.1f}\n"
+        f"floor    {median['floor']:7.1f}  {median['floor'] / median['bare']:.2f}x\n"
+        f"ours     {median['ours']:7.1f}  {median['ours'] / median['bare']:.2f}x\n```\n"
+    )
+
+
 def profile_cold() -> str:
     """``-X importtime`` of the cold children: self time summed per top-level package."""
     from ebs_failover.testing import FakeEbs, FakeEbsServer
@@ -448,13 +529,15 @@ def profile_cold() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "function"))
-    chosen = (argv if argv is not None else sys.argv[1:]) or ["warm", "storm", "stages", "cold"]
-    for name in chosen:
-        print(
-            {"warm": profile_warm, "storm": profile_storm, "cold": profile_cold, "stages": profile_stages}[
-                name
-            ]()
-        )
+    profiles = {
+        "warm": profile_warm,
+        "storm": profile_storm,
+        "stages": profile_stages,
+        "floor": profile_floor,
+        "cold": profile_cold,
+    }
+    for name in (argv if argv is not None else sys.argv[1:]) or list(profiles):
+        print(profiles[name]())
     return 0
 
 

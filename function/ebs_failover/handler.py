@@ -145,7 +145,9 @@ class _Invocation:
         return self._act(plan, settings)
 
     def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
-        from .ebs import Budget, TargetResult, TransientFailure, client_for, fail_over
+        from . import ebs  # the first failover of the instance imports it (and the SDK, later)
+
+        Budget, TargetResult, TransientFailure = ebs.Budget, ebs.TargetResult, ebs.TransientFailure
 
         if self.region is None:
             return self._result("failed", "no region: set FAILOVER_REGION", error={"code": "ConfigError"})
@@ -153,7 +155,7 @@ class _Invocation:
         timeout = float(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_SECONDS)
         elapsed = time.perf_counter() - self.started
         budget = Budget(timeout - settings.time_margin - elapsed)
-        client = client_for(
+        client = ebs.client_for(
             self.region,
             self.credentials(),
             endpoint=settings.ebs_endpoint,
@@ -163,7 +165,7 @@ class _Invocation:
         for target in plan.targets:
             log.bind(client_token=target.client_token, replica_pair_id=target.pair_id)
             try:
-                outcome = fail_over(client, target, budget)
+                outcome = ebs.fail_over(client, target, budget)
             except TransientFailure as failure:
                 self.retry = failure
                 outcome = TargetResult(

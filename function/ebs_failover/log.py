@@ -22,6 +22,7 @@ import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from contextvars import ContextVar, Token
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -196,21 +197,29 @@ _OUTPUT = _Output()
 _CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("ebs_failover_log_context", default=None)
 
 
-def _merge_context(logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """The first processor: the invocation's keys, then the line's own (which win)."""
+def _add_invocation_keys(
+    logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The first processor: the invocation's keys, the line's own (which win), level and timestamp.
+
+    One processor for what ``merge_contextvars``, ``add_log_level`` and ``TimeStamper`` would do in
+    three: the canonical line is written on every invocation.
+    """
     context = _CONTEXT.get()
-    return {**context, **event} if context else event
+    merged = {**context, **event} if context else dict(event)
+    merged["level"] = _LEVEL_NAMES.get(method, method)
+    merged["timestamp"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return merged
+
+
+#: structlog's method names that are not level names (``add_log_level``'s mapping).
+_LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 
 
 #: Built once, with its own processors: the global ``structlog.configure`` stays the embedder's.
 _LOGGER: Any = structlog.wrap_logger(
     _OUTPUT,
-    processors=[
-        _merge_context,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-        _render,
-    ],
+    processors=[_add_invocation_keys, _render],
     wrapper_class=structlog.make_filtering_bound_logger("info"),
     context_class=dict,
 ).bind()  # the bound logger itself, not a lazy proxy that resolves it on every call
