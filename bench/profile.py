@@ -198,6 +198,10 @@ class _StageClock:
 
 _FAIL_OVER = "ebs.fail_over around the calls (results, retries)"
 _SDK_CALLS = "EbsClient._call x2 (the SDK's call_api + our glue)"
+_SECRETS = "_register_secrets (less Credentials.find)"
+_FIND = "Credentials.find"
+#: (outer, inner): stages that run inside another (``_register_secrets`` finds the credentials).
+_NESTED = ((_FAIL_OVER, _SDK_CALLS), (_SECRETS, _FIND))
 
 
 #: (owner module or class, attribute, label) of the stages ``profile_stages`` times.
@@ -206,10 +210,10 @@ def _stage_targets() -> list[tuple[Any, str, str]]:
 
     return [
         (config, "current", "config.current"),
-        (handler._Invocation, "_register_secrets", "_register_secrets"),
+        (handler._Invocation, "_register_secrets", _SECRETS),
         (handler, "parse", "parse"),
         (handler, "decide", "decide (policy, ClientToken)"),
-        (handler._Invocation, "credentials", "Credentials.find"),
+        (handler._Invocation, "credentials", _FIND),
         (ebs, "client_for", "client_for"),
         (ebs, "fail_over", _FAIL_OVER),
         (ebs.EbsClient, "_call", _SDK_CALLS),
@@ -269,6 +273,11 @@ def profile_stages(batch: int = 100, rounds: int = 8) -> str:
             out.append(f"  {label:<52} {us:7.1f}")
             accounted += us
         out.append(f"  {'the rest (handler glue: contexts, dispatch, gc)':<52} {handler_us - accounted:7.1f}")
+    hot, flushed = _time_cache_effect(contexts)
+    out.append(
+        f"dry-run manual event, handler back to back: {hot:6.1f}; "
+        f"after 8 MB of other memory is touched (CPU caches flushed): {flushed:6.1f}"
+    )
     act, bare_act = _time_act_alone()
     out.append(
         f"act alone (ebs.fail_over in a tight loop, as the bare side runs): {act:7.1f}, "
@@ -350,9 +359,49 @@ def _time_storm_shape(
 
 def _per_event(clock: _StageClock, events: int) -> dict[str, float]:
     per_event = {label: total / events * 1e6 for label, total in clock.totals.items()}
-    if _FAIL_OVER in per_event:  # nested: report what fail_over adds around the SDK calls
-        per_event[_FAIL_OVER] -= per_event.get(_SDK_CALLS, 0.0)
+    for outer, inner in _NESTED:  # report what the outer stage adds around the inner one
+        if outer in per_event:
+            per_event[outer] -= per_event.get(inner, 0.0)
     return per_event
+
+
+def _time_cache_effect(contexts: list[Any], rounds: int = 10) -> tuple[float, float]:
+    """The same dry-run invocations, back to back and each after a cache flush (µs per event).
+
+    What an SDK call between two invocations does to our code's cost, without the SDK: the work is
+    identical, only what the CPU caches still hold differs.
+    """
+    import time
+
+    from ebs_failover.handler import handler
+
+    batch = len(contexts)
+    events = [manual_event(pair_id("h", n), f"cache-{n}") for n in range(batch)]
+    other = bytearray(8 * 1024 * 1024)
+    saved = os.environ.get("FAILOVER_MODE")
+    os.environ["FAILOVER_MODE"] = "dry-run"
+    hot: list[float] = []
+    flushed: list[float] = []
+    try:
+        handler(events[0], contexts[0])
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for n in range(batch):
+                handler(events[n], contexts[n])
+            hot.append((time.perf_counter() - started) / batch * 1e6)
+            total = 0.0
+            for n in range(batch):
+                other[::64] = other[1::64]  # a read and a write per cache line: 8 MB through the caches
+                started = time.perf_counter()
+                handler(events[n], contexts[n])
+                total += time.perf_counter() - started
+            flushed.append(total / batch * 1e6)
+    finally:
+        if saved is None:
+            os.environ.pop("FAILOVER_MODE", None)
+        else:
+            os.environ["FAILOVER_MODE"] = saved
+    return statistics.median(hot), statistics.median(flushed)
 
 
 def _time_act_alone(batch: int = 100, rounds: int = 8) -> tuple[float, float]:
