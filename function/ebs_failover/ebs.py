@@ -357,24 +357,20 @@ class _Attempts:
         self.result.attempts += 1
 
     def describe(self, pair_id: str, site: str) -> dict[str, Any] | None:
-        self.result.attempts += 1
-        try:
-            return self.client.describe(pair_id, site, self.budget)
-        except EbsError as error:
-            if not error.transient:
-                raise
-            call = functools.partial(self.client.describe, pair_id, site, self.budget)
-            return _retry_after(error, self.budget, call, self.count, time.sleep)
+        return self._call(self.client.describe, pair_id, site)
 
     def failover(self, pair_id: str, token: str) -> str:
+        return self._call(self.client.failover, pair_id, token)
+
+    def _call(self, method: Callable[[str, str, Budget], T], first: str, second: str) -> T:
         self.result.attempts += 1
         try:
-            return self.client.failover(pair_id, token, self.budget)
+            return method(first, second, self.budget)
         except EbsError as error:
             if not error.transient:
                 raise
-            call = functools.partial(self.client.failover, pair_id, token, self.budget)
-            return _retry_after(error, self.budget, call, self.count, time.sleep)
+            again = functools.partial(method, first, second, self.budget)
+            return _retry_after(error, self.budget, again, self.count, time.sleep)
 
 
 def fail_over(
