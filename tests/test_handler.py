@@ -261,6 +261,24 @@ def test_credentials_spelled_in_camel_case_are_masked_too(fake: FakeEbs, logs: i
     assert STS not in text
 
 
+def test_incomplete_context_credentials_are_masked_though_unused(
+    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A context holding a secret but no key id: the environment's credentials are used, both masked."""
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.fc-role")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", STS)
+    lone = "lone-context-secret-5e6f"
+    partial: Any = {"access_key_secret": lone}
+    context = FcContext(request_id="req-partial", credentials=partial, region=STANDBY)
+    event = json.dumps({"action": "failover", "replicaPairId": PAIR, "reason": f"{lone} / {SECRET}"})
+    result = handler(event.encode(), context)
+    assert result["data"]["outcome"] == "failed_over"  # the environment's credentials worked
+    text = logs.getvalue() + json.dumps(result)
+    assert lone not in text
+    assert SECRET not in text
+
+
 def test_context_does_not_leak_between_invocations(fake: FakeEbs, logs: io.StringIO) -> None:
     handler(manual(), _context(request_id="first"))
     handler(b"not json", _context(request_id="second"))

@@ -18,15 +18,23 @@ class Credentials:
     def __repr__(self) -> str:  # never the secret or the token
         return f"Credentials(access_key_id={self.access_key_id[:4]}…)"
 
+    @staticmethod
+    def fields(source: Any) -> tuple[str | None, ...]:
+        """The three fields of a credentials object or mapping, in whichever spelling it uses."""
+        return (
+            _field(source, "access_key_id", "accessKeyId"),
+            _field(source, "access_key_secret", "accessKeySecret"),
+            _field(source, "security_token", "securityToken"),
+        )
+
     @classmethod
     def find(cls, context: Any, environ: Mapping[str, str]) -> Credentials | None:
         """``context.credentials`` (python3.10), else ``ALIBABA_CLOUD_*`` (python3.12), else None."""
         found = getattr(context, "credentials", None)
         if found is not None:
-            key = _field(found, "access_key_id", "accessKeyId")
-            secret = _field(found, "access_key_secret", "accessKeySecret")
+            key, secret, token = cls.fields(found)
             if key and secret:
-                return cls(key, secret, _field(found, "security_token", "securityToken"))
+                return cls(key, secret, token)
         key, secret = (
             environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
             environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),

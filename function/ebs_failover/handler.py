@@ -224,10 +224,12 @@ class _Invocation:
         """Tell the redactor every secret this invocation holds (a no-op when they are the last ones).
 
         The credentials the function will use (found once, whichever of the context's spellings
-        or the environment they came from), the ``ALIBABA_CLOUD_*`` ones, the callback token.
+        or the environment they came from), whatever the context's credentials hold even when
+        they are not used (incomplete), the ``ALIBABA_CLOUD_*`` ones, the callback token.
         """
         environ = os.environ
         found = self.credentials()
+        held = getattr(self.context, "credentials", None)
         log.REDACTOR.register(
             (
                 environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
@@ -235,6 +237,7 @@ class _Invocation:
                 environ.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
                 settings.callback_token,
                 *((found.access_key_id, found.access_key_secret, found.security_token) if found else ()),
+                *(Credentials.fields(held) if held is not None else ()),
             )
         )
 

@@ -5,9 +5,8 @@ Every line carries ``level``, ``timestamp``, ``service``, ``cold_start``,
 once known, ``correlation_id`` (the trigger's identity), ``client_token`` and
 ``replica_pair_id``. The keys live in one context variable holding a fresh
 dict per invocation, so nothing leaks into the next warm one, nor into a
-concurrent one. The renderer
-redacts secrets: values under secret-looking keys, and every registered secret
-value wherever it appears in a string.
+concurrent one. The renderer redacts secrets: values under secret-looking
+keys, and every registered secret value wherever it appears in a string.
 
 The logger is built once per process, with its own processor chain (the
 global ``structlog.configure`` is left to whoever embeds the function);
@@ -197,6 +196,10 @@ _OUTPUT = _Output()
 _CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("ebs_failover_log_context", default=None)
 
 
+#: structlog's method names that are not level names (``add_log_level``'s mapping).
+_LEVEL_NAMES = {"warn": "warning", "exception": "error"}
+
+
 def _add_invocation_keys(
     logger: object, method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -210,10 +213,6 @@ def _add_invocation_keys(
     merged["level"] = _LEVEL_NAMES.get(method, method)
     merged["timestamp"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     return merged
-
-
-#: structlog's method names that are not level names (``add_log_level``'s mapping).
-_LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 
 
 #: Built once, with its own processors: the global ``structlog.configure`` stays the embedder's.
