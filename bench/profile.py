@@ -18,6 +18,7 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -175,7 +176,6 @@ class _StageClock:
 
     def wrap(self, owner: Any, name: str, label: str) -> None:
         import functools
-        import time
 
         original = getattr(owner, name)
         totals, clock = self.totals, time.perf_counter
@@ -290,8 +290,6 @@ def profile_stages(batch: int = 100, rounds: int = 8) -> str:
 def _time_warm(
     handler: Any, contexts: list[Any], batch: int, rounds: int, clock: _StageClock
 ) -> tuple[float, float, dict[str, float]]:
-    import time
-
     from ebs_failover.testing import FakeEbs, MockEbs
 
     def fresh() -> Any:
@@ -323,8 +321,6 @@ def _time_storm_shape(
     handler: Any, events: list[tuple[bytes, int]], clock: _StageClock
 ) -> tuple[float, float, dict[str, float]]:
     """One shape of the storm's deliveries, on fakes as the storm leaves them (most pairs failed over)."""
-    import time
-
     from ebs_failover.testing import FakeEbs, FcContext, MockEbs
 
     from .storm import PAIRS, deliveries
@@ -371,8 +367,6 @@ def _time_cache_effect(contexts: list[Any], rounds: int = 10) -> tuple[float, fl
     What an SDK call between two invocations does to our code's cost, without the SDK: the work is
     identical, only what the CPU caches still hold differs.
     """
-    import time
-
     from ebs_failover.handler import handler
 
     batch = len(contexts)
@@ -406,8 +400,6 @@ def _time_cache_effect(contexts: list[Any], rounds: int = 10) -> tuple[float, fl
 
 def _time_act_alone(batch: int = 100, rounds: int = 8) -> tuple[float, float]:
     """``ebs.fail_over`` and the bare Describe + Failover, each in its own tight loop (µs per event)."""
-    import time
-
     from ebs_failover import ebs
     from ebs_failover.credentials import Credentials
     from ebs_failover.policy import Target
@@ -449,7 +441,6 @@ def profile_floor(batch: int = 100, rounds: int = 11) -> str:
     import datetime
     import hashlib
     import json
-    import time
     import uuid
 
     import orjson

@@ -192,7 +192,7 @@ class EbsClient:
 
             options["credential"] = DefaultCredentials()
         self._client = Client(Config(**options))
-        self._sdk = _Sdk.load()
+        self._sdk = _sdk()
 
     def describe(self, pair_id: str, site: str, budget: Budget) -> dict[str, Any] | None:
         """The pair as seen from this region as ``site`` (``backup``/``production``), or None."""
@@ -230,9 +230,7 @@ class EbsClient:
 
 
 class _Sdk:
-    """The SDK pieces every call reuses, built once (after the SDK's import)."""
-
-    _loaded: _Sdk | None = None
+    """The SDK pieces every call reuses, built once (after the SDK's import): see :func:`_sdk`."""
 
     def __init__(self) -> None:
         from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
@@ -255,21 +253,19 @@ class _Sdk:
         self.describe = operation("DescribeDiskReplicaPairs")
         self.failover = operation("FailoverDiskReplicaPair")
         self.request = OpenApiRequest
-        self.runtime = self._runtime_factory(RuntimeOptions)
+        self._runtime_options = RuntimeOptions
         self.full_runtime = self.runtime(_MAX_READ_TIMEOUT_MS)
 
-    @staticmethod
-    def _runtime_factory(options: Any) -> Callable[[int], Any]:
-        def runtime(timeout_ms: int) -> Any:
-            return options(read_timeout=timeout_ms, connect_timeout=min(_CONNECT_TIMEOUT_MS, timeout_ms))
+    def runtime(self, timeout_ms: int) -> Any:
+        """Runtime options whose timeouts end within ``timeout_ms``."""
+        return self._runtime_options(
+            read_timeout=timeout_ms, connect_timeout=min(_CONNECT_TIMEOUT_MS, timeout_ms)
+        )
 
-        return runtime
 
-    @classmethod
-    def load(cls) -> _Sdk:
-        if cls._loaded is None:
-            cls._loaded = cls()
-        return cls._loaded
+@functools.cache
+def _sdk() -> _Sdk:
+    return _Sdk()
 
 
 def _classify(error: Exception) -> EbsError:
@@ -348,7 +344,7 @@ def _retry_after(
 
 
 class _Attempts:
-    """One pair's calls, counted into its result; the first attempt of each is a plain call."""
+    """One pair's calls through :func:`retrying`, each attempt counted into its result."""
 
     def __init__(self, client: EbsClient, result: TargetResult, budget: Budget) -> None:
         self.client, self.result, self.budget = client, result, budget
@@ -357,20 +353,14 @@ class _Attempts:
         self.result.attempts += 1
 
     def describe(self, pair_id: str, site: str) -> dict[str, Any] | None:
-        return self._call(self.client.describe, pair_id, site)
+        return retrying(
+            self.budget, functools.partial(self.client.describe, pair_id, site, self.budget), self.count
+        )
 
     def failover(self, pair_id: str, token: str) -> str:
-        return self._call(self.client.failover, pair_id, token)
-
-    def _call(self, method: Callable[[str, str, Budget], T], first: str, second: str) -> T:
-        self.result.attempts += 1
-        try:
-            return method(first, second, self.budget)
-        except EbsError as error:
-            if not error.transient:
-                raise
-            again = functools.partial(method, first, second, self.budget)
-            return _retry_after(error, self.budget, again, self.count, time.sleep)
+        return retrying(
+            self.budget, functools.partial(self.client.failover, pair_id, token, self.budget), self.count
+        )
 
 
 def fail_over(

@@ -147,14 +147,12 @@ class _Invocation:
     def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
         from . import ebs  # the first failover of the instance imports it (and the SDK, later)
 
-        Budget, TargetResult, TransientFailure = ebs.Budget, ebs.TargetResult, ebs.TransientFailure
-
         if self.region is None:
             return self._result("failed", "no region: set FAILOVER_REGION", error={"code": "ConfigError"})
         function = getattr(self.context, "function", None)
         timeout = float(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_SECONDS)
         elapsed = time.perf_counter() - self.started
-        budget = Budget(timeout - settings.time_margin - elapsed)
+        budget = ebs.Budget(timeout - settings.time_margin - elapsed)
         client = ebs.client_for(
             self.region,
             self.credentials(),
@@ -166,9 +164,9 @@ class _Invocation:
             log.bind(client_token=target.client_token, replica_pair_id=target.pair_id)
             try:
                 outcome = ebs.fail_over(client, target, budget)
-            except TransientFailure as failure:
+            except ebs.TransientFailure as failure:
                 self.retry = failure
-                outcome = TargetResult(
+                outcome = ebs.TargetResult(
                     target.pair_id,
                     target.client_token,
                     "failed",
@@ -223,12 +221,11 @@ class _Invocation:
     def _register_secrets(self, settings: config.Settings) -> None:
         """Tell the redactor every secret this invocation holds (a no-op when they are the last ones).
 
-        The credentials the function will use (found once, whichever of the context's spellings
-        or the environment they came from), whatever the context's credentials hold even when
-        they are not used (incomplete), the ``ALIBABA_CLOUD_*`` ones, the callback token.
+        Whatever the context's credentials hold, in either spelling and even when incomplete (so
+        unused), the ``ALIBABA_CLOUD_*`` ones, the callback token: the credentials the function
+        uses are among them, whichever the two places they came from.
         """
         environ = os.environ
-        found = self.credentials()
         held = getattr(self.context, "credentials", None)
         log.REDACTOR.register(
             (
@@ -236,7 +233,6 @@ class _Invocation:
                 environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
                 environ.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
                 settings.callback_token,
-                *((found.access_key_id, found.access_key_secret, found.security_token) if found else ()),
                 *(Credentials.fields(held) if held is not None else ()),
             )
         )

@@ -36,7 +36,6 @@ _ALARM_SUMMARY = (
     "eventName",
     "productGroupName",
 )
-_ABSENT = frozenset({"", "null"})
 _DIMENSIONS_EXPECTED = "a {key=value, ...} map or a JSON object"
 
 
@@ -47,7 +46,7 @@ def callback_fields(raw: dict[str, Any]) -> dict[str, str]:
     and a structured ``dimensions`` (kept as its JSON text, parsed later like a JSON dimensions string).
     """
     if all(type(value) is str for value in raw.values()):  # a form body: the common case, done in one pass
-        return {key: value for key, value in raw.items() if value.strip() not in _ABSENT}
+        return {key: value for key, value in raw.items() if value.strip() not in values.ABSENT}
     fields: dict[str, str] = {}
     for key, value in raw.items():
         if isinstance(value, (dict, list)):

@@ -37,13 +37,17 @@ def identity(prefix: str, raw: str) -> str:
     return f"{prefix}:{safe}"
 
 
+#: Texts that mean "absent" in CloudMonitor's payloads.
+ABSENT = frozenset({"", "null"})
+
+
 def text(value: object) -> str | None:
     """A present scalar as text: ``None`` if missing, ``""``, ``"null"`` or not a scalar."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
         return str(value)
-    if isinstance(value, str) and value.strip() not in ("", "null"):
+    if isinstance(value, str) and value.strip() not in ABSENT:
         return value
     return None
 
