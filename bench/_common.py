@@ -187,6 +187,17 @@ def eventbridge_event(disk: str, event_id: str) -> bytes:
 # -- the bare SDK side ----------------------------------------------------------------------
 
 
+def bare_token(name: str) -> str:
+    """A ClientToken for the bare side, of the form ours have: ``ebsfo-`` and 58 hex digits.
+
+    The same calls means the same parameters, byte for byte the same size (the SDK signs and
+    encodes the token, the fake parses it): only what it is derived from differs.
+    """
+    import hashlib
+
+    return "ebsfo-" + hashlib.sha256(name.encode()).hexdigest()[:58]
+
+
 class BareSdk:
     """The minimal use of ``alibabacloud_ebs20210730``: one client, Describe then Failover."""
 

@@ -192,6 +192,43 @@ def test_dumps_takes_what_orjson_refuses(value: dict[Any, Any]) -> None:
     assert json.loads(rendered)  # valid JSON, whatever path produced it
 
 
+def test_a_rendered_value_is_embedded_as_it_is() -> None:
+    rendered = log.Rendered(b'{"kept":"as rendered","n":1}')
+    assert json.loads(log.dumps({"result": rendered})) == {"result": {"kept": "as rendered", "n": 1}}
+    # The json fallback (a lone surrogate elsewhere in the line) parses it back rather than repr it.
+    line = json.loads(log.dumps({"text": "lone \ud800", "result": rendered}))
+    assert line["result"] == {"kept": "as rendered", "n": 1}
+
+
+def test_scrub_rendered_gives_the_masked_value_and_its_json() -> None:
+    redactor = _redactor("LTAI5tQ9xKzMd3Ab", None)
+    clean, text = redactor.scrub_rendered({"reason": "nothing to hide"})
+    assert clean == {"reason": "nothing to hide"}
+    assert json.loads(log.dumps({"r": text}))["r"] == clean
+    masked, text = redactor.scrub_rendered({"reason": "key LTAI5tQ9xKzMd3Ab"})
+    assert masked == {"reason": "key ***"}
+    assert b"LTAI5tQ9xKzMd3Ab" not in log.dumps({"r": text})
+
+
+def test_a_line_with_a_cut_mark_in_its_result_is_still_masked_elsewhere() -> None:
+    """The whole line looks suspect (the result holds a cut mark): the rest is checked on its own."""
+    stream = io.StringIO()
+    secret = "LTAI5tQ9xKzMd3Ab-line"
+    saved = log.REDACTOR
+    log.REDACTOR = _redactor(secret, None)
+    log.configure(stream=stream)
+    try:
+        _, rendered = log.REDACTOR.scrub_rendered({"reason": "shortened..."})
+        with log.invocation(service="test"):
+            log.get_logger().info("result", note=f"leaked {secret}", result=rendered)
+    finally:
+        log.REDACTOR = saved
+        log.configure(stream=io.StringIO())
+    line = json.loads(stream.getvalue())
+    assert line["note"] == "leaked ***"
+    assert line["result"] == {"reason": "shortened..."}
+
+
 def test_the_context_is_per_invocation_and_restored_after() -> None:
     stream = io.StringIO()
     log.configure(stream=stream)
@@ -230,10 +267,31 @@ def test_the_settings_follow_an_environment_change(monkeypatch: pytest.MonkeyPat
 
 def test_the_settings_fingerprint_reads_every_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     before = config._fingerprint(os.environ)
-    for name in config.VARIABLES:
+    for name in (*config.VARIABLES, *config.CREDENTIAL_VARIABLES):
         monkeypatch.setenv(name, "changed")
         assert config._fingerprint(os.environ) != before, name
         monkeypatch.undo()
+
+
+def test_the_settings_follow_rotated_environment_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.first")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "first-secret")
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+    first = config.current().environment_credentials
+    assert first is not None
+    assert first.access_key_secret == "first-secret"
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "second-secret")
+    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "second-token")
+    second = config.current().environment_credentials
+    assert second is not None
+    assert (second.access_key_secret, second.security_token) == (
+        "second-secret",
+        "second-token",
+    )
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    assert config.current().environment_credentials is None
+    assert config.current().environment_secrets == (None, "second-secret", "second-token")
+    assert "second-secret" not in repr(config.current())
 
 
 def test_event_ids_are_random_uuids() -> None:

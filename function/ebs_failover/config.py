@@ -1,6 +1,7 @@
 """Settings from the environment, validated once per instance.
 
-Every variable the function reads is named in :data:`VARIABLES`; a bad value
+Every setting the function reads is named in :data:`VARIABLES` (and the
+credentials FC passes, in :data:`CREDENTIAL_VARIABLES`); a bad value
 is a :class:`ConfigError` that names the variable and what was expected, never
 a silent default. The handler turns it into a ``failed`` result for every
 invocation until the function is reconfigured.
@@ -13,10 +14,12 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
+from .credentials import Credentials
+
+__all__ = ["CREDENTIAL_VARIABLES", "LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
 
 #: Alarm levels from least to most severe.
 LEVELS = ("INFO", "WARN", "CRITICAL")
@@ -53,6 +56,14 @@ VARIABLES: dict[str, str] = {
     "SERVICE_NAME": "service key of every log line (default ebs-failover)",
 }
 
+#: The credentials FC's python3.12 runtime passes in the environment (python3.10 passes them in the
+#: context). Read with the settings, so that an invocation reads the environment once.
+CREDENTIAL_VARIABLES = (
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+)
+
 _PAIR_ID = re.compile(r"^pair-[A-Za-z0-9-]{1,60}$")
 _RESOURCE_ID = re.compile(r"^[a-z]{1,4}-[A-Za-z0-9-]{1,60}$")
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
@@ -85,6 +96,14 @@ class Settings:
     callback_networks: tuple[Any, ...]
     log_event: bool
     service: str
+    #: ``ALIBABA_CLOUD_*`` as they are (even incomplete: the redactor masks whatever is there).
+    environment_secrets: tuple[str | None, ...] = field(default=(None, None, None), repr=False)
+
+    @functools.cached_property
+    def environment_credentials(self) -> Credentials | None:
+        """The ``ALIBABA_CLOUD_*`` credentials, when the key and the secret are both set."""
+        key, secret, token = self.environment_secrets
+        return Credentials(key, secret, token or None) if key and secret else None
 
     @property
     def live(self) -> bool:
@@ -112,12 +131,14 @@ def load(environ: Mapping[str, str]) -> Settings:
         callback_networks=_networks(environ.get("CALLBACK_ALLOWED_IPS", "")),
         log_event=_choice(environ, "LOG_EVENT", ("true", "false"), "false") == "true",
         service=environ.get("SERVICE_NAME") or "ebs-failover",
+        environment_secrets=tuple(environ.get(name) for name in CREDENTIAL_VARIABLES),
     )
 
 
 _cache: tuple[tuple[Any, ...], Settings | ConfigError] | None = None
 _encode_key = getattr(os.environ, "encodekey", None)  # CPython's os._Environ; else the plain path
-_ENCODED_NAMES = tuple(map(_encode_key, VARIABLES)) if _encode_key is not None else ()
+_READ = (*VARIABLES, *CREDENTIAL_VARIABLES)
+_ENCODED_NAMES = tuple(map(_encode_key, _READ)) if _encode_key is not None else ()
 
 
 def current(environ: Mapping[str, str] | None = None) -> Settings:
@@ -140,13 +161,13 @@ def _fingerprint(env: Mapping[str, str]) -> tuple[Any, ...]:
     """The raw values of every variable read: a changed setting changes it.
 
     For ``os.environ``, straight from its underlying dict of encoded bytes (one C-level ``map``):
-    decoding 14 variables through the ``os.environ`` mapping on every warm invocation costs more
+    decoding 17 variables through the ``os.environ`` mapping on every warm invocation costs more
     than everything else ``current`` does.
     """
     raw = getattr(env, "_data", None) if env is os.environ else None
     if isinstance(raw, dict) and _ENCODED_NAMES:
         return tuple(map(raw.get, _ENCODED_NAMES))
-    return tuple(env.get(name) for name in VARIABLES)
+    return tuple(env.get(name) for name in _READ)
 
 
 def _choice(

@@ -28,20 +28,14 @@ class Credentials:
         )
 
     @classmethod
-    def find(cls, context: Any, environ: Mapping[str, str]) -> Credentials | None:
-        """``context.credentials`` (python3.10), else ``ALIBABA_CLOUD_*`` (python3.12), else None."""
-        found = getattr(context, "credentials", None)
-        if found is not None:
-            key, secret, token = cls.fields(found)
-            if key and secret:
-                return cls(key, secret, token)
-        key, secret = (
-            environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-        )
+    def pick(cls, held: tuple[str | None, ...], fallback: Credentials | None) -> Credentials | None:
+        """The context's credentials (``held``, as :meth:`fields` read them; FC's python3.10 passes
+        them so) when the key and the secret are there, else ``fallback`` (``ALIBABA_CLOUD_*``, as
+        python3.12 passes them)."""
+        key, secret, token = held
         if key and secret:
-            return cls(key, secret, environ.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
-        return None
+            return cls(key, secret, token)
+        return fallback
 
 
 def _field(source: Any, *names: str) -> str | None:

@@ -24,7 +24,6 @@ __all__ = ["handler"]
 _cold_start = True
 _DEFAULT_TIMEOUT_SECONDS = 60.0
 _RESOURCES_SHOWN = 50
-_UNSET = object()
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -32,19 +31,29 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     global _cold_start  # Powertools' cold_start: the first invocation of the instance
     started = time.perf_counter()
     cold, _cold_start = _cold_start, False
+    settings: config.Settings | config.ConfigError
+    try:
+        settings = config.current()
+        service = settings.service
+    except config.ConfigError as error:
+        settings, service = error, os.environ.get("SERVICE_NAME") or "ebs-failover"
     function = getattr(context, "function", None)
     with log.invocation(
-        service=os.environ.get("SERVICE_NAME") or "ebs-failover",
+        service=service,
         cold_start=cold,
         function_name=getattr(function, "name", None),
         function_memory_size=getattr(function, "memory", None),
         function_request_id=getattr(context, "request_id", None),
     ):
         invocation = _Invocation(event, context, started)
-        result = invocation.run()
+        result = invocation.run(settings)
         deliveries = invocation.tell(result)
         log.get_logger().info(
-            "result", outcome=result["data"]["outcome"], notifications=deliveries, result=result
+            "result",
+            outcome=result["data"]["outcome"],
+            notifications=deliveries,
+            # Rendered (and scrubbed) once, when the result was built: the line embeds that text.
+            result=invocation.rendered_result or result,
         )
         if cold:
             # The modules and clients the cold start built live as long as the instance:
@@ -74,13 +83,9 @@ class _Invocation:
         self.trigger: Trigger | None = None
         self.region: str | None = None
         self.settings: config.Settings | None = None
-        self._credentials: Credentials | object | None = _UNSET
-
-    def credentials(self) -> Credentials | None:
-        """The function's credentials (found once per invocation: acting and telling both need them)."""
-        if self._credentials is _UNSET:
-            self._credentials = Credentials.find(self.context, os.environ)
-        return self._credentials  # type: ignore[return-value]
+        self.credentials: Credentials | None = None
+        #: The result's JSON as scrubbed (:meth:`_result`), for the log line to embed.
+        self.rendered_result: log.Rendered | None = None
 
     def tell(self, result: dict[str, Any]) -> list[dict[str, Any]]:
         """Publish the result to every configured channel; a channel failure is reported, not raised."""
@@ -92,7 +97,7 @@ class _Invocation:
             return publish(
                 result,
                 self.settings.notify_targets,
-                credentials=self.credentials(),
+                credentials=self.credentials,
                 # The topic lives where the function runs, whatever FAILOVER_REGION says.
                 region=getattr(self.context, "region", None) or self.region or "",
                 account_id=str(getattr(self.context, "account_id", None) or ""),
@@ -103,22 +108,20 @@ class _Invocation:
                 {"channel": ",".join(self.settings.notify_targets), "ok": False, "code": type(error).__name__}
             ]
 
-    def run(self) -> dict[str, Any]:
+    def run(self, settings: config.Settings | config.ConfigError) -> dict[str, Any]:
         try:
-            return self._run()
+            return self._run(settings)
         except Exception as error:  # the last line of defence: a result, never a traceback
             log.get_logger().error("unexpected_error", error_type=type(error).__name__)
             return self._result("failed", "unexpected error", error={"code": type(error).__name__})
 
-    def _run(self) -> dict[str, Any]:
-        try:
-            settings = config.current()
-        except config.ConfigError as error:
+    def _run(self, settings: config.Settings | config.ConfigError) -> dict[str, Any]:
+        if isinstance(settings, config.ConfigError):
             return self._result(
-                "failed", str(error), error={"code": "ConfigError", "variable": error.variable}
+                "failed", str(settings), error={"code": "ConfigError", "variable": settings.variable}
             )
         self.settings = settings
-        self._register_secrets(settings)
+        self._find_credentials(settings)
         if settings.log_event:
             log.get_logger().info("raw_event", raw_event=_printable(self.event))
         try:
@@ -155,7 +158,7 @@ class _Invocation:
         budget = ebs.Budget(timeout - settings.time_margin - elapsed)
         client = ebs.client_for(
             self.region,
-            self.credentials(),
+            self.credentials,
             endpoint=settings.ebs_endpoint,
             protocol=settings.ebs_protocol,
         )
@@ -202,7 +205,7 @@ class _Invocation:
             }
         # What came from outside (the event, EBS's answers) may hold a secret: one scrub of the whole.
         # Its keys are all the function's own (the summaries pick fixed fields): only values can leak.
-        return log.REDACTOR.scrub(  # type: ignore[no-any-return]
+        result, self.rendered_result = log.REDACTOR.scrub_rendered(
             results.build(
                 outcome=outcome,
                 source=_source(self.context),
@@ -214,28 +217,22 @@ class _Invocation:
                 reason=reason,
                 duration_ms=(time.perf_counter() - self.started) * 1000,
                 error=error,
-            ),
-            foreign_keys=False,
-        )
-
-    def _register_secrets(self, settings: config.Settings) -> None:
-        """Tell the redactor every secret this invocation holds (a no-op when they are the last ones).
-
-        Whatever the context's credentials hold, in either spelling and even when incomplete (so
-        unused), the ``ALIBABA_CLOUD_*`` ones, the callback token: the credentials the function
-        uses are among them, whichever the two places they came from.
-        """
-        environ = os.environ
-        held = getattr(self.context, "credentials", None)
-        log.REDACTOR.register(
-            (
-                environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-                environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-                environ.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
-                settings.callback_token,
-                *(Credentials.fields(held) if held is not None else ()),
             )
         )
+        return result  # type: ignore[no-any-return]
+
+    def _find_credentials(self, settings: config.Settings) -> None:
+        """Find the function's credentials, and tell the redactor every secret this invocation holds.
+
+        The redactor learns whatever the context's credentials hold, in either spelling and even
+        when incomplete (so unused), the ``ALIBABA_CLOUD_*`` ones and the callback token: the
+        credentials the function uses are among them, whichever the two places they came from.
+        Registering the same secrets as the last invocation is a no-op.
+        """
+        held = getattr(self.context, "credentials", None)
+        fields = Credentials.fields(held) if held is not None else (None, None, None)
+        log.REDACTOR.register((*settings.environment_secrets, settings.callback_token, *fields))
+        self.credentials = Credentials.pick(fields, settings.environment_credentials)
 
 
 def _source(context: Any) -> str:

@@ -28,7 +28,7 @@ from urllib.parse import quote, quote_plus
 import orjson
 import structlog
 
-__all__ = ["Redactor", "configure", "dumps", "get_logger", "invocation"]
+__all__ = ["Redactor", "Rendered", "configure", "dumps", "get_logger", "invocation"]
 
 _SECRET_WORDS = r"secret|password|security_?token|authorization|signature|credential|access_?key"
 _SECRET_KEY = re.compile(_SECRET_WORDS, re.I)
@@ -48,16 +48,39 @@ _SCRUBBED_ALREADY = frozenset({"result"})
 _OUTSIDE_STRUCTURES = frozenset({"raw_event"})
 
 
+class Rendered:
+    """A value already rendered as JSON (``json``, UTF-8), which :func:`dumps` embeds as it is."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+
+
 def dumps(value: Any) -> bytes:
-    """``value`` as compact JSON (UTF-8).
+    """``value`` as compact JSON (UTF-8); a :class:`Rendered` inside it is embedded as it is.
 
     orjson first; what it refuses (lone surrogates, integers beyond 64 bits, very deep nesting) goes
     through ``json``, escaped to ASCII.
     """
     try:
-        return orjson.dumps(value, default=repr, option=_ORJSON_OPTIONS)
+        return orjson.dumps(value, default=_fragment, option=_ORJSON_OPTIONS)
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, default=repr, separators=(",", ":")).encode()
+        return json.dumps(value, default=_plain, separators=(",", ":")).encode()
+
+
+def _fragment(value: Any) -> Any:
+    """What orjson writes for a value it does not know: a :class:`Rendered`'s text, else repr."""
+    if isinstance(value, Rendered):
+        return orjson.Fragment(value.json)
+    return repr(value)
+
+
+def _plain(value: Any) -> Any:
+    """What ``json`` writes for a value it does not know: a :class:`Rendered` parsed back, else repr."""
+    if isinstance(value, Rendered):
+        return orjson.loads(value.json)
+    return repr(value)
 
 
 class Redactor:
@@ -114,6 +137,18 @@ class Redactor:
             return value
         return self._walk(value, key)
 
+    def scrub_rendered(self, value: Any) -> tuple[Any, Rendered]:
+        """:meth:`scrub` of a value whose keys are all the function's own, and its JSON.
+
+        The JSON is the text the check rendered anyway (rendered again only if something was
+        masked): a log line embeds it instead of serialising the value a second time.
+        """
+        rendered = dumps(value)
+        if not self.clean(rendered, foreign_keys=False):
+            value = self._walk(value)
+            rendered = dumps(value)
+        return value, Rendered(rendered)
+
     def _walk(self, value: Any, key: str = "") -> Any:
         if value is None or isinstance(value, (bool, int, float)):
             return value
@@ -156,12 +191,20 @@ REDACTOR = Redactor()
 
 
 def _render(logger: object, method: str, event: MutableMapping[str, Any]) -> str:
-    """The last processor: the line as JSON, rendered again from a scrubbed copy if it looked suspect."""
+    """The last processor: the line as JSON, rendered again from a scrubbed copy if it looked suspect.
+
+    The whole line is checked first (one search of one text); only a suspect line is checked again
+    without the values scrubbed already, and walked if that still looks suspect.
+    """
     redactor = REDACTOR  # looked up per line: a test may swap in a fresh one
-    rest = {key: value for key, value in event.items() if key not in _SCRUBBED_ALREADY}
-    if not redactor.clean(dumps(rest), foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(rest)):
-        event = {**redactor._walk(rest), **{k: v for k, v in event.items() if k in _SCRUBBED_ALREADY}}
-    return _one_line(dumps(event)).decode("utf-8", "replace")
+    line = dumps(event)
+    if not redactor.clean(line, foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(event)):
+        rest = {key: value for key, value in event.items() if key not in _SCRUBBED_ALREADY}
+        if not redactor.clean(dumps(rest), foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(rest)):
+            line = dumps(
+                {**redactor._walk(rest), **{k: v for k, v in event.items() if k in _SCRUBBED_ALREADY}}
+            )
+    return _one_line(line).decode("utf-8", "replace")
 
 
 def _one_line(rendered: bytes) -> bytes:
