@@ -294,6 +294,18 @@ def test_the_settings_follow_rotated_environment_credentials(monkeypatch: pytest
     assert "second-secret" not in repr(config.current())
 
 
+@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**6))
+def test_timestamps_read_as_datetime_writes_them(micro: int) -> None:
+    from datetime import datetime, timezone
+
+    from ebs_failover._clock import iso_utc
+
+    now = micro / 1_000_000
+    moment = datetime.fromtimestamp(now, timezone.utc)
+    assert iso_utc(now, digits=6) == moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    assert iso_utc(now) == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def test_event_ids_are_random_uuids() -> None:
     ids = [results._uuid4() for _ in range(2000)]
     assert len(set(ids)) == len(ids)

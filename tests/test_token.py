@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
+
+import pytest
 
 from ebs_failover.token import TOKEN_PREFIX, client_token
 
@@ -14,6 +17,13 @@ def test_shape() -> None:
     assert len(token) == 64
     assert token.isascii()
     assert token.isprintable()
+
+
+@pytest.mark.parametrize(("identity", "pair"), [("cms:batch-1", "pair-cn-a"), ("manual:工单-7", "pair-cn-b")])
+def test_the_token_is_the_documented_sha256(identity: str, pair: str) -> None:
+    """Whichever SHA-256 computes it: ``ebsfo-`` + 58 hex digits of SHA-256(identity LF pair)."""
+    digest = hashlib.sha256(f"{identity}\n{pair}".encode()).hexdigest()
+    assert client_token(identity, pair) == TOKEN_PREFIX + digest[:58]
 
 
 def test_same_alarm_same_pair_same_token() -> None:

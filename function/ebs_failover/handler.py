@@ -14,7 +14,9 @@ import os
 import time
 from typing import Any
 
-from . import config, log, results
+# ebs is light (it imports the SDK when its first client is built): importing it here, not in
+# _act, spares every failover importlib's Python code that a function-level import runs.
+from . import config, ebs, log, results
 from .credentials import Credentials
 from .policy import Plan, decide
 from .triggers import InvalidEvent, Trigger, parse
@@ -148,8 +150,6 @@ class _Invocation:
         return self._act(plan, settings)
 
     def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
-        from . import ebs  # the first failover of the instance imports it (and the SDK, later)
-
         if self.region is None:
             return self._result("failed", "no region: set FAILOVER_REGION", error={"code": "ConfigError"})
         function = getattr(self.context, "function", None)

@@ -21,12 +21,13 @@ import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from contextvars import ContextVar, Token
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import orjson
 import structlog
+
+from ._clock import iso_utc
 
 __all__ = ["Redactor", "Rendered", "configure", "dumps", "get_logger", "invocation"]
 
@@ -40,8 +41,6 @@ _MASK = "***"
 _CUT = "..."
 _SHORTEST_FRAGMENT = 4
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
-#: Log keys whose values the handler has scrubbed already (the result event): not checked twice.
-_SCRUBBED_ALREADY = frozenset({"result"})
 #: Log keys whose values may be structures from outside, with keys of their own (the raw event).
 #: Every other key of a line, and every key inside its values, is the function's own: a line is
 #: searched for secret-looking keys only when it has one of these.
@@ -49,7 +48,10 @@ _OUTSIDE_STRUCTURES = frozenset({"raw_event"})
 
 
 class Rendered:
-    """A value already rendered as JSON (``json``, UTF-8), which :func:`dumps` embeds as it is."""
+    """A value rendered as JSON and scrubbed (:meth:`Redactor.scrub_rendered`): ``json``, UTF-8.
+
+    :func:`dumps` embeds it as it is; a log line splices it in without searching it again.
+    """
 
     __slots__ = ("json",)
 
@@ -191,19 +193,19 @@ REDACTOR = Redactor()
 
 
 def _render(logger: object, method: str, event: MutableMapping[str, Any]) -> str:
-    """The last processor: the line as JSON, rendered again from a scrubbed copy if it looked suspect.
+    """The last processor: the line as JSON, with secrets masked.
 
-    The whole line is checked first (one search of one text); only a suspect line is checked again
-    without the values scrubbed already, and walked if that still looks suspect.
+    The line's own values are rendered and searched once (walked and rendered again only if that
+    looked suspect); :class:`Rendered` values, scrubbed when they were rendered, are spliced in as
+    they are, neither serialised nor searched a second time.
     """
     redactor = REDACTOR  # looked up per line: a test may swap in a fresh one
+    spliced = [(key, event.pop(key)) for key, value in list(event.items()) if type(value) is Rendered]
     line = dumps(event)
     if not redactor.clean(line, foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(event)):
-        rest = {key: value for key, value in event.items() if key not in _SCRUBBED_ALREADY}
-        if not redactor.clean(dumps(rest), foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(rest)):
-            line = dumps(
-                {**redactor._walk(rest), **{k: v for k, v in event.items() if k in _SCRUBBED_ALREADY}}
-            )
+        line = dumps(redactor._walk(dict(event)))
+    for key, rendered in spliced:  # the event always has keys (event, level, timestamp): never "{}"
+        line = b"".join((line[:-1], b",", dumps(key), b":", rendered.json, b"}"))
     return _one_line(line).decode("utf-8", "replace")
 
 
@@ -254,7 +256,7 @@ def _add_invocation_keys(
     context = _CONTEXT.get()
     merged = {**context, **event} if context else dict(event)
     merged["level"] = _LEVEL_NAMES.get(method, method)
-    merged["timestamp"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    merged["timestamp"] = iso_utc(digits=6)
     return merged
 
 

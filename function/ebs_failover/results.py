@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
+
+from ._clock import iso_utc
 
 __all__ = ["OUTCOMES", "TYPE_PREFIX", "aggregate", "build"]
 
@@ -76,7 +77,7 @@ def build(
         "id": _uuid4(),
         "source": source,
         "type": TYPE_PREFIX + outcome,
-        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": iso_utc(),
         "datacontenttype": "application/json",
         "data": data,
     }

@@ -26,7 +26,7 @@ _CALLBACK_KEYS = ("alertState", "alertName", "ruleId", "metricName")
 
 
 def _has(*keys: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda data: any(key in data for key in keys)
+    return lambda data: any(map(data.__contains__, keys))  # no generator per test
 
 
 def _is_http(data: dict[str, Any]) -> bool:
