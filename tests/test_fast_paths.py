@@ -306,6 +306,17 @@ def test_timestamps_read_as_datetime_writes_them(micro: int) -> None:
     assert iso_utc(now) == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def test_picked_credentials_follow_a_rotation() -> None:
+    from ebs_failover.credentials import Credentials
+
+    first = Credentials.pick(("STS.key", "first-secret", "first-token"), None)
+    assert Credentials.pick(("STS.key", "first-secret", "first-token"), None) is first
+    rotated = Credentials.pick(("STS.key", "second-secret", "second-token"), None)
+    assert rotated == Credentials("STS.key", "second-secret", "second-token")
+    fallback = Credentials("env-key", "env-secret")
+    assert Credentials.pick((None, "lone-secret", None), fallback) is fallback
+
+
 def test_event_ids_are_random_uuids() -> None:
     ids = [results._uuid4() for _ in range(2000)]
     assert len(set(ids)) == len(ids)

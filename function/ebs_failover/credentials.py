@@ -33,9 +33,23 @@ class Credentials:
         them so) when the key and the secret are there, else ``fallback`` (``ALIBABA_CLOUD_*``, as
         python3.12 passes them)."""
         key, secret, token = held
-        if key and secret:
-            return cls(key, secret, token)
-        return fallback
+        if not (key and secret):
+            return fallback
+        last = _last_picked
+        if last is not None and last[0] == held:  # every warm invocation holds the same (until a rotation)
+            return last[1]
+        credentials = cls(key, secret, token)
+        _remember((held, credentials))
+        return credentials
+
+
+#: The last credentials :meth:`Credentials.pick` made, and the fields it made them from.
+_last_picked: tuple[tuple[str | None, ...], Credentials] | None = None
+
+
+def _remember(picked: tuple[tuple[str | None, ...], Credentials]) -> None:
+    global _last_picked  # noqa: PLW0603 - replaced whole: threads see the old pair or the new one
+    _last_picked = picked
 
 
 def _field(source: Any, *names: str) -> str | None:

@@ -205,8 +205,13 @@ def _render(logger: object, method: str, event: MutableMapping[str, Any]) -> str
     if not redactor.clean(line, foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(event)):
         line = dumps(redactor._walk(dict(event)))
     for key, rendered in spliced:  # the event always has keys (event, level, timestamp): never "{}"
-        line = b"".join((line[:-1], b",", dumps(key), b":", rendered.json, b"}"))
+        line = b"".join((line[:-1], b",", _json_key(key), b":", rendered.json, b"}"))
     return _one_line(line).decode("utf-8", "replace")
+
+
+@functools.lru_cache(maxsize=64)
+def _json_key(key: str) -> bytes:
+    return dumps(key)
 
 
 def _one_line(rendered: bytes) -> bytes:
