@@ -1,11 +1,12 @@
-"""``python -m bench.profile warm|storm|cold``: where our side's time goes, next to the bare SDK's.
+"""``python -m bench.profile warm|storm|stages|floor|cold|context``: where our side's time goes.
 
 ``warm`` and ``storm`` run each side under cProfile (separately: a profile
 adds the same per-call tax to both, but read the shares, not the absolute
 milliseconds) and split our per-event time into the SDK's share (``call_api``
 and below, the fake included: what the bare side pays too) and the stages of
 our own code. ``cold`` runs both cold children with ``-X importtime`` and
-lists the imports that cost the most, per top-level package.
+lists the imports that cost the most, per top-level package. ``context``
+(:mod:`bench.sampling`) samples the warm and storm workloads at full speed.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ STAGES = (
     ("  parse (decode, schema, trigger)", "ebs_failover/triggers/__init__.py", "parse"),
     ("  decide (policy, ClientToken)", "ebs_failover/policy.py", "decide"),
     ("  config.current (environment fingerprint, cached Settings)", "ebs_failover/config.py", "current"),
-    ("  Credentials.find (once per invocation)", "ebs_failover/credentials.py", "find"),
-    ("  _register_secrets", "ebs_failover/handler.py", "_register_secrets"),
+    (
+        "  _find_credentials (and the redactor told the secrets)",
+        "ebs_failover/handler.py",
+        "_find_credentials",
+    ),
     ("  log.invocation (the context variable)", "ebs_failover/log.py", "invocation"),
 )
 BARE_STAGES = (
@@ -198,10 +202,9 @@ class _StageClock:
 
 _FAIL_OVER = "ebs.fail_over around the calls (results, retries)"
 _SDK_CALLS = "EbsClient._call x2 (the SDK's call_api + our glue)"
-_SECRETS = "_register_secrets (less Credentials.find)"
-_FIND = "Credentials.find"
-#: (outer, inner): stages that run inside another (``_register_secrets`` finds the credentials).
-_NESTED = ((_FAIL_OVER, _SDK_CALLS), (_SECRETS, _FIND))
+_SECRETS = "_find_credentials (and the redactor told)"
+#: (outer, inner): stages that run inside another.
+_NESTED = ((_FAIL_OVER, _SDK_CALLS),)
 
 
 #: (owner module or class, attribute, label) of the stages ``profile_stages`` times.
@@ -210,10 +213,9 @@ def _stage_targets() -> list[tuple[Any, str, str]]:
 
     return [
         (config, "current", "config.current"),
-        (handler._Invocation, "_register_secrets", _SECRETS),
+        (handler._Invocation, "_find_credentials", _SECRETS),
         (handler, "parse", "parse"),
         (handler, "decide", "decide (policy, ClientToken)"),
-        (handler._Invocation, "credentials", _FIND),
         (ebs, "client_for", "client_for"),
         (ebs, "fail_over", _FAIL_OVER),
         (ebs.EbsClient, "_call", _SDK_CALLS),
@@ -567,6 +569,12 @@ def profile_cold() -> str:
     return "\n".join(out) + "\n"
 
 
+def _context() -> str:
+    from .sampling import profile_context_storm, profile_context_warm
+
+    return profile_context_warm() + "\n" + profile_context_storm()
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "function"))
     profiles = {
@@ -575,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages": profile_stages,
         "floor": profile_floor,
         "cold": profile_cold,
+        "context": _context,
     }
     for name in (argv if argv is not None else sys.argv[1:]) or list(profiles):
         print(profiles[name]())

@@ -25,6 +25,7 @@ from ._common import (
     BareSdk,
     Clock,
     Figure,
+    bare_token,
     callback_event,
     disk_id,
     eventbridge_event,
@@ -57,7 +58,7 @@ def deliveries(shuffle_seed: int = 2024) -> list[tuple[str, bytes, str]]:
             else:
                 event_id = f"7b1c{n:04d}-4f50-4617-8293-a4b5c6d7e8f9"
                 raw, identity = eventbridge_event(disk, event_id), f"eb-{event_id}"
-            out.append((pair, raw, f"bench-{identity}"[:64]))
+            out.append((pair, raw, bare_token(f"storm-{identity}")))
     random.Random(shuffle_seed).shuffle(out)
     return out
 
