@@ -283,18 +283,19 @@ def _classify(error: Exception) -> EbsError:
 
 def retrying(
     budget: Budget,
-    call: Callable[[], T],
+    call: Callable[..., T],
     on_attempt: Callable[[], None],
+    *args: Any,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run ``call``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``."""
+    """``call(*args)``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``."""
     on_attempt()
     try:
-        return call()
+        return call(*args)
     except EbsError as error:
         if not error.transient:
             raise
-        return _retry_after(error, budget, call, on_attempt, sleep)
+        return _retry_after(error, budget, functools.partial(call, *args), on_attempt, sleep)
 
 
 def _retry_after(
@@ -353,14 +354,10 @@ class _Attempts:
         self.result.attempts += 1
 
     def describe(self, pair_id: str, site: str) -> dict[str, Any] | None:
-        return retrying(
-            self.budget, functools.partial(self.client.describe, pair_id, site, self.budget), self.count
-        )
+        return retrying(self.budget, self.client.describe, self.count, pair_id, site, self.budget)
 
     def failover(self, pair_id: str, token: str) -> str:
-        return retrying(
-            self.budget, functools.partial(self.client.failover, pair_id, token, self.budget), self.count
-        )
+        return retrying(self.budget, self.client.failover, self.count, pair_id, token, self.budget)
 
 
 def fail_over(

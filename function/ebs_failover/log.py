@@ -193,7 +193,7 @@ REDACTOR = Redactor()
 
 
 def _render(logger: object, method: str, event: MutableMapping[str, Any]) -> str:
-    """The last processor: the line as JSON, with secrets masked.
+    """The line as JSON, with secrets masked.
 
     The line's own values are rendered and searched once (walked and rendered again only if that
     looked suspect); :class:`Rendered` values, scrubbed when they were rendered, are spliced in as
@@ -250,25 +250,24 @@ _CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("ebs_failover_log_conte
 _LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 
 
-def _add_invocation_keys(
-    logger: object, method: str, event: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """The first processor: the invocation's keys, the line's own (which win), level and timestamp.
+def _render_line(logger: object, method: str, event: MutableMapping[str, Any]) -> str:
+    """The one processor: the invocation's keys, the line's own (which win), level and timestamp,
+    rendered by :func:`_render`.
 
-    One processor for what ``merge_contextvars``, ``add_log_level`` and ``TimeStamper`` would do in
-    three: the canonical line is written on every invocation.
+    What ``merge_contextvars``, ``add_log_level``, ``TimeStamper`` and a renderer would do in four
+    processors, in one: the canonical line is written on every invocation.
     """
     context = _CONTEXT.get()
     merged = {**context, **event} if context else dict(event)
     merged["level"] = _LEVEL_NAMES.get(method, method)
     merged["timestamp"] = iso_utc(digits=6)
-    return merged
+    return _render(logger, method, merged)
 
 
 #: Built once, with its own processors: the global ``structlog.configure`` stays the embedder's.
 _LOGGER: Any = structlog.wrap_logger(
     _OUTPUT,
-    processors=[_add_invocation_keys, _render],
+    processors=[_render_line],
     wrapper_class=structlog.make_filtering_bound_logger("info"),
     context_class=dict,
 ).bind()  # the bound logger itself, not a lazy proxy that resolves it on every call
