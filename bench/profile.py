@@ -39,7 +39,7 @@ STAGES = (
         "structlog/_base.py",
         "_proxy_to_logger",
     ),
-    ("    of which _render (redaction check, orjson)", "ebs_failover/log.py", "_render"),
+    ("    of which _render_line (context, redaction check, orjson)", "ebs_failover/log.py", "_render_line"),
     ("  _result (results.build + the redaction check of the result)", "ebs_failover/handler.py", "_result"),
     ("  parse (decode, schema, trigger)", "ebs_failover/triggers/__init__.py", "parse"),
     ("  decide (policy, ClientToken)", "ebs_failover/policy.py", "decide"),

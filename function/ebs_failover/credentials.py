@@ -21,11 +21,16 @@ class Credentials:
     @staticmethod
     def fields(source: Any) -> tuple[str | None, ...]:
         """The three fields of a credentials object or mapping, in whichever spelling it uses."""
-        return (
-            _field(source, "access_key_id", "accessKeyId"),
-            _field(source, "access_key_secret", "accessKeySecret"),
-            _field(source, "security_token", "securityToken"),
-        )
+        if isinstance(source, dict):
+            return tuple(_text(source.get(snake) or source.get(camel)) for snake, camel in _SPELLINGS)
+        # Attributes (FC's credentials object); a Mapping that is not a dict last: its test is slow.
+        found = [getattr(source, snake, None) or getattr(source, camel, None) for snake, camel in _SPELLINGS]
+        if not all(found) and isinstance(source, Mapping):
+            found = [
+                value or source.get(snake) or source.get(camel)
+                for value, (snake, camel) in zip(found, _SPELLINGS, strict=True)
+            ]
+        return tuple(map(_text, found))
 
     @classmethod
     def pick(cls, held: tuple[str | None, ...], fallback: Credentials | None) -> Credentials | None:
@@ -52,14 +57,13 @@ def _remember(picked: tuple[tuple[str | None, ...], Credentials]) -> None:
     _last_picked = picked
 
 
-def _field(source: Any, *names: str) -> str | None:
-    for name in names:
-        if isinstance(source, dict):
-            value = source.get(name)
-        else:  # attributes (FC's credentials object); a Mapping that is not a dict last: its test is slow
-            value = getattr(source, name, None)
-            if value is None and isinstance(source, Mapping):
-                value = source.get(name)
-        if value:
-            return str(value)
-    return None
+#: Each field's two spellings: FC's python3.10 context (snake case) and the SDKs' JSON (camel case).
+_SPELLINGS = (
+    ("access_key_id", "accessKeyId"),
+    ("access_key_secret", "accessKeySecret"),
+    ("security_token", "securityToken"),
+)
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value else None

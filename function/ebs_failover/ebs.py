@@ -16,7 +16,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .credentials import Credentials
 from .policy import Target
@@ -281,28 +281,37 @@ def _classify(error: Exception) -> EbsError:
     return EbsError(str(code), status, message, str(request_id) if request_id else None, retry_after)
 
 
+class Tally(Protocol):
+    """What counts the attempts of a call (a :class:`TargetResult`)."""
+
+    attempts: int
+
+
 def retrying(
     budget: Budget,
+    tally: Tally,
     call: Callable[..., T],
-    on_attempt: Callable[[], None],
     *args: Any,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """``call(*args)``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``."""
-    on_attempt()
+    """``call(*args)``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``.
+
+    Every attempt adds one to ``tally.attempts``.
+    """
+    tally.attempts += 1
     try:
         return call(*args)
     except EbsError as error:
         if not error.transient:
             raise
-        return _retry_after(error, budget, functools.partial(call, *args), on_attempt, sleep)
+        return _retry_after(error, budget, tally, functools.partial(call, *args), sleep)
 
 
 def _retry_after(
     failed: EbsError,
     budget: Budget,
+    tally: Tally,
     call: Callable[[], T],
-    on_attempt: Callable[[], None],
     sleep: Callable[[float], None],
 ) -> T:
     """Retry ``call`` after its first attempt failed transiently (``failed``), with tenacity."""
@@ -339,25 +348,9 @@ def _retry_after(
             if pending is not None:  # tenacity's first attempt is the one that already failed
                 first, pending = pending, None
                 raise first
-            on_attempt()
+            tally.attempts += 1
             return call()
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-
-class _Attempts:
-    """One pair's calls through :func:`retrying`, each attempt counted into its result."""
-
-    def __init__(self, client: EbsClient, result: TargetResult, budget: Budget) -> None:
-        self.client, self.result, self.budget = client, result, budget
-
-    def count(self) -> None:
-        self.result.attempts += 1
-
-    def describe(self, pair_id: str, site: str) -> dict[str, Any] | None:
-        return retrying(self.budget, self.client.describe, self.count, pair_id, site, self.budget)
-
-    def failover(self, pair_id: str, token: str) -> str:
-        return retrying(self.budget, self.client.failover, self.count, pair_id, token, self.budget)
 
 
 def fail_over(
@@ -366,26 +359,25 @@ def fail_over(
     """Describe the pair, then fail it over unless that is done or cannot help."""
     started = time.perf_counter()
     result = TargetResult(target.pair_id, target.client_token, "failed")
-    calls = _Attempts(client, result, budget)
     try:
-        pair = calls.describe(target.pair_id, "backup")
+        pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
         if pair is None:
-            _not_standby(calls, target, result)
+            _not_standby(client, target, result, budget)
         else:
             _note_pair(result, pair, now)
-            _decide_and_fail_over(calls, target, result, pair)
+            _decide_and_fail_over(client, target, result, pair, budget)
     except EbsError as error:
         if error.transient:
             raise TransientFailure(target.pair_id, error.code, result.attempts) from None
         _explain(result, error)
         if error.code == "OperationDenied.InvalidStatus":
-            _look_again(calls, target, result)
+            _look_again(client, target, result, budget)
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
     return result
 
 
 def _decide_and_fail_over(
-    calls: _Attempts, target: Target, result: TargetResult, pair: Mapping[str, Any]
+    client: EbsClient, target: Target, result: TargetResult, pair: Mapping[str, Any], budget: Budget
 ) -> None:
     status = str(pair.get("Status"))
     if status in _DONE:
@@ -399,15 +391,15 @@ def _decide_and_fail_over(
             else f"a pair in status {status} cannot be failed over"
         )
         return
-    result.request_id = calls.failover(target.pair_id, target.client_token)
+    result.request_id = retrying(budget, result, client.failover, target.pair_id, target.client_token, budget)
     # No describe afterwards: EBS accepted the failover, so the pair is failovering (then
     # failovered); one more round trip would cost every invocation for a status the operator can read.
     result.outcome = "failed_over"
 
 
-def _not_standby(calls: _Attempts, target: Target, result: TargetResult) -> None:
+def _not_standby(client: EbsClient, target: Target, result: TargetResult, budget: Budget) -> None:
     """The pair is not a backup in this region: say whether this region is its primary."""
-    primary = calls.describe(target.pair_id, "production")
+    primary = retrying(budget, result, client.describe, target.pair_id, "production", budget)
     if primary is not None:
         result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
         result.status_before = str(primary.get("Status"))
@@ -415,15 +407,14 @@ def _not_standby(calls: _Attempts, target: Target, result: TargetResult) -> None
     else:
         result.outcome, result.error_code = "failed", "NoSuchResource"
         result.hint = (
-            f"{target.pair_id} is not visible in {calls.client.region}; "
-            "check FAILOVER_TARGETS and FAILOVER_REGION"
+            f"{target.pair_id} is not visible in {client.region}; check FAILOVER_TARGETS and FAILOVER_REGION"
         )
 
 
-def _look_again(calls: _Attempts, target: Target, result: TargetResult) -> None:
+def _look_again(client: EbsClient, target: Target, result: TargetResult, budget: Budget) -> None:
     """After InvalidStatus: report what the pair is now (someone else may have failed it over)."""
     try:
-        pair = calls.describe(target.pair_id, "backup")
+        pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
     except EbsError:
         return
     if pair is None:

@@ -49,8 +49,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     ):
         invocation = _Invocation(event, context, started)
         result = invocation.run(settings)
-        deliveries = invocation.tell(result)
-        log.get_logger().info(
+        deliveries = (
+            invocation.tell(result) if invocation.settings and invocation.settings.notify_targets else []
+        )
+        log.LOGGER.info(
             "result",
             outcome=result["data"]["outcome"],
             notifications=deliveries,
@@ -63,7 +65,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             gc.freeze()
         if invocation.retry is not None:
             raise invocation.retry
-        undelivered = [d for d in deliveries if not d["ok"]]
+        undelivered = [d for d in deliveries if not d["ok"]] if deliveries else None
         if undelivered and result["data"]["outcome"] == "failed_over":
             # The state changed and nobody was told: FC's retry finds the pair failed over and tells.
             from .notify import NotifyError
@@ -114,7 +116,7 @@ class _Invocation:
         try:
             return self._run(settings)
         except Exception as error:  # the last line of defence: a result, never a traceback
-            log.get_logger().error("unexpected_error", error_type=type(error).__name__)
+            log.LOGGER.error("unexpected_error", error_type=type(error).__name__)
             return self._result("failed", "unexpected error", error={"code": type(error).__name__})
 
     def _run(self, settings: config.Settings | config.ConfigError) -> dict[str, Any]:
@@ -125,7 +127,7 @@ class _Invocation:
         self.settings = settings
         self._find_credentials(settings)
         if settings.log_event:
-            log.get_logger().info("raw_event", raw_event=_printable(self.event))
+            log.LOGGER.info("raw_event", raw_event=_printable(self.event))
         try:
             self.trigger = parse(self.event, request_id=self.request_id)
         except InvalidEvent as error:
@@ -178,7 +180,7 @@ class _Invocation:
                     hint="EBS kept failing transiently; FC's async retry will deliver the event again",
                 )
             done.append(outcome.to_dict())
-        overall = results.aggregate([t["outcome"] for t in done])
+        overall = done[0]["outcome"] if len(done) == 1 else results.aggregate([t["outcome"] for t in done])
         return self._result(overall, plan.reason, done)
 
     def _result(

@@ -29,7 +29,7 @@ import structlog
 
 from ._clock import iso_utc
 
-__all__ = ["Redactor", "Rendered", "configure", "dumps", "get_logger", "invocation"]
+__all__ = ["LOGGER", "Redactor", "Rendered", "configure", "dumps", "get_logger", "invocation"]
 
 _SECRET_WORDS = r"secret|password|security_?token|authorization|signature|credential|access_?key"
 _SECRET_KEY = re.compile(_SECRET_WORDS, re.I)
@@ -192,23 +192,6 @@ def _is_secret_key(key: str) -> bool:
 REDACTOR = Redactor()
 
 
-def _render(logger: object, method: str, event: MutableMapping[str, Any]) -> str:
-    """The line as JSON, with secrets masked.
-
-    The line's own values are rendered and searched once (walked and rendered again only if that
-    looked suspect); :class:`Rendered` values, scrubbed when they were rendered, are spliced in as
-    they are, neither serialised nor searched a second time.
-    """
-    redactor = REDACTOR  # looked up per line: a test may swap in a fresh one
-    spliced = [(key, event.pop(key)) for key, value in list(event.items()) if type(value) is Rendered]
-    line = dumps(event)
-    if not redactor.clean(line, foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(event)):
-        line = dumps(redactor._walk(dict(event)))
-    for key, rendered in spliced:  # the event always has keys (event, level, timestamp): never "{}"
-        line = b"".join((line[:-1], b",", _json_key(key), b":", rendered.json, b"}"))
-    return _one_line(line).decode("utf-8", "replace")
-
-
 @functools.lru_cache(maxsize=64)
 def _json_key(key: str) -> bytes:
     return dumps(key)
@@ -251,26 +234,41 @@ _LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 
 
 def _render_line(logger: object, method: str, event: MutableMapping[str, Any]) -> str:
-    """The one processor: the invocation's keys, the line's own (which win), level and timestamp,
-    rendered by :func:`_render`.
+    """The one processor: the line as JSON, with secrets masked.
 
-    What ``merge_contextvars``, ``add_log_level``, ``TimeStamper`` and a renderer would do in four
-    processors, in one: the canonical line is written on every invocation.
+    The invocation's keys, the line's own (which win), level and timestamp: what
+    ``merge_contextvars``, ``add_log_level``, ``TimeStamper`` and a renderer would do in four
+    processors, in one (the canonical line is written on every invocation). The line's values are
+    rendered and searched once (walked and rendered again only if that looked suspect);
+    :class:`Rendered` values, scrubbed when they were rendered, are spliced in as they are, neither
+    serialised nor searched a second time.
     """
     context = _CONTEXT.get()
     merged = {**context, **event} if context else dict(event)
     merged["level"] = _LEVEL_NAMES.get(method, method)
     merged["timestamp"] = iso_utc(digits=6)
-    return _render(logger, method, merged)
+    spliced = []
+    for key, value in event.items():
+        if type(value) is Rendered:
+            spliced.append((key, value))
+            del merged[key]
+    redactor = REDACTOR  # looked up per line: a test may swap in a fresh one
+    line = dumps(merged)
+    if not redactor.clean(line, foreign_keys=not _OUTSIDE_STRUCTURES.isdisjoint(merged)):
+        line = dumps(redactor._walk(merged))
+    for key, rendered in spliced:  # the line always has keys (event, level, timestamp): never "{}"
+        line = b"".join((line[:-1], b",", _json_key(key), b":", rendered.json, b"}"))
+    return _one_line(line).decode("utf-8", "replace")
 
 
-#: Built once, with its own processors: the global ``structlog.configure`` stays the embedder's.
-_LOGGER: Any = structlog.wrap_logger(
+#: The logger, built once with its own processors (the global ``structlog.configure`` stays the
+#: embedder's): a bound logger itself, not a lazy proxy that resolves one on every call.
+LOGGER: Any = structlog.wrap_logger(
     _OUTPUT,
     processors=[_render_line],
     wrapper_class=structlog.make_filtering_bound_logger("info"),
     context_class=dict,
-).bind()  # the bound logger itself, not a lazy proxy that resolves it on every call
+).bind()
 
 
 def configure(stream: Any = None) -> None:
@@ -279,7 +277,8 @@ def configure(stream: Any = None) -> None:
 
 
 def get_logger() -> Any:
-    return _LOGGER
+    """:data:`LOGGER`."""
+    return LOGGER
 
 
 class invocation:

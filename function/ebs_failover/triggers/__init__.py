@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._decode import MAX_DEPTH, MAX_EVENT_BYTES
+from ._decode import MAX_DEPTH, MAX_EVENT_BYTES, decode_event
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
-from ._parse import parse_event
+from ._parse import build, detect
 
 __all__ = ["MAX_DEPTH", "MAX_EVENT_BYTES", "HttpRequestInfo", "InvalidEvent", "Trigger", "parse"]
 
@@ -33,7 +33,8 @@ def parse(event: bytes | str | dict[str, Any], *, request_id: str | None = None)
     Raises :class:`InvalidEvent` for anything else, and never any other exception.
     """
     try:
-        return parse_event(event, request_id)
+        payload = decode_event(event)
+        return build(detect(payload), payload, request_id)
     except InvalidEvent:
         raise
     except Exception as error:  # the one catch-all: any bug or oddity below still reads as a bad event

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._cms import alarm_trigger, callback_trigger
-from ._decode import Payload, decode_event, decode_text
+from ._decode import Payload, decode_text
 from ._events import eventbridge_trigger, system_trigger
 from ._manual import manual_trigger
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
@@ -75,7 +75,8 @@ def _within(prefix: str, error: InvalidEvent) -> InvalidEvent:
     return InvalidEvent(field, error.expected, error.got)
 
 
-def _build(shape: str, payload: Payload, request_id: str | None) -> Trigger:
+def build(shape: str, payload: Payload, request_id: str | None) -> Trigger:
+    """The :class:`Trigger` of a payload of the given shape (as :func:`detect` named it)."""
     data = payload.data
     if shape == "manual":
         return manual_trigger(data, request_id)
@@ -97,7 +98,7 @@ def _enveloped(raw: bytes | str) -> Trigger:
     shape = detect(payload)
     if shape not in _IN_ENVELOPE:
         raise InvalidEvent("", "a CloudMonitor alarm or an event (not a manual request or another envelope)")
-    return _build(shape, payload, None)
+    return build(shape, payload, None)
 
 
 def _header_text(value: Any) -> str:
@@ -140,9 +141,3 @@ def _from_mns(message: dict[str, Any]) -> Trigger:
         return _enveloped(message[key])
     except InvalidEvent as error:
         raise _within(key, error) from None
-
-
-def parse_event(event: object, request_id: str | None) -> Trigger:
-    """Everything :func:`ebs_failover.triggers.parse` does, minus the catch-all."""
-    payload = decode_event(event)
-    return _build(detect(payload), payload, request_id)
