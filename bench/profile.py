@@ -23,7 +23,19 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ._common import ROOT, STANDBY, BareSdk, Clock, disk_id, handler_env, manual_event, pair_id, seed
+from ._common import (
+    ROOT,
+    STANDBY,
+    BareSdk,
+    Clock,
+    bare_token,
+    disk_id,
+    handler_env,
+    log_sink,
+    manual_event,
+    pair_id,
+    seed,
+)
 
 #: (label, file fragment, function name): cumulative time of these, per event, on our side.
 STAGES = (
@@ -451,7 +463,7 @@ def profile_floor(batch: int = 100, rounds: int = 11) -> str:
     from ebs_failover.handler import handler
     from ebs_failover.testing import FakeEbs, FcContext, MockEbs
 
-    sink = io.StringIO()
+    sink = log_sink()
     os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
     log.configure(stream=sink)
     contexts = [FcContext(request_id=f"r{n}", region=STANDBY) for n in range(batch)]
@@ -475,6 +487,7 @@ def profile_floor(batch: int = 100, rounds: int = 11) -> str:
             },
         }
         sink.write(orjson.dumps({"level": "info", "timestamp": now, "result": result}).decode() + "\n")
+        sink.flush()
         return result
 
     def fresh() -> Any:
@@ -488,21 +501,22 @@ def profile_floor(batch: int = 100, rounds: int = 11) -> str:
         bare = BareSdk()
         for r in range(rounds + 1):
             mock.fake = fresh()
-            sink.seek(0)
-            sink.truncate()
             ours_events = [manual_event(pair_id("h", n), f"floor-{r}-{n}") for n in range(batch)]
             floor_events = [manual_event(pair_id("f", n), f"floor-{r}-{n}") for n in range(batch)]
+            bare_tokens = [bare_token(f"floor-bare-{r}-{n}") for n in range(batch)]
             for side, samples in times.items():
                 with Clock() as clock:
                     for n in range(batch):
                         if side == "bare":
-                            bare.fail_over(pair_id("b", n), f"floor-bare-{r}-{n}")
+                            bare.fail_over(pair_id("b", n), bare_tokens[n])
                         elif side == "floor":
                             floor(bare, floor_events[n])
                         else:
                             handler(ours_events[n], contexts[n])
                 if r:  # round 0 warms up
                     samples.append(clock.wall / batch * 1e6)
+    log.configure(stream=io.StringIO())
+    sink.close()
     median = {side: statistics.median(values) for side, values in times.items()}
     return (
         "## floor: the least a handler must do, vs the bare loop (µs per event, median of rounds)\n\n```\n"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import functools
 import gc
-import io
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from ._common import STANDBY, BareSdk, bare_token, disk_id, handler_env, manual_event, pair_id, seed
+from ._common import STANDBY, BareSdk, bare_token, disk_id, handler_env, log_sink, manual_event, pair_id, seed
 
 PERIOD = 0.000237
 #: Our code: these functions' shares are shown, with the SDK call they wrap for scale.
@@ -127,7 +126,7 @@ def profile_context_warm(batch: int = 100, rounds: int = 40) -> str:
     from ebs_failover.testing import FakeEbs, FcContext, MockEbs
 
     os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
-    log.configure(stream=io.StringIO())
+    log.configure(stream=log_sink())
 
     def fresh() -> Any:
         fake = FakeEbs(seed=7)
@@ -180,7 +179,7 @@ def profile_context_storm(runs: int = 6) -> str:
     from .storm import PAIRS, deliveries
 
     os.environ.update(handler_env({disk_id("s", n): pair_id("s", n) for n in range(PAIRS)}))
-    log.configure(stream=io.StringIO())
+    log.configure(stream=log_sink())
     storm = deliveries()
     contexts = [FcContext(request_id=f"s{i}", region=STANDBY) for i in range(len(storm))]
     ours, bare_side = Sampler("ours_storm"), Sampler("bare_storm")

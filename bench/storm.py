@@ -30,6 +30,7 @@ from ._common import (
     disk_id,
     eventbridge_event,
     handler_env,
+    log_sink,
     manual_event,
     pair_id,
     seed,
@@ -69,20 +70,21 @@ def run(runs: int) -> list[Figure]:
 
     saved = dict(os.environ)
     os.environ.update(handler_env({disk_id("s", n): pair_id("s", n) for n in range(PAIRS)}))
-    sink = io.StringIO()
+    sink = log_sink()
     log.configure(stream=sink)
     storm = deliveries()
     contexts = [FcContext(request_id=f"storm-{i}", region="cn-shanghai") for i in range(len(storm))]
     results = []
     try:
         for run_index in range(runs + 1):  # run 0 warms up
-            totals = _one_run(run_index, storm, contexts, sink)
+            totals = _one_run(run_index, storm, contexts)
             if run_index:
                 results.append(totals)
     finally:
         os.environ.clear()
         os.environ.update(saved)
         log.configure(stream=io.StringIO())
+        sink.close()
     return [
         Figure(
             "storm",
@@ -97,9 +99,7 @@ def run(runs: int) -> list[Figure]:
     ]
 
 
-def _one_run(
-    run_index: int, storm: list[tuple[str, bytes, str]], contexts: list[Any], sink: io.StringIO
-) -> dict[str, Clock]:
+def _one_run(run_index: int, storm: list[tuple[str, bytes, str]], contexts: list[Any]) -> dict[str, Clock]:
     """One storm per side on fresh, identically seeded fakes; the checks; the summed chunk times."""
     from ebs_failover.handler import handler
     from ebs_failover.testing import FakeEbs, MockEbs
@@ -128,8 +128,6 @@ def _one_run(
             return clock
 
         for k, lo in enumerate(range(0, len(storm), CHUNK)):
-            sink.seek(0)
-            sink.truncate()
             if (k + run_index) % 2:
                 totals["ours"] += ours_chunk(lo)
                 totals["bare"] += bare_chunk(lo)
