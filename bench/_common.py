@@ -138,6 +138,16 @@ def seed(side: str, count: int, start: int = 0) -> dict[str, Any]:
     return {"pairs": [pair_spec(pair_id(side, n), disk_id(side, n)) for n in range(start, start + count)]}
 
 
+def warm_fake(batch: int, sides: str = "hb") -> Any:
+    """A fresh fake holding ``batch`` pairs in ``normal`` for each side (``h`` ours, ``b`` bare, ...)."""
+    from ebs_failover.testing import FakeEbs
+
+    fake = FakeEbs(seed=7)
+    for side in sides:
+        fake.load_seed(seed(side, batch))
+    return fake
+
+
 def handler_env(targets: dict[str, Any], **extra: str) -> dict[str, str]:
     """The function's environment: live mode, the standby region, no notifications."""
     env = {

@@ -35,6 +35,7 @@ from ._common import (
     manual_event,
     pair_id,
     seed,
+    warm_fake,
 )
 
 #: (label, file fragment, function name): cumulative time of these, per event, on our side.
@@ -99,25 +100,19 @@ def profile_warm(batch: int = 100, rounds: int = 4) -> str:
     """As the warm bench: ``batch`` pairs per side in a fresh fake per round, new incidents each round."""
     from ebs_failover import log
     from ebs_failover.handler import handler
-    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+    from ebs_failover.testing import FcContext, MockEbs
 
     os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
     log.configure(stream=io.StringIO())
 
-    def fresh() -> Any:
-        fake = FakeEbs(seed=7)
-        fake.load_seed(seed("h", batch))
-        fake.load_seed(seed("b", batch))
-        return fake
-
     contexts = [FcContext(request_id=f"r{n}", region=STANDBY) for n in range(batch)]
     ours_prof, bare_prof = cProfile.Profile(), cProfile.Profile()
-    with MockEbs(fresh()) as mock:
+    with MockEbs(warm_fake(batch)) as mock:
         bare = BareSdk()
         handler(manual_event(pair_id("h", 0), "prof-warm-up"), contexts[0])
         bare.fail_over(pair_id("b", 0), "prof-warm-up")
         for r in range(rounds):
-            mock.fake = fresh()
+            mock.fake = warm_fake(batch)
             raw = [manual_event(pair_id("h", n), f"prof-{r}-{n}") for n in range(batch)]
             ours_prof.enable()
             for n in range(batch):
@@ -304,21 +299,15 @@ def profile_stages(batch: int = 100, rounds: int = 8) -> str:
 def _time_warm(
     handler: Any, contexts: list[Any], batch: int, rounds: int, clock: _StageClock
 ) -> tuple[float, float, dict[str, float]]:
-    from ebs_failover.testing import FakeEbs, MockEbs
-
-    def fresh() -> Any:
-        fake = FakeEbs(seed=7)
-        fake.load_seed(seed("h", batch))
-        fake.load_seed(seed("b", batch))
-        return fake
+    from ebs_failover.testing import MockEbs
 
     handler_s = bare_s = 0.0
-    with MockEbs(fresh()) as mock:
+    with MockEbs(warm_fake(batch)) as mock:
         bare = BareSdk()
         handler(manual_event(pair_id("h", 0), "stages-warm-up"), contexts[0])
         clock.totals.clear()
         for r in range(rounds):
-            mock.fake = fresh()
+            mock.fake = warm_fake(batch)
             raw = [manual_event(pair_id("h", n), f"stages-{r}-{n}") for n in range(batch)]
             for n in range(batch):
                 started = time.perf_counter()
@@ -417,21 +406,15 @@ def _time_act_alone(batch: int = 100, rounds: int = 8) -> tuple[float, float]:
     from ebs_failover import ebs
     from ebs_failover.credentials import Credentials
     from ebs_failover.policy import Target
-    from ebs_failover.testing import FakeEbs, MockEbs
-
-    def fresh() -> Any:
-        fake = FakeEbs(seed=7)
-        fake.load_seed(seed("a", batch))
-        fake.load_seed(seed("b", batch))
-        return fake
+    from ebs_failover.testing import MockEbs
 
     ours: list[float] = []
     bare_times: list[float] = []
-    with MockEbs(fresh()) as mock:
+    with MockEbs(warm_fake(batch, "ab")) as mock:
         bare = BareSdk()
         client = ebs.EbsClient(STANDBY, Credentials("testing", "testing"))
         for r in range(rounds + 1):
-            mock.fake = fresh()
+            mock.fake = warm_fake(batch, "ab")
             started = time.perf_counter()
             for n in range(batch):
                 ebs.fail_over(client, Target(pair_id("a", n), f"alone-{r}-{n}", None), ebs.Budget(60))
@@ -461,7 +444,7 @@ def profile_floor(batch: int = 100, rounds: int = 11) -> str:
 
     from ebs_failover import log
     from ebs_failover.handler import handler
-    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+    from ebs_failover.testing import FcContext, MockEbs
 
     sink = log_sink()
     os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
@@ -490,17 +473,11 @@ def profile_floor(batch: int = 100, rounds: int = 11) -> str:
         sink.flush()
         return result
 
-    def fresh() -> Any:
-        fake = FakeEbs(seed=7)
-        for side in "hfb":
-            fake.load_seed(seed(side, batch))
-        return fake
-
     times: dict[str, list[float]] = {"bare": [], "floor": [], "ours": []}
-    with MockEbs(fresh()) as mock:
+    with MockEbs(warm_fake(batch, "hfb")) as mock:
         bare = BareSdk()
         for r in range(rounds + 1):
-            mock.fake = fresh()
+            mock.fake = warm_fake(batch, "hfb")
             ours_events = [manual_event(pair_id("h", n), f"floor-{r}-{n}") for n in range(batch)]
             floor_events = [manual_event(pair_id("f", n), f"floor-{r}-{n}") for n in range(batch)]
             bare_tokens = [bare_token(f"floor-bare-{r}-{n}") for n in range(batch)]

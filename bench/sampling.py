@@ -25,7 +25,18 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from ._common import STANDBY, BareSdk, bare_token, disk_id, handler_env, log_sink, manual_event, pair_id, seed
+from ._common import (
+    STANDBY,
+    BareSdk,
+    bare_token,
+    disk_id,
+    handler_env,
+    log_sink,
+    manual_event,
+    pair_id,
+    seed,
+    warm_fake,
+)
 
 PERIOD = 0.000237
 #: Our code: these functions' shares are shown, with the SDK call they wrap for scale.
@@ -123,16 +134,10 @@ def profile_context_warm(batch: int = 100, rounds: int = 40) -> str:
     """The warm bench's workload: odd rounds timed at full speed, even ones sampled (both sides)."""
     from ebs_failover import log
     from ebs_failover.handler import handler
-    from ebs_failover.testing import FakeEbs, FcContext, MockEbs
+    from ebs_failover.testing import FcContext, MockEbs
 
     os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
     log.configure(stream=log_sink())
-
-    def fresh() -> Any:
-        fake = FakeEbs(seed=7)
-        fake.load_seed(seed("h", batch))
-        fake.load_seed(seed("b", batch))
-        return fake
 
     contexts = [FcContext(request_id=f"r{n}", region=STANDBY) for n in range(batch)]
     ours, bare_side = Sampler("ours_batch"), Sampler("bare_batch")
@@ -141,7 +146,7 @@ def profile_context_warm(batch: int = 100, rounds: int = 40) -> str:
     ]
     tokens = [[bare_token(f"ctx-{r}-{n}") for n in range(batch)] for r in range(rounds + 1)]
     wall = bare_wall = 0.0
-    with MockEbs(fresh()) as mock:
+    with MockEbs(warm_fake(batch)) as mock:
         bare = BareSdk()
 
         def ours_batch(r: int) -> None:
@@ -155,7 +160,7 @@ def profile_context_warm(batch: int = 100, rounds: int = 40) -> str:
         ours_batch(0)
         bare_batch(0)
         for r in range(1, rounds + 1):
-            mock.fake = fresh()
+            mock.fake = warm_fake(batch)
             if r % 2:  # the µs basis: rounds at full speed, unsampled
                 wall += _timed(functools.partial(ours_batch, r))
                 bare_wall += _timed(functools.partial(bare_batch, r))

@@ -29,7 +29,7 @@ from ._common import (
     log_sink,
     manual_event,
     pair_id,
-    seed,
+    warm_fake,
 )
 
 GOAL = 1.10
@@ -38,15 +38,9 @@ GOAL = 1.10
 def run(rounds: int, batch: int, *, socket: bool = False) -> list[Figure]:
     """The warm figure; with ``socket``, both sides reach the fake over 127.0.0.1 (informational)."""
     from ebs_failover.handler import handler
-    from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, MockEbs
+    from ebs_failover.testing import FakeEbsServer, FcContext, MockEbs
 
     sink = log_sink()
-
-    def fresh_fake() -> Any:
-        fake = FakeEbs(seed=7)
-        fake.load_seed(seed("h", batch))
-        fake.load_seed(seed("b", batch))
-        return fake
 
     # The same pair ids every round (a fresh fake), a new incident (idempotencyKey) every event.
     events = [
@@ -61,7 +55,7 @@ def run(rounds: int, batch: int, *, socket: bool = False) -> list[Figure]:
     ratios: list[float] = []
     cpu: list[float] = []
     with _environment(batch, sink):
-        mount: Any = FakeEbsServer(fresh_fake()) if socket else MockEbs(fresh_fake())
+        mount: Any = FakeEbsServer(warm_fake(batch)) if socket else MockEbs(warm_fake(batch))
         with mount as mock:
             if socket:
                 os.environ.update(EBS_ENDPOINT=mock.endpoint, EBS_PROTOCOL="http")
@@ -88,7 +82,7 @@ def run(rounds: int, batch: int, *, socket: bool = False) -> list[Figure]:
             bare_batch(0)
             for r in range(1, rounds + 1):
                 _check(mock.fake, batch)
-                mock.fake = fresh_fake()
+                mock.fake = warm_fake(batch)
                 if r % 2:
                     a, b = ours_batch(r), bare_batch(r)
                 else:
