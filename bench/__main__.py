@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             from . import warm
 
             figures += warm.run(rounds=5 if args.quick else 21, batch=40 if args.quick else 100)
+            figures += warm.run(
+                rounds=5 if args.quick else 21, batch=40 if args.quick else 100, interleaved=True
+            )
             figures += warm.run(rounds=5 if args.quick else 11, batch=40 if args.quick else 100, socket=True)
         elif name == "cold":
             from . import cold
