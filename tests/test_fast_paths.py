@@ -229,6 +229,21 @@ def test_a_line_with_a_cut_mark_in_its_result_is_still_masked_elsewhere() -> Non
     assert line["result"] == {"reason": "shortened..."}
 
 
+def test_each_level_writes_its_name_and_debug_writes_nothing() -> None:
+    stream = io.StringIO()
+    log.configure(stream=stream)
+    try:
+        with log.invocation(service="test"):
+            for level in ("debug", "info", "warning", "error", "critical"):
+                getattr(log.get_logger(), level)(f"a {level} line", detail=level)
+    finally:
+        log.configure(stream=io.StringIO())
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["level"], line["event"]) for line in lines] == [
+        (level, f"a {level} line") for level in ("info", "warning", "error", "critical")
+    ]
+
+
 def test_the_context_is_per_invocation_and_restored_after() -> None:
     stream = io.StringIO()
     log.configure(stream=stream)
