@@ -22,15 +22,18 @@ class Credentials:
     def fields(source: Any) -> tuple[str | None, ...]:
         """The three fields of a credentials object or mapping, in whichever spelling it uses."""
         if isinstance(source, dict):
-            return tuple(_text(source.get(snake) or source.get(camel)) for snake, camel in _SPELLINGS)
-        # Attributes (FC's credentials object); a Mapping that is not a dict last: its test is slow.
-        found = [getattr(source, snake, None) or getattr(source, camel, None) for snake, camel in _SPELLINGS]
-        if not all(found) and isinstance(source, Mapping):
+            found = [source.get(snake) or source.get(camel) for snake, camel in _SPELLINGS]
+        else:  # attributes (FC's credentials object); a Mapping that is not a dict, by key too
             found = [
-                value or source.get(snake) or source.get(camel)
-                for value, (snake, camel) in zip(found, _SPELLINGS, strict=True)
+                getattr(source, snake, None) or getattr(source, camel, None) for snake, camel in _SPELLINGS
             ]
-        return tuple(map(_text, found))
+            if not all(found) and isinstance(source, Mapping):  # last: the ABC's test is slow
+                found = [
+                    value or source.get(snake) or source.get(camel)
+                    for value, (snake, camel) in zip(found, _SPELLINGS, strict=True)
+                ]
+        key, secret, token = found
+        return (str(key) if key else None, str(secret) if secret else None, str(token) if token else None)
 
     @classmethod
     def pick(cls, held: tuple[str | None, ...], fallback: Credentials | None) -> Credentials | None:
@@ -63,7 +66,3 @@ _SPELLINGS = (
     ("access_key_secret", "accessKeySecret"),
     ("security_token", "securityToken"),
 )
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if value else None

@@ -9,6 +9,7 @@ and after, data-loss window, error code and hint, and durations.
 
 from __future__ import annotations
 
+import operator
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ __all__ = ["OUTCOMES", "TYPE_PREFIX", "aggregate", "build"]
 #: Every outcome, the most serious first (the invocation's outcome is the most serious of its targets').
 OUTCOMES = ("failed", "refused", "failed_over", "already_failed_over", "dry_run", "ignored", "rejected")
 TYPE_PREFIX = "com.aliyun.ebs-failover."
+_PAIR_ID = operator.itemgetter("pair_id")
 
 
 def aggregate(outcomes: Sequence[str]) -> str:
@@ -59,7 +61,6 @@ def build(
     """The CloudEvent for one invocation."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
-    pair_ids = [str(t["pair_id"]) for t in targets]
     data: dict[str, Any] = {
         "outcome": outcome,
         "reason": reason,
@@ -81,6 +82,6 @@ def build(
         "datacontenttype": "application/json",
         "data": data,
     }
-    if pair_ids:
-        event["subject"] = ",".join(pair_ids)
+    if targets:
+        event["subject"] = ",".join(map(str, map(_PAIR_ID, targets)))
     return event
