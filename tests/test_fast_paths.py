@@ -306,7 +306,10 @@ def test_the_settings_follow_rotated_environment_credentials(monkeypatch: pytest
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
     assert config.current().environment_credentials is None
     assert config.current().environment_secrets == (None, "second-secret", "second-token")
-    assert "second-secret" not in repr(config.current())
+    monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-7d1e")
+    shown = repr(config.current())
+    assert "second-secret" not in shown
+    assert "callback-secret-7d1e" not in shown
 
 
 @given(st.integers(min_value=0, max_value=4_102_444_800 * 10**6))

@@ -92,7 +92,7 @@ class Settings:
     ebs_protocol: str
     notify_targets: tuple[str, ...]
     mns_endpoint: str | None
-    callback_token: str | None
+    callback_token: str | None = field(repr=False)
     callback_networks: tuple[Any, ...]
     log_event: bool
     service: str
