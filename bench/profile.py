@@ -110,17 +110,18 @@ def profile_warm(batch: int = 100, rounds: int = 4) -> str:
     with MockEbs(warm_fake(batch)) as mock:
         bare = BareSdk()
         handler(manual_event(pair_id("h", 0), "prof-warm-up"), contexts[0])
-        bare.fail_over(pair_id("b", 0), "prof-warm-up")
+        bare.fail_over(pair_id("b", 0), bare_token("prof-warm-up"))
         for r in range(rounds):
             mock.fake = warm_fake(batch)
             raw = [manual_event(pair_id("h", n), f"prof-{r}-{n}") for n in range(batch)]
+            tokens = [bare_token(f"prof-{r}-{n}") for n in range(batch)]
             ours_prof.enable()
             for n in range(batch):
                 handler(raw[n], contexts[n])
             ours_prof.disable()
             bare_prof.enable()
             for n in range(batch):
-                bare.fail_over(pair_id("b", n), f"prof-{r}-{n}")
+                bare.fail_over(pair_id("b", n), tokens[n])
             bare_prof.disable()
     return _report("warm: manual failover", ours_prof, bare_prof, batch * rounds)
 
@@ -309,9 +310,10 @@ def _time_warm(
         for r in range(rounds):
             mock.fake = warm_fake(batch)
             raw = [manual_event(pair_id("h", n), f"stages-{r}-{n}") for n in range(batch)]
+            tokens = [bare_token(f"stages-{r}-{n}") for n in range(batch)]
             for n in range(batch):
                 started = time.perf_counter()
-                bare.fail_over(pair_id("b", n), f"stages-{r}-{n}")
+                bare.fail_over(pair_id("b", n), tokens[n])
                 middle = time.perf_counter()
                 handler(raw[n], contexts[n])
                 handler_s += time.perf_counter() - middle
@@ -415,12 +417,14 @@ def _time_act_alone(batch: int = 100, rounds: int = 8) -> tuple[float, float]:
         client = ebs.EbsClient(STANDBY, Credentials("testing", "testing"))
         for r in range(rounds + 1):
             mock.fake = warm_fake(batch, "ab")
+            targets = [Target(pair_id("a", n), bare_token(f"alone-{r}-{n}"), None) for n in range(batch)]
+            tokens = [bare_token(f"alone-bare-{r}-{n}") for n in range(batch)]
             started = time.perf_counter()
             for n in range(batch):
-                ebs.fail_over(client, Target(pair_id("a", n), f"alone-{r}-{n}", None), ebs.Budget(60))
+                ebs.fail_over(client, targets[n], ebs.Budget(60))
             middle = time.perf_counter()
             for n in range(batch):
-                bare.fail_over(pair_id("b", n), f"alone-bare-{r}-{n}")
+                bare.fail_over(pair_id("b", n), tokens[n])
             if r:  # round 0 warms up
                 ours.append((middle - started) / batch * 1e6)
                 bare_times.append((time.perf_counter() - middle) / batch * 1e6)

@@ -40,6 +40,7 @@ class Credentials:
         """The context's credentials (``held``, as :meth:`fields` read them; FC's python3.10 passes
         them so) when the key and the secret are there, else ``fallback`` (``ALIBABA_CLOUD_*``, as
         python3.12 passes them)."""
+        global _last_picked  # noqa: PLW0603 - replaced whole: threads see the old pair or the new one
         key, secret, token = held
         if not (key and secret):
             return fallback
@@ -47,17 +48,12 @@ class Credentials:
         if last is not None and last[0] == held:  # every warm invocation holds the same (until a rotation)
             return last[1]
         credentials = cls(key, secret, token)
-        _remember((held, credentials))
+        _last_picked = (held, credentials)
         return credentials
 
 
 #: The last credentials :meth:`Credentials.pick` made, and the fields it made them from.
 _last_picked: tuple[tuple[str | None, ...], Credentials] | None = None
-
-
-def _remember(picked: tuple[tuple[str | None, ...], Credentials]) -> None:
-    global _last_picked  # noqa: PLW0603 - replaced whole: threads see the old pair or the new one
-    _last_picked = picked
 
 
 #: Each field's two spellings: FC's python3.10 context (snake case) and the SDKs' JSON (camel case).

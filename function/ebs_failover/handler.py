@@ -49,9 +49,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     ):
         invocation = _Invocation(event, context, started)
         result = invocation.run(settings)
-        deliveries = (
-            invocation.tell(result) if invocation.settings and invocation.settings.notify_targets else []
-        )
+        deliveries = invocation.tell(result)
         log.LOGGER.info(
             "result",
             outcome=result["data"]["outcome"],
@@ -65,7 +63,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             gc.freeze()
         if invocation.retry is not None:
             raise invocation.retry
-        undelivered = [d for d in deliveries if not d["ok"]] if deliveries else None
+        undelivered = [d for d in deliveries if not d["ok"]]
         if undelivered and result["data"]["outcome"] == "failed_over":
             # The state changed and nobody was told: FC's retry finds the pair failed over and tells.
             from .notify import NotifyError
@@ -180,7 +178,7 @@ class _Invocation:
                     hint="EBS kept failing transiently; FC's async retry will deliver the event again",
                 )
             done.append(outcome.to_dict())
-        overall = done[0]["outcome"] if len(done) == 1 else results.aggregate([t["outcome"] for t in done])
+        overall = results.aggregate([t["outcome"] for t in done])
         return self._result(overall, plan.reason, done)
 
     def _result(

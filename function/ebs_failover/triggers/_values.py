@@ -162,14 +162,9 @@ def summary(data: dict[str, Any], keys: Iterable[str]) -> dict[str, str]:
     """The present scalar fields of ``data`` among ``keys``, each shortened to :data:`SUMMARY_LIMIT`."""
     result: dict[str, str] = {}
     for key in keys:
-        value = data.get(key)
-        if type(value) is not str:  # a string is the common case: :func:`text`'s test inline
-            value = text(value)
-            if value is None:
-                continue
-        elif value.strip() in ABSENT:
-            continue
-        result[key] = value if len(value) <= SUMMARY_LIMIT else shorten(value)
+        value = text(data.get(key))
+        if value is not None:
+            result[key] = shorten(value)
     return result
 
 
