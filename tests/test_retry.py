@@ -52,3 +52,26 @@ def test_the_budget_stops_the_retries() -> None:
     with pytest.raises(EbsError, match="InternalError"):
         retrying(Budget(0.0), script, script, sleep=lambda _: None)
     assert script.attempts == 1
+
+
+def test_a_budget_spent_by_the_backoff_reports_what_ebs_said_last() -> None:
+    """The wait before a retry overslept the rest of the budget: the error is EBS's, not "no time left"."""
+    now = [0.0]
+    budget = Budget(60, clock=lambda: now[0])
+    calls: list[str] = []
+
+    def call() -> str:
+        # What EbsClient._call does: no call at all once no millisecond is left.
+        if budget.remaining_ms() <= 0:
+            raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
+        calls.append("called")
+        raise EbsError("ServiceUnavailable", 503, "", None)
+
+    def sleep(seconds: float) -> None:
+        now[0] = budget.deadline  # a loaded machine: the sleep ends at the deadline, not before it
+
+    tally = Script()
+    with pytest.raises(EbsError, match="ServiceUnavailable"):
+        retrying(budget, tally, call, sleep=sleep)
+    assert calls == ["called"]
+    assert tally.attempts == 1

@@ -89,6 +89,10 @@ class Budget:
     def remaining(self) -> float:
         return max(self.deadline - self._clock(), 0.0)
 
+    def remaining_ms(self) -> int:
+        """Whole milliseconds left (a call's timeout is counted in them): 0 means no call fits."""
+        return int(self.remaining() * 1000)
+
 
 class EbsError(Exception):
     """An error answer (or no answer) from EBS, reduced to what we act on."""
@@ -215,7 +219,7 @@ class EbsClient:
 
     def _call(self, params: Any, query: dict[str, str], budget: Budget) -> dict[str, Any]:
         """The response body of one SDK call, or :class:`EbsError`."""
-        remaining_ms = int(budget.remaining() * 1000)
+        remaining_ms = budget.remaining_ms()
         if remaining_ms <= 0:
             raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
         sdk = self._sdk
@@ -320,7 +324,6 @@ def _retry_after(
         RetryCallState,
         Retrying,
         retry_if_exception,
-        stop_before_delay,
         wait_exponential,
         wait_random,
     )
@@ -336,11 +339,16 @@ def _retry_after(
         asked = error.retry_after if isinstance(error, EbsError) and error.retry_after else 0.0
         return max(backoff(state), asked)
 
+    def out_of_time(state: RetryCallState) -> bool:
+        """Stop when the wait before the next attempt would use the rest of the budget (its clock)."""
+        return state.upcoming_sleep >= budget.remaining()
+
     pending: EbsError | None = failed
+    last = failed  # what EBS said last, reported if the budget runs out before the next attempt
     for attempt in Retrying(
         retry=retry_if_exception(transient),
         wait=wait,
-        stop=stop_before_delay(budget.remaining()),
+        stop=out_of_time,
         reraise=True,
         sleep=sleep,
     ):
@@ -348,8 +356,14 @@ def _retry_after(
             if pending is not None:  # tenacity's first attempt is the one that already failed
                 first, pending = pending, None
                 raise first
+            if budget.remaining_ms() <= 0:  # the wait overslept the rest of the budget: no attempt fits
+                raise last
             tally.attempts += 1
-            return call()
+            try:
+                return call()
+            except EbsError as error:
+                last = error
+                raise
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
 
