@@ -25,7 +25,9 @@ from ebs_failover import config, log, results
 from ebs_failover.triggers import InvalidEvent
 from ebs_failover.triggers._decode import MAX_FORM_FIELDS, _unquote_plus, parse_form
 
-#: Pieces that exercise the decoders: escapes (valid, truncated, not UTF-8), ``+``, separators, non-ASCII.
+#: Pieces that exercise the decoders: escapes (valid, truncated, not UTF-8), ``+``, separators (plain and
+#: escaped: a body with an escaped one is decoded part by part), backslashes (the C decoder's escape
+#: character), non-ASCII (decoded a run at a time).
 _FORM_PIECES = st.sampled_from(
     [
         "a",
@@ -38,7 +40,13 @@ _FORM_PIECES = st.sampled_from(
         "%2F",
         "%2f",
         "%3D",
+        "%3d",
         "%26",
+        "%25",
+        "%2B",
+        "%5C",
+        "\\",
+        "\\x4",
         "%E6%95%B0",
         "%C3%A9",
         "%80",
