@@ -14,6 +14,7 @@ import io
 import json
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote_plus
 
@@ -21,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ebs_failover import config, log, results
+from ebs_failover import config, log, results, triggers
 from ebs_failover.triggers import InvalidEvent
 from ebs_failover.triggers._decode import MAX_FORM_FIELDS, _unquote_plus, parse_form
 
@@ -112,6 +113,75 @@ def test_runs_of_escapes_decode_like_unquote_plus(text: str) -> None:
 def test_a_chinese_alarm_name_decodes() -> None:
     name = "数据库磁盘读IOPS过高"
     assert _unquote_plus(quote(name)) == name
+
+
+# -- the parse memo ---------------------------------------------------------------------------------
+
+_EVENTS = Path(__file__).resolve().parents[1] / "events"
+_SAMPLES = sorted(
+    path.name
+    for path in _EVENTS.iterdir()
+    if path.suffix in (".json", ".txt") and path.name not in ("config.json", "expected.json")
+)
+
+
+@pytest.fixture
+def memo() -> dict[bytes, Any]:
+    """The parse memo (emptied around every test by conftest)."""
+    return triggers._memo
+
+
+def _fresh(raw: bytes, request_id: str | None = None) -> Any:
+    """What parsing ``raw`` gives without the memo: the Trigger, or the refusal's text."""
+    try:
+        return triggers._parse_fresh(raw, request_id)
+    except InvalidEvent as error:
+        return str(error)
+
+
+def _remembered(raw: bytes, request_id: str | None = None) -> Any:
+    try:
+        return triggers.parse(raw, request_id=request_id)
+    except InvalidEvent as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("name", _SAMPLES)
+def test_a_redelivery_parses_as_the_first_delivery_did(name: str, memo: dict[bytes, Any]) -> None:
+    raw = (_EVENTS / name).read_bytes()
+    first, again = _remembered(raw, "req-1"), _remembered(bytes(raw), "req-2")
+    assert first == _fresh(raw, "req-1")
+    assert again == _fresh(raw, "req-2")
+    if isinstance(first, str) or first.kind == "manual":  # refused, or a manual request: not remembered
+        assert raw not in memo
+    else:
+        assert memo[raw] is first
+        assert again is first
+
+
+def test_a_manual_request_without_a_key_takes_each_request_id(memo: dict[bytes, Any]) -> None:
+    raw = json.dumps({"action": "failover", "replicaPairId": "pair-cn-x1", "reason": "drill"}).encode()
+    identities = [triggers.parse(raw, request_id=rid).identity for rid in ("req-a", "req-b")]
+    assert identities == ["manual:req-a", "manual:req-b"]
+    assert not memo
+
+
+def test_the_memo_forgets_the_oldest_and_keeps_its_bound(memo: dict[bytes, Any]) -> None:
+    template = (_EVENTS / "cms-callback-alert.txt").read_bytes()
+    raws = [template.replace(b"4f1b2c3e", f"{n:08x}".encode()) for n in range(triggers.MEMO_ENTRIES + 3)]
+    parsed = [triggers.parse(raw) for raw in raws]
+    assert len(memo) == triggers.MEMO_ENTRIES
+    assert raws[0] not in memo
+    assert memo[raws[-1]] is parsed[-1]
+    assert triggers.parse(raws[0]) == parsed[0]  # forgotten, parsed again
+
+
+def test_a_large_event_is_not_remembered(memo: dict[bytes, Any]) -> None:
+    body = json.loads((_EVENTS / "eventbridge-ebs-diskiohang.json").read_bytes())
+    body["data"]["padding"] = "x" * triggers.MEMO_MAX_BYTES
+    raw = json.dumps(body).encode()
+    assert triggers.parse(raw) == triggers.parse(raw)
+    assert not memo
 
 
 # -- the redaction pre-check --------------------------------------------------------------------
