@@ -177,7 +177,7 @@ def profile_context_warm(batch: int = 100, rounds: int = 40) -> str:
 
 def profile_context_storm(runs: int = 6) -> str:
     """The storm's 1,000 deliveries on fresh fakes: odd runs timed at full speed, even ones sampled."""
-    from ebs_failover import log
+    from ebs_failover import log, triggers
     from ebs_failover.handler import handler
     from ebs_failover.testing import FakeEbs, FcContext, MockEbs
 
@@ -190,6 +190,7 @@ def profile_context_storm(runs: int = 6) -> str:
     ours, bare_side = Sampler("ours_storm"), Sampler("bare_storm")
     wall = bare_wall = 0.0
     for run in range(runs + 1):
+        triggers.forget()  # a new storm, as in the benchmark
         fakes = [FakeEbs(seed=5), FakeEbs(seed=5)]
         for fake in fakes:
             fake.load_seed(seed("s", PAIRS))

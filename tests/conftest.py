@@ -99,9 +99,9 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_parse_memo() -> Iterator[None]:
     """Every test starts as a fresh instance would: no event parsed yet (a patched stage must run)."""
-    triggers._memo.clear()
+    triggers.forget()
     yield
-    triggers._memo.clear()
+    triggers.forget()
 
 
 @pytest.fixture(params=["responses", "server"])

@@ -23,7 +23,7 @@ from ._decode import MAX_DEPTH, MAX_EVENT_BYTES, decode_event
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
 from ._parse import build, detect
 
-__all__ = ["MAX_DEPTH", "MAX_EVENT_BYTES", "HttpRequestInfo", "InvalidEvent", "Trigger", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_EVENT_BYTES", "HttpRequestInfo", "InvalidEvent", "Trigger", "forget", "parse"]
 
 
 #: Redeliveries parsed from memory: at most this many events, of at most this many bytes each (2 MB).
@@ -64,6 +64,11 @@ def _parse_fresh(event: bytes | str | dict[str, Any], request_id: str | None) ->
         raise
     except Exception as error:  # the one catch-all: any bug or oddity below still reads as a bad event
         raise InvalidEvent("", "a well-formed event", type(error).__name__) from error
+
+
+def forget() -> None:
+    """Forget every remembered event, as a fresh instance starts (tests, benchmarks)."""
+    _memo.clear()
 
 
 def _remember(event: bytes, trigger: Trigger) -> None:
