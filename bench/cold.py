@@ -3,9 +3,14 @@
 The bench starts a ``FakeEbsServer`` on 127.0.0.1; every child talks to it
 (``EBS_ENDPOINT``/``EBS_PROTOCOL=http`` for the handler, ``endpoint``/
 ``protocol`` for the bare client), with the proxy variables removed. Per
-round the four children run in a rotated order: the bare-SDK script (import
-the SDK, build the client, Describe, Failover), and the handler for a manual
+round the five children run in a rotated order: the bare-SDK script (import
+the SDK, build the client, Describe, Failover), the bare SDK's start alone
+(import the SDK and build the client, no call), and the handler for a manual
 failover, an ignored event (a recovery) and a rejected event (a bad action).
+The events that make no call are compared with both bare children: the
+script making the calls (the goal's basis) and the SDK's start alone (the
+stricter reading: what merely importing the SDK and building a client
+costs).
 The parent times ``Popen`` to ``os.wait4`` with ``time.perf_counter`` and
 takes the child's ``ru_maxrss`` (KiB on Linux) from ``wait4``.
 
@@ -33,6 +38,7 @@ from ._common import (
     ROOT,
     STANDBY,
     Figure,
+    bare_token,
     disk_id,
     handler_env,
     manual_event,
@@ -73,6 +79,16 @@ if pairs[0].status not in ("failovered", "failovering"):
         region_id={region!r}, replica_pair_id={pair!r}, client_token={token!r})
     client.failover_disk_replica_pair(failover)
 print("failed_over", file=sys.stderr)
+"""
+
+CLIENT_CHILD = """\
+import sys
+from alibabacloud_ebs20210730.client import Client
+from alibabacloud_tea_openapi.utils_models import Config
+
+client = Client(Config(access_key_id="testing", access_key_secret="testing", region_id={region!r},
+                       endpoint={endpoint!r}, protocol="http"))
+print("client", file=sys.stderr)
 """
 
 
@@ -165,16 +181,17 @@ def run(rounds: int) -> list[Figure]:
                         region=STANDBY,
                         endpoint=server.endpoint,
                         pair=pair_id("b", n),
-                        token=f"bench-cold-{n}",
+                        token=bare_token(f"bench-cold-{n}"),
                     ),
                     "failed_over",
                 ),
+                "client": (CLIENT_CHILD.format(region=STANDBY, endpoint=server.endpoint), "client"),
                 "failover": (_handler(manual_event(pair_id("h", n), f"bench-cold-{n}")), "failed_over"),
                 "ignored": (_handler(ignored), "ignored"),
                 "rejected": (_handler(rejected), "rejected"),
             }
 
-        times: dict[str, list[float]] = {k: [] for k in ("bare", "failover", "ignored", "rejected")}
+        times: dict[str, list[float]] = {k: [] for k in ("bare", "client", "failover", "ignored", "rejected")}
         rss: dict[str, list[int]] = {k: [] for k in times}
         for n in range(total):
             plan = list(children(n).items())
@@ -188,8 +205,8 @@ def run(rounds: int) -> list[Figure]:
         if changes != total * 2:
             raise AssertionError(f"expected {total * 2} failovers, the fake saw {changes}")
 
-    def ratios(name: str, what: dict[str, list[Any]]) -> list[float]:
-        return [a / b for a, b in zip(what[name], what["bare"], strict=True)]
+    def ratios(name: str, what: dict[str, list[Any]], basis: str = "bare") -> list[float]:
+        return [a / b for a, b in zip(what[name], what[basis], strict=True)]
 
     bare_ms = f"{statistics.median(times['bare']) * 1000:.0f} ms"
     figures = [
@@ -218,6 +235,18 @@ def run(rounds: int) -> list[Figure]:
             bare=bare_ms,
         ),
     ]
+    client_ms = f"{statistics.median(times['client']) * 1000:.0f} ms"
+    for name, what in (("ignored", "ignored event (recovery)"), ("rejected", "rejected event (bad action)")):
+        figures.append(
+            Figure(
+                f"cold-{name}-vs-client",
+                f"{what}, fresh process vs the bare SDK's import and client alone (no call)",
+                ratios(name, times, "client"),
+                GOAL_NO_CALL,
+                ours=f"{statistics.median(times[name]) * 1000:.0f} ms",
+                bare=client_ms,
+            )
+        )
     peak_mb = statistics.median(rss["failover"]) / 1024
     figures.append(
         Figure(
@@ -239,4 +268,4 @@ def _handler(event: bytes) -> str:
 
 
 def main() -> None:  # pragma: no cover - a debugging aid: print the children's code
-    print(json.dumps({"handler": _handler(b"{}"), "bare": BARE_CHILD}, indent=2))
+    print(json.dumps({"handler": _handler(b"{}"), "bare": BARE_CHILD, "client": CLIENT_CHILD}, indent=2))
