@@ -21,7 +21,7 @@ def test_shape() -> None:
 
 @pytest.mark.parametrize(("identity", "pair"), [("cms:batch-1", "pair-cn-a"), ("manual:工单-7", "pair-cn-b")])
 def test_the_token_is_the_documented_sha256(identity: str, pair: str) -> None:
-    """Whichever SHA-256 computes it: ``ebsfo-`` + 58 hex digits of SHA-256(identity LF pair)."""
+    """As documented: ``ebsfo-`` + 58 hex digits of SHA-256(identity LF pair), UTF-8."""
     digest = hashlib.sha256(f"{identity}\n{pair}".encode()).hexdigest()
     assert client_token(identity, pair) == TOKEN_PREFIX + digest[:58]
 
