@@ -421,3 +421,77 @@ def test_event_ids_are_random_uuids() -> None:
         assert str(parsed) == text
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
+
+
+# -- the fifth session's shortcuts ----------------------------------------------------------------
+
+#: JSON texts with and without the whitespace around the value that ``_decode_strict`` handles itself.
+_JSON_TEXTS = st.sampled_from(
+    ['{"a": 1}', ' {"a": 1}', '{"a": 1} ', "\t\n{}\r\n", "[1, 2]", "", " ", '{"a": 1} x', '{"a": 1}  {', "x"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_JSON_TEXTS, min_size=1, max_size=3).map("".join))
+def test_the_strict_decoder_answers_as_json_decoder_decode(text: str) -> None:
+    from ebs_failover.triggers._decode import _DECODER, _decode_strict
+
+    assert _answer(_decode_strict, text) == _answer(_DECODER.decode, text)
+
+
+def _answer(decode: Any, text: str) -> tuple[str, Any]:
+    """What ``decode`` gives for ``text``: its value, or the error's message and position."""
+    try:
+        return "value", decode(text)
+    except json.JSONDecodeError as error:
+        return "error", (error.msg, error.pos)
+
+
+@given(st.floats(min_value=0, max_value=10**9, allow_nan=False))
+def test_a_duration_in_tenths_is_round_to_one_digit_but_for_ties(value: float) -> None:
+    from ebs_failover._clock import tenths
+
+    rounded = tenths(value)
+    assert abs(rounded - value) <= 0.05 + 1e-9 * value
+    assert rounded == round(value, 1) or abs(value * 10 - round(value * 10)) == pytest.approx(0.5)
+
+
+def test_the_current_time_reads_as_datetime_writes_it() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from ebs_failover._clock import iso_utc
+
+    slack = timedelta(milliseconds=1)  # datetime rounds the clock to the microsecond, iso_utc truncates
+    before = datetime.now(timezone.utc)
+    text = iso_utc(digits=6)
+    after = datetime.now(timezone.utc)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert before - slack <= moment <= after + slack
+    assert len(text) == len("2026-11-26T05:00:00.000000Z")
+    assert len(iso_utc()) == len("2026-11-26T05:00:00.000Z")
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected"),
+    [
+        (["failed_over"], "failed_over"),
+        (["already_failed_over", "failed_over"], "failed_over"),
+        (["failed_over", "refused", "dry_run"], "refused"),
+        (["ignored", "failed"], "failed"),
+    ],
+)
+def test_the_most_serious_outcome_wins(outcomes: list[str], expected: str) -> None:
+    assert results.aggregate(outcomes) == expected
+    assert results.aggregate(outcomes) == min(outcomes, key=results.OUTCOMES.index)
+
+
+def test_a_trigger_is_immutable_and_has_no_shared_summary() -> None:
+    from ebs_failover.triggers import Trigger
+
+    bare = Trigger("manual", "manual:x", "MANUAL", None, (), None, None, None)
+    with pytest.raises(AttributeError):
+        bare.identity = "manual:y"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        bare.summary["added"] = "x"  # type: ignore[index]
+    assert bare._replace(pair_id="p").pair_id == "p"
+    assert bare.pair_id is None

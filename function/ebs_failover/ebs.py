@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from ._clock import tenths
 from .credentials import Credentials
 from .policy import Target
 
@@ -84,10 +85,13 @@ class Budget:
 
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self.deadline = clock() + max(seconds, 0.0)
+        # Comparisons, not max(): before Python 3.13 min() and max() parse their arguments with
+        # CPython's slowest parser on every call, and the budget is read before every EBS call.
+        self.deadline = clock() + (seconds if seconds > 0.0 else 0.0)
 
     def remaining(self) -> float:
-        return max(self.deadline - self._clock(), 0.0)
+        left = self.deadline - self._clock()
+        return left if left > 0.0 else 0.0
 
     def remaining_ms(self) -> int:
         """Whole milliseconds left (a call's timeout is counted in them): 0 means no call fits."""
@@ -386,7 +390,7 @@ def fail_over(
         _explain(result, error)
         if error.code == "OperationDenied.InvalidStatus":
             _look_again(client, target, result, budget)
-    result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    result.duration_ms = tenths((time.perf_counter() - started) * 1000)
     return result
 
 
@@ -456,4 +460,5 @@ def _note_pair(result: TargetResult, pair: Mapping[str, Any], now: Callable[[], 
     last = pair.get("LastRecoverPoint")
     if isinstance(last, int) and last > 0:
         result.last_recover_point = last
-        result.data_loss_seconds = max(int(now()) - last, 0)
+        lost = int(now()) - last
+        result.data_loss_seconds = lost if lost > 0 else 0  # not max(): see Budget

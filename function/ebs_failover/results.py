@@ -14,7 +14,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from ._clock import iso_utc
+from ._clock import iso_utc, tenths
 
 __all__ = ["OUTCOMES", "TYPE_PREFIX", "aggregate", "build"]
 
@@ -26,7 +26,8 @@ _PAIR_ID = operator.itemgetter("pair_id")
 
 def aggregate(outcomes: Sequence[str]) -> str:
     """The most serious of several targets' outcomes."""
-    return min(outcomes, key=OUTCOMES.index)
+    # Not min(): before Python 3.13 it parses its arguments with CPython's slowest parser, every call.
+    return OUTCOMES[sorted(map(OUTCOMES.index, outcomes))[0]]
 
 
 #: The bits a random (version 4, RFC 4122 variant) UUID fixes.
@@ -38,10 +39,10 @@ def _uuid4() -> str:
     """A random UUID as text, at a quarter of ``str(uuid.uuid4())``'s cost.
 
     An event id must be unique, not unpredictable: ``random`` (reseeded in a forked child) instead of
-    a system call to ``os.urandom``, and no ``UUID`` object built and thrown away.
+    a system call to ``os.urandom``, no ``UUID`` object built and thrown away, and the hex digits from
+    ``bytes.hex`` rather than a format spec (CPython's format-spec machinery is a lot of code).
     """
-    value = random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
-    text = f"{value:032x}"
+    text = (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16, "big").hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
@@ -69,7 +70,7 @@ def build(
         "request_id": request_id,
         "trigger": trigger,
         "targets": list(targets),
-        "duration_ms": round(duration_ms, 1),
+        "duration_ms": tenths(duration_ms),
     }
     if error is not None:
         data["error"] = error

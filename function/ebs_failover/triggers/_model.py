@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 #: Longest rendering of an offending value inside an :class:`InvalidEvent` message.
 _GOT_LIMIT = 80
@@ -21,9 +24,12 @@ class HttpRequestInfo:
     source_ip: str | None = None
 
 
-@dataclass(frozen=True)
-class Trigger:
-    """One alarm, event or manual request, normalised.
+#: The summary of a trigger that has none: read-only, so the one shared default cannot change.
+_NO_SUMMARY: Mapping[str, str] = MappingProxyType({})
+
+
+class Trigger(NamedTuple):
+    """One alarm, event or manual request, normalised (immutable).
 
     ``kind``: ``"cms_callback"``, ``"cms_alarm"``, ``"eventbridge"``, ``"system_event"`` or ``"manual"``.
     ``identity``: ``"<prefix>:<id>"`` (prefixes ``cms``, ``eb``, ``sys``, ``manual``), printable ASCII, the
@@ -39,6 +45,10 @@ class Trigger:
     ``pair_id`` and ``reason``: manual requests only.
     ``summary``: a few short human-readable fields for the result event.
     ``http``: set when the event arrived inside an FC HTTP-trigger envelope.
+
+    A named tuple, like the other per-invocation values: as immutable as a frozen dataclass, and
+    built at under half its cost (a frozen dataclass sets each of its twelve fields through
+    ``object.__setattr__``). ``_replace`` gives a copy with some fields changed.
     """
 
     kind: str
@@ -51,7 +61,7 @@ class Trigger:
     event_type: str | None
     pair_id: str | None = None
     reason: str | None = None
-    summary: dict[str, str] = field(default_factory=dict)
+    summary: Mapping[str, str] = _NO_SUMMARY
     http: HttpRequestInfo | None = None
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from ._cms import alarm_trigger, callback_trigger
@@ -128,7 +127,7 @@ def _from_http(envelope: dict[str, Any]) -> Trigger:
         headers={key.lower(): _header_text(value) for key, value in (envelope.get("headers") or {}).items()},
         source_ip=source_ip or None,
     )
-    return replace(trigger, http=info)
+    return trigger._replace(http=info)
 
 
 def _from_mns(message: dict[str, Any]) -> Trigger:
