@@ -1,4 +1,4 @@
-"""``python -m bench.profile warm|storm|stages|floor|cold|context``: where our side's time goes.
+"""``python -m bench.profile warm|storm|stages|floor|cold|context|counts``: where our side's time goes.
 
 ``warm`` and ``storm`` run each side under cProfile (separately: a profile
 adds the same per-call tax to both, but read the shares, not the absolute
@@ -7,6 +7,8 @@ and below, the fake included: what the bare side pays too) and the stages of
 our own code. ``cold`` runs both cold children with ``-X importtime`` and
 lists the imports that cost the most, per top-level package. ``context``
 (:mod:`bench.sampling`) samples the warm and storm workloads at full speed.
+``counts`` (:mod:`bench.counts`) counts a warm event's instructions and
+simulated cache misses under callgrind: the same figures on a busy machine.
 """
 
 from __future__ import annotations
@@ -570,6 +572,12 @@ def _context() -> str:
     return profile_context_warm() + "\n" + profile_context_storm()
 
 
+def _counts() -> str:
+    from .counts import profile_counts
+
+    return profile_counts()
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "function"))
     profiles = {
@@ -579,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor": profile_floor,
         "cold": profile_cold,
         "context": _context,
+        "counts": _counts,
     }
     for name in (argv if argv is not None else sys.argv[1:]) or list(profiles):
         print(profiles[name]())

@@ -1,0 +1,236 @@
+"""``python -m bench.profile counts``: the warm event counted, not timed, under valgrind's callgrind.
+
+callgrind counts the instructions a process runs and simulates its caches: the
+same count for the same code and input, whatever the machine's neighbours do.
+Each side's warm failover events (the warm figure's, against the same
+in-process fake) run in a child under callgrind, with collection switched on
+only around the region being counted:
+
+* ``total``: one whole event (``handler(event, ctx)``, or the bare SDK's
+  Describe + Failover);
+* ``sdk``: inside the SDK client's ``call_api`` only (signing, requests, the
+  fake), which both sides call with the same parameters;
+* ``outside``: the event minus ``call_api``: all our code, or the bare side's
+  typed models;
+* one of :data:`STAGES` (our side): inside that function only.
+
+The caches simulated: 32 kB first-level instruction and data caches, and a
+512 kB last level standing for the L2 (what one core of this machine keeps to
+itself), so that the last-level misses are the lines an event fetches from
+further away. A region is switched on and off by a client request from a tiny
+C function loaded with ctypes (built here, with the system's ``cc`` and
+valgrind's ``callgrind.h``); its own cost, about 1,500 instructions per
+switch pair, is in every figure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ._common import ROOT
+
+EVENTS = 40
+_GLUE = "the calls' glue (fail_over less call_api)"
+#: (label, module, attribute path): our stages, counted inside the function. The calls' glue is
+#: counted around ``fail_over`` and shown less our side's ``sdk`` region.
+STAGES = (
+    ("parse (decode, schema, trigger)", "ebs_failover.handler", "parse"),
+    ("decide (policy, ClientToken)", "ebs_failover.handler", "decide"),
+    (_GLUE, "ebs_failover.ebs", "fail_over"),
+    ("_result (CloudEvent and its redaction check)", "ebs_failover.handler", "_Invocation._result"),
+    ("the canonical log line (structlog to the stream)", "ebs_failover.log", "_BoundLogger.info"),
+    ("_find_credentials", "ebs_failover.handler", "_Invocation._find_credentials"),
+    ("config.current", "ebs_failover.config", "current"),
+)
+_CACHES = ("--I1=32768,8,64", "--D1=32768,8,64", "--LL=524288,8,64")
+_TOGGLE_SOURCE = "#include <valgrind/callgrind.h>\nvoid toggle(void) { CALLGRIND_TOGGLE_COLLECT; }\n"
+_METRICS = (("Ir", "instructions"), ("I1mr", "L1i misses"), ("D1", "L1d misses"), ("LL", "L2 misses"))
+
+
+def profile_counts() -> str:
+    """The table: each region's counts per event, ours and the bare side's, and their ratio."""
+    missing = [tool for tool in ("valgrind", "cc") if shutil.which(tool) is None]
+    if missing or not Path("/usr/include/valgrind/callgrind.h").exists():
+        return f"counts: needs valgrind, its headers and a C compiler (missing: {missing or 'callgrind.h'})\n"
+    with tempfile.TemporaryDirectory() as scratch:
+        shim = Path(scratch) / "toggle.so"
+        source = Path(scratch) / "toggle.c"
+        source.write_text(_TOGGLE_SOURCE)
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(shim), str(source)], check=True)
+        jobs = [(side, region) for region in ("total", "sdk", "outside") for side in ("ours", "bare")]
+        jobs += [("ours", f"{module}:{attr}") for _, module, attr in STAGES]
+        # One child per core: each is single-threaded, and its counts do not depend on the others.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            counts = pool.map(lambda job: _count(shim, job[0], job[1], Path(scratch)), jobs)
+            counted = dict(zip(jobs, counts, strict=True))
+    rows = [
+        (region, counted["ours", region], counted["bare", region]) for region in ("total", "sdk", "outside")
+    ]
+    stages = [(label, counted["ours", f"{module}:{attr}"]) for label, module, attr in STAGES]
+    sdk = counted["ours", "sdk"]
+    stages = [(label, {m: v - sdk[m] for m, v in c.items()} if label == _GLUE else c) for label, c in stages]
+    return _render(rows, stages)
+
+
+def _count(shim: Path, side: str, region: str, scratch: Path) -> dict[str, float]:
+    out = scratch / f"callgrind.{side}.{region.replace(':', '.')}"
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            "--cache-sim=yes",
+            *_CACHES,
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "bench.counts",
+            str(shim),
+            side,
+            region,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return _totals(out.read_text())
+
+
+def _totals(text: str) -> dict[str, float]:
+    """Per-event counts from a callgrind output file's ``events:`` and ``summary:`` lines."""
+    names: list[str] = []
+    values: list[int] = []
+    for line in text.splitlines():
+        if line.startswith("events:"):
+            names = line.split()[1:]
+        elif line.startswith(("summary:", "totals:")):
+            values = [int(v) for v in line.split()[1:]]
+    raw = dict(zip(names, values, strict=False))
+    return {
+        "Ir": raw.get("Ir", 0) / EVENTS,
+        "I1mr": raw.get("I1mr", 0) / EVENTS,
+        "D1": (raw.get("D1mr", 0) + raw.get("D1mw", 0)) / EVENTS,
+        "LL": (raw.get("ILmr", 0) + raw.get("DLmr", 0) + raw.get("DLmw", 0)) / EVENTS,
+    }
+
+
+def _render(rows: list[tuple[str, dict[str, float], dict[str, float]]], stages: list[Any]) -> str:
+    out = [
+        f"## Counted: one warm failover event under callgrind ({EVENTS} events per side; per event)",
+        "",
+        "| region | " + " | ".join(f"{label} ours / bare (ratio)" for _, label in _METRICS) + " |",
+        "|---|" + "---|" * len(_METRICS),
+    ]
+    for region, ours, bare in rows:
+        cells = [f"{_k(ours[m])} / {_k(bare[m])} ({ours[m] / bare[m]:.3f}x)" for m, _ in _METRICS]
+        out.append(f"| {region} | " + " | ".join(cells) + " |")
+    out += ["", "Our stages (each counted inside its function, in the same events):", ""]
+    out += [
+        "| stage | " + " | ".join(label for _, label in _METRICS) + " |",
+        "|---|" + "---|" * len(_METRICS),
+    ]
+    for label, counts in stages:
+        out.append(f"| {label} | " + " | ".join(_k(counts[m]) for m, _ in _METRICS) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _k(value: float) -> str:
+    return f"{value / 1000:,.1f}k" if value >= 1000 else f"{value:.0f}"
+
+
+# -- the child, run under callgrind ----------------------------------------------------------------
+
+
+def _child(shim: str, side: str, region: str) -> None:
+    import ctypes
+    import gc
+
+    sys.path.insert(0, str(ROOT / "function"))
+    from ebs_failover.testing import MockEbs
+
+    from . import warm
+    from ._common import BareSdk, log_sink, warm_fake
+
+    toggle = ctypes.CDLL(shim).toggle
+    inside = _Switch(toggle, region)
+    sink = log_sink()
+    with warm._environment(EVENTS, sink), MockEbs(warm_fake(EVENTS)) as mock:
+        sides = warm._Sides(1, EVENTS, BareSdk())
+        sides.ours_batch(0)  # warm-up, as the warm figure's
+        sides.bare_batch(0)
+        mock.fake = warm_fake(EVENTS)
+        gc.collect()
+        inside.install()
+        for n in range(EVENTS):
+            with inside.event():
+                if side == "ours":
+                    sides.handler(sides.events[1][n], sides.contexts[n])
+                else:
+                    sides.bare.fail_over(sides.bare_pairs[n], sides.tokens[1][n])
+
+
+class _Switch:
+    """Turns collection on around the counted region, and only there."""
+
+    def __init__(self, toggle: Any, region: str) -> None:
+        self.toggle, self.region, self.active = toggle, region, False
+
+    def install(self) -> None:
+        from alibabacloud_tea_openapi.client import Client
+
+        if self.region in ("sdk", "outside"):
+            # sdk: on inside call_api; outside: off inside it (the event's switch is on around it).
+            _wrap(Client, "call_api", self)
+        elif ":" in self.region:
+            import importlib
+
+            module, attribute = self.region.split(":")
+            owner: Any = importlib.import_module(module)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            _wrap(owner, name, self)
+
+    def event(self) -> Any:
+        switch = self
+
+        class _Event:
+            def __enter__(self) -> None:
+                switch.active = True
+                if switch.region in ("total", "outside"):
+                    switch.toggle()
+
+            def __exit__(self, *exc_info: object) -> None:
+                if switch.region in ("total", "outside"):
+                    switch.toggle()
+                switch.active = False
+
+        return _Event()
+
+
+def _wrap(owner: Any, name: str, switch: _Switch) -> None:
+    original = getattr(owner, name)
+
+    def switched(*args: Any, **kwargs: Any) -> Any:
+        if not switch.active:
+            return original(*args, **kwargs)
+        switch.toggle()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            switch.toggle()
+
+    setattr(owner, name, switched)
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:4])
