@@ -94,7 +94,7 @@ def render(
     for f in figures:
         goal = "—" if f.goal is None else f"≤ {f.goal:.2f}x" + (" and < 128 MB" if f.name == "memory" else "")
         lines.append(
-            f"| {f.name} | {f.what} | {f.ours} | {f.bare} | **{f.ratio:.2f}x** | {spread(f.ratios)} "
+            f"| {f.name} | {f.what} | {f.ours} | {f.bare} | **{_ratio(f)}** | {spread(f.ratios)} "
             f"| {f.cpu_ratio} | {goal} | {f.verdict} |"
         )
     for f in figures:
@@ -110,6 +110,14 @@ def render(
         + f"; total {total:.0f} s.",
     ]
     return "\n".join(lines)
+
+
+def _ratio(figure: Figure) -> str:
+    """The ratio to two decimals; to three when two would hide which side of the goal it is on."""
+    shown = f"{figure.ratio:.2f}x"
+    if figure.goal is not None and float(shown[:-1]) == figure.goal and figure.ratio != figure.goal:
+        shown = f"{figure.ratio:.3f}x"
+    return shown
 
 
 def write(block: str) -> None:
