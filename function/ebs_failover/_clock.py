@@ -19,8 +19,9 @@ _last_second: tuple[int, str] = (-1, "")
 def iso_utc(now: float | None = None, *, digits: int = 3) -> str:
     """``now`` (unix seconds, default the current time) as ``YYYY-MM-DDTHH:MM:SS.fffZ``.
 
-    ``digits``: 3 (milliseconds) or 6 (microseconds) of fraction. Like ``datetime``: the time is
-    rounded to the microsecond, and milliseconds are that truncated. The fraction is written with
+    ``digits``: 3 (milliseconds) or 6 (microseconds) of fraction. Like ``datetime``: a given time is
+    rounded to the microsecond, and milliseconds are that truncated; the current time is read in
+    nanoseconds and truncated to the microsecond. The fraction is written with
     ``str`` (its leading ``1`` cut), not a format spec: CPython's format-spec machinery is a lot of
     code for the CPU to fetch again after every SDK call.
     """
