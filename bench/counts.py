@@ -1,7 +1,8 @@
 """``python -m bench.profile counts``: the warm event counted, not timed, under valgrind's callgrind.
 
-callgrind counts the instructions a process runs and simulates its caches: the
-same count for the same code and input, whatever the machine's neighbours do.
+callgrind counts the instructions a process runs and simulates its caches:
+counts the machine's neighbours cannot move (each child's own addresses and
+hash seed still move a whole event's counts by under 1 %).
 Each side's warm failover events (the warm figure's, against the same
 in-process fake) run in a child under callgrind, with collection switched on
 only around the region being counted:
