@@ -31,20 +31,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ._common import ROOT
 
 EVENTS = 40
-_GLUE = "the calls' glue (fail_over less call_api)"
-#: (label, module, attribute path): our stages, counted inside the function. The calls' glue is
-#: counted around ``fail_over`` and shown less our side's ``sdk`` region.
+#: (label, module, attribute path): our stages, counted inside the function. A path ending in
+#: ``-sdk`` is counted less what runs inside ``call_api`` (collection off there), in the same child.
 STAGES = (
     ("parse (decode, schema, trigger)", "ebs_failover.handler", "parse"),
     ("decide (policy, ClientToken)", "ebs_failover.handler", "decide"),
-    (_GLUE, "ebs_failover.ebs", "fail_over"),
+    ("the calls' glue (fail_over less call_api)", "ebs_failover.ebs", "fail_over-sdk"),
     ("_result (CloudEvent and its redaction check)", "ebs_failover.handler", "_Invocation._result"),
     ("the canonical log line (structlog to the stream)", "ebs_failover.log", "_BoundLogger.info"),
     ("_find_credentials", "ebs_failover.handler", "_Invocation._find_credentials"),
@@ -75,8 +76,6 @@ def profile_counts() -> str:
         (region, counted["ours", region], counted["bare", region]) for region in ("total", "sdk", "outside")
     ]
     stages = [(label, counted["ours", f"{module}:{attr}"]) for label, module, attr in STAGES]
-    sdk = counted["ours", "sdk"]
-    stages = [(label, {m: v - sdk[m] for m, v in c.items()} if label == _GLUE else c) for label, c in stages]
     return _render(rows, stages)
 
 
@@ -180,54 +179,62 @@ def _child(shim: str, side: str, region: str) -> None:
 
 
 class _Switch:
-    """Turns collection on around the counted region, and only there."""
+    """Turns collection on around the counted region, and only there.
+
+    ``active`` is true during an event, ``in_stage`` inside the counted stage: ``call_api`` flips
+    collection when the event's switch is on around it (``outside``), when it is the region
+    (``sdk``), or inside a stage counted less the SDK.
+    """
 
     def __init__(self, toggle: Any, region: str) -> None:
-        self.toggle, self.region, self.active = toggle, region, False
+        self.toggle, self.region = toggle, region
+        self.active = self.in_stage = False
 
     def install(self) -> None:
         from alibabacloud_tea_openapi.client import Client
 
         if self.region in ("sdk", "outside"):
-            # sdk: on inside call_api; outside: off inside it (the event's switch is on around it).
-            _wrap(Client, "call_api", self)
+            _wrap(Client, "call_api", self, "active")
         elif ":" in self.region:
             import importlib
 
             module, attribute = self.region.split(":")
+            attribute, less_sdk, _ = attribute.partition("-sdk")
             owner: Any = importlib.import_module(module)
             *path, name = attribute.split(".")
             for part in path:
                 owner = getattr(owner, part)
-            _wrap(owner, name, self)
+            _wrap(owner, name, self, "active", stage=True)
+            if less_sdk:
+                _wrap(Client, "call_api", self, "in_stage")
 
-    def event(self) -> Any:
-        switch = self
-
-        class _Event:
-            def __enter__(self) -> None:
-                switch.active = True
-                if switch.region in ("total", "outside"):
-                    switch.toggle()
-
-            def __exit__(self, *exc_info: object) -> None:
-                if switch.region in ("total", "outside"):
-                    switch.toggle()
-                switch.active = False
-
-        return _Event()
+    @contextmanager
+    def event(self) -> Iterator[None]:
+        whole = self.region in ("total", "outside")
+        self.active = True
+        if whole:
+            self.toggle()
+        try:
+            yield
+        finally:
+            if whole:
+                self.toggle()
+            self.active = False
 
 
-def _wrap(owner: Any, name: str, switch: _Switch) -> None:
+def _wrap(owner: Any, name: str, switch: _Switch, gate: str, *, stage: bool = False) -> None:
+    """Replace ``owner.name`` by a version that flips collection around itself while ``gate`` holds."""
     original = getattr(owner, name)
 
     def switched(*args: Any, **kwargs: Any) -> Any:
-        if not switch.active:
+        if not getattr(switch, gate):
             return original(*args, **kwargs)
         switch.toggle()
+        switch.in_stage = stage or switch.in_stage
         try:
             return original(*args, **kwargs)
         finally:
+            switch.in_stage = switch.in_stage and not stage
             switch.toggle()
 
     setattr(owner, name, switched)
