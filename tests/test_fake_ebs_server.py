@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -258,6 +259,36 @@ def test_mock_ebs_sets_and_restores_credentials_in_the_environment(monkeypatch: 
     assert os.environ["ALIBABA_CLOUD_SECURITY_TOKEN"] == "real-token"
 
 
+def _requests_alive() -> int:
+    gc.collect()
+    return sum(isinstance(o, requests.PreparedRequest) for o in gc.get_objects())
+
+
+def test_a_long_run_keeps_no_request_history_outside_the_fakes_log() -> None:
+    """responses records every request; mock_ebs's own mock keeps one, whatever the run's length."""
+    with mock_ebs() as mock:
+        client = Ebs(mock.fake, None).client(STANDBY)
+        request = m.DescribeDiskReplicaPairsRequest(region_id=STANDBY, site="backup")
+        client.describe_disk_replica_pairs(request)
+        before = _requests_alive()
+        for _ in range(30):
+            client.describe_disk_replica_pairs(request)
+        assert _requests_alive() - before < 5
+        assert len(mock.fake.calls) == 31  # the fake's own log keeps them all
+
+
+def test_an_external_mocks_history_stays_the_tests_business() -> None:
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as external:
+        with mock_ebs(requests_mock=external) as mock:
+            for _ in range(3):
+                Ebs(mock.fake, None).client(STANDBY).describe_disk_replica_pairs(
+                    m.DescribeDiskReplicaPairsRequest(region_id=STANDBY)
+                )
+        assert len(external.calls) == 3
+
+
 def test_other_hosts_are_refused_not_sent(mocked: Ebs) -> None:
     with pytest.raises(requests.exceptions.ConnectionError, match="Connection refused by Responses"):
         requests.get("https://ecs.cn-hangzhou.aliyuncs.com/", timeout=1)
@@ -277,3 +308,36 @@ def test_fixture_from_the_pytest_plugin(fake_ebs: MockEbs) -> None:
 def test_server_fixture_from_the_pytest_plugin(fake_ebs_server: FakeEbsServer) -> None:
     Ebs(fake_ebs_server.fake, fake_ebs_server.endpoint).create_pair()
     assert fake_ebs_server.fake.calls[-1].action == "StartDiskReplicaPair"
+
+
+# -- the package's surface ---------------------------------------------------------------
+
+
+def test_every_public_name_resolves_and_fccontext_alone_stays_light() -> None:
+    """``FcContext`` (a console-style test, ``ebs-failover run``) does not load the fake's machinery."""
+    code = (
+        "import sys\n"
+        "from ebs_failover.testing import FcContext\n"
+        "FcContext(request_id='r')\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith('ebs_failover.testing._') and"
+        " m != 'ebs_failover.testing._context' or m.split('.')[0] in ('responses', 'http'))\n"
+        "assert not heavy, heavy\n"
+        "import ebs_failover.testing as t\n"
+        "assert sorted(t.__all__) == sorted(t._HOMES)\n"
+        "assert set(t.__all__) <= set(dir(t))\n"
+        "resolved = {name: getattr(t, name) for name in t.__all__}\n"
+        "assert all(value is not None for value in resolved.values())\n"
+        "from ebs_failover.testing import FakeEbs, mock_ebs\n"
+        "assert FakeEbs.__module__ == 'ebs_failover.testing._service'\n"
+        "try:\n"
+        "    t.no_such_name\n"
+        "except AttributeError as error:\n"
+        "    assert 'no_such_name' in str(error)\n"
+        "else:\n"
+        "    raise AssertionError('no AttributeError')\n"
+    )
+    source = str(Path(__file__).resolve().parent.parent / "function")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": source}, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -20,16 +20,58 @@ answers with are documented in ``_exceptions``.
 
 from __future__ import annotations
 
-from ._auth import DEFAULT_ACCOUNT_ID, Credential
-from ._context import FcContext, FcCredentials, FcFunction
-from ._faults import Fault, FaultPlan
-from ._http import PROXY_VARIABLES
-from ._mns import FakeMnsServer
-from ._mock import EBS_URL, MockEbs, mock_ebs
-from ._models import PAIR_STATUSES, EbsBackend, Operation, ReplicaGroup, ReplicaPair, Transition, Transitions
-from ._server import FakeEbsServer
-from ._service import DEFAULT_CREDENTIAL, FakeEbs, RecordedCall
-from ._wire import ACTIONS, API_VERSION
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._auth import DEFAULT_ACCOUNT_ID, Credential
+    from ._context import FcContext, FcCredentials, FcFunction
+    from ._faults import Fault, FaultPlan
+    from ._http import PROXY_VARIABLES
+    from ._mns import FakeMnsServer
+    from ._mock import EBS_URL, MockEbs, mock_ebs
+    from ._models import (
+        PAIR_STATUSES,
+        EbsBackend,
+        Operation,
+        ReplicaGroup,
+        ReplicaPair,
+        Transition,
+        Transitions,
+    )
+    from ._server import FakeEbsServer
+    from ._service import DEFAULT_CREDENTIAL, FakeEbs, RecordedCall
+    from ._wire import ACTIONS, API_VERSION
+
+#: Where each public name lives. Imported on first use: ``FcContext`` alone (a console-style test,
+#: ``ebs-failover run``) must not pay for the fake's signing, wire, HTTP server and models (~100 ms).
+_HOMES = {
+    "ACTIONS": "_wire",
+    "API_VERSION": "_wire",
+    "DEFAULT_ACCOUNT_ID": "_auth",
+    "DEFAULT_CREDENTIAL": "_service",
+    "EBS_URL": "_mock",
+    "PAIR_STATUSES": "_models",
+    "PROXY_VARIABLES": "_http",
+    "Credential": "_auth",
+    "EbsBackend": "_models",
+    "FakeEbs": "_service",
+    "FakeEbsServer": "_server",
+    "FakeMnsServer": "_mns",
+    "FcContext": "_context",
+    "FcCredentials": "_context",
+    "FcFunction": "_context",
+    "Fault": "_faults",
+    "FaultPlan": "_faults",
+    "MockEbs": "_mock",
+    "Operation": "_models",
+    "RecordedCall": "_service",
+    "ReplicaGroup": "_models",
+    "ReplicaPair": "_models",
+    "Transition": "_models",
+    "Transitions": "_models",
+    "mock_ebs": "_mock",
+}
 
 __all__ = [
     "ACTIONS",
@@ -58,3 +100,16 @@ __all__ = [
     "Transitions",
     "mock_ebs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -41,7 +41,11 @@ class MockEbs:
 
     ``requests_mock`` lets the fake join a ``responses.RequestsMock`` a test
     already runs (for other fakes); then starting and stopping it stays the
-    test's business.
+    test's business, and so does that mock's call history. A mock of its own
+    keeps none: ``responses`` records every request and response it sees, a
+    copy of what the fake's own log (``fake.calls``) holds, and over a long run
+    (a benchmark, a soak) that copy would grow without bound and slow every
+    full garbage collection down.
     """
 
     def __init__(
@@ -54,6 +58,8 @@ class MockEbs:
         self.fake = fake if fake is not None else FakeEbs()
         self._external = requests_mock
         self._mock: responses.RequestsMock | None = None
+        #: What ``_callback`` clears before each request: ``responses``' call lists (own mock only).
+        self._histories: list[Any] = []
         self._set_env = set_env
         self._saved_env: dict[str, str | None] = {}
         self._depth = 0
@@ -67,10 +73,10 @@ class MockEbs:
         import responses  # only tests and the demo pay for it
 
         mock = self._external or responses.RequestsMock(assert_all_requests_are_fired=False)
-        for method in ("POST", "GET"):
-            mock.add_callback(method, EBS_URL, callback=self._callback)
+        mounted = [mock.add_callback(method, EBS_URL, callback=self._callback) for method in ("POST", "GET")]
         if self._external is None:
             mock.start()
+            self._histories = [mock.calls, *(response.calls for response in mounted)]
         self._mock = mock
         if self._set_env:
             self._patch_env()
@@ -84,6 +90,7 @@ class MockEbs:
             self._mock.stop()
             self._mock.reset()
         self._mock = None
+        self._histories = []
         self._restore_env()
 
     def __enter__(self) -> MockEbs:
@@ -107,6 +114,9 @@ class MockEbs:
 
     def _callback(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], Any]:
         import requests
+
+        for history in self._histories:  # responses adds this call after we answer: it keeps one
+            history.reset()
 
         wire = WireRequest.build(
             request.method or "POST", request.url or "", dict(request.headers), request.body
