@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +19,19 @@ from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, MockEb
 
 PRIMARY = "cn-hangzhou"
 STANDBY = "cn-shanghai"
+FUNCTION_DIR = Path(__file__).resolve().parent.parent / "function"
+
+
+def run_fresh_python(code: str) -> None:
+    """Run ``code`` in a new interpreter that sees only ``function/``; its failure fails the test."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(FUNCTION_DIR)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 @dataclass

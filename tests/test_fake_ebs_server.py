@@ -21,7 +21,7 @@ from alibabacloud_tea_openapi.utils_models import Config
 
 from ebs_failover.testing import FakeEbs, FakeEbsServer, MockEbs, mock_ebs
 
-from .conftest import PRIMARY, STANDBY, Ebs
+from .conftest import PRIMARY, STANDBY, Ebs, run_fresh_python
 
 SEED: dict[str, Any] = {
     "pairs": [
@@ -336,8 +336,4 @@ def test_every_public_name_resolves_and_fccontext_alone_stays_light() -> None:
         "else:\n"
         "    raise AssertionError('no AttributeError')\n"
     )
-    source = str(Path(__file__).resolve().parent.parent / "function")
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": source}, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    run_fresh_python(code)

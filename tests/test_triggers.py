@@ -6,8 +6,6 @@ import base64
 import hashlib
 import json
 import random
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,8 @@ from ebs_failover.triggers import (
     _schema,
     parse,
 )
+
+from .conftest import run_fresh_python
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 #: Files in events/ that are not events (the expectations, and the other stages' demo configuration).
@@ -890,11 +890,7 @@ def test_import_is_light_and_fastjsonschema_is_lazy() -> None:
         " 'requests')]\n"
         "assert not heavy, heavy\n"
     )
-    source = str(Path(__file__).resolve().parent.parent / "function")
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": source}, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    run_fresh_python(code)
 
 
 # --- the sample events in events/ ---------------------------------------------------------------------------
