@@ -485,7 +485,7 @@ def test_the_most_serious_outcome_wins(outcomes: list[str], expected: str) -> No
     assert results.aggregate(outcomes) == min(outcomes, key=results.OUTCOMES.index)
 
 
-def test_a_trigger_is_immutable_and_has_no_shared_summary() -> None:
+def test_a_trigger_is_immutable_and_its_shared_default_summary_read_only() -> None:
     from ebs_failover.triggers import Trigger
 
     bare = Trigger("manual", "manual:x", "MANUAL", None, (), None, None, None)
