@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(BIN)/python -m ebs_failover.demo
+	$(BIN)/ebs-failover replay events --shared-fake
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)

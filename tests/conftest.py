@@ -14,7 +14,6 @@ from alibabacloud_ebs20210730 import models as ebs_models
 from alibabacloud_ebs20210730.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
 
-from ebs_failover import triggers
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, MockEbs
 
 PRIMARY = "cn-hangzhou"
@@ -110,14 +109,6 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # darabonba hands environment proxies to requests explicitly; tests talk to loopback only.
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_parse_memo() -> Iterator[None]:
-    """Every test starts as a fresh instance would: no event parsed yet (a patched stage must run)."""
-    triggers.forget()
-    yield
-    triggers.forget()
 
 
 @pytest.fixture(params=["responses", "server"])

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from ebs_failover import log
-from ebs_failover.demo import event_files
+from ebs_failover.cli.run import event_files
 from ebs_failover.handler import handler
 from ebs_failover.results import OUTCOMES, TYPE_PREFIX
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, FcContext, FcFunction, MockEbs
@@ -87,7 +87,7 @@ class Invocation:
         return [call for call in self.calls if call.action == action]
 
     def result_lines(self) -> list[dict[str, Any]]:
-        return [line for line in self.lines if line.get("event") == "result"]
+        return [line for line in self.lines if line.get("message") == "result"]
 
 
 @dataclass
@@ -191,8 +191,8 @@ def check_invariants(live: Live, call: Invocation) -> None:
     assert data["reason"]
     # The log: JSON lines, exactly one canonical ``result`` line, with this outcome.
     lines = call.lines
-    finals = [line for line in lines if line.get("event") == "result"]
-    assert len(finals) == 1, [line.get("event") for line in lines]
+    finals = [line for line in lines if line.get("message") == "result"]
+    assert len(finals) == 1, [line.get("message") for line in lines]
     assert finals[0]["outcome"] == outcome
     assert lines[-1] is finals[0]
     if outcome in NO_CALL_OUTCOMES:

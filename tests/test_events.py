@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ebs_failover import log
-from ebs_failover.demo import event_files
+from ebs_failover.cli.run import event_files
 from ebs_failover.handler import handler
 from ebs_failover.testing import FakeEbs, FcContext, MockEbs
 

@@ -98,12 +98,13 @@ def test_manual_live_failover(fake: FakeEbs, logs: io.StringIO) -> None:
     assert fake.pair(PAIR).status == "failovered"
     assert fake.calls_for("FailoverDiskReplicaPair")[0].client_token == target["client_token"]
     lines = _lines(logs)
-    canonical = [line for line in lines if line["event"] == "result"]
+    canonical = [line for line in lines if line["message"] == "result"]
     assert len(canonical) == 1
     assert canonical[0]["outcome"] == "failed_over"
     assert canonical[0]["function_request_id"] == "req-1"
     assert canonical[0]["correlation_id"] == "manual:ticket-42"
-    assert canonical[0]["replica_pair_id"] == PAIR
+    assert "replica_pair_id" not in canonical[0]  # the targets are in the result, every one of them
+    assert [t["pair_id"] for t in canonical[0]["result"]["data"]["targets"]] == [PAIR]
 
 
 def test_redelivery_fails_over_once(fake: FakeEbs) -> None:
@@ -136,7 +137,7 @@ def test_bad_input_is_rejected_without_a_call(fake: FakeEbs, logs: io.StringIO, 
     assert result["data"]["outcome"] == "rejected"
     assert result["data"]["error"]["code"] == "InvalidEvent"
     assert fake.calls == []
-    assert [line["event"] for line in _lines(logs)] == ["result"]
+    assert [line["message"] for line in _lines(logs)] == ["result"]
 
 
 def test_a_bad_setting_fails_every_invocation_clearly(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,7 +202,7 @@ def test_a_transient_failure_outliving_the_budget_raises_for_fc_to_retry(
 
     with pytest.raises(TransientFailure):
         handler(manual(), _context(timeout=2))
-    assert [line["event"] for line in _lines(logs)].count("result") == 1
+    assert [line["message"] for line in _lines(logs)].count("result") == 1
     assert len(fake.calls_for("FailoverDiskReplicaPair")) >= 2
     fake.faults.clear()
     retried = handler(manual(), _context())  # FC's retry: same event, same token
@@ -341,7 +342,7 @@ def test_the_result_is_published_to_mns(fake: FakeEbs, mns: Any, logs: io.String
     assert len(published) == 1
     assert json.loads(published[0].body) == result
     assert published[0].tag == "failed_over"
-    line = next(line for line in _lines(logs) if line["event"] == "result")
+    line = next(line for line in _lines(logs) if line["message"] == "result")
     assert line["notifications"][0]["ok"] is True
 
 
@@ -354,7 +355,7 @@ def test_mns_down_still_fails_over_once_then_the_retry_publishes(
     with pytest.raises(NotifyError):
         handler(manual(), _context())
     assert fake.pair(PAIR).status == "failovered"
-    line = next(line for line in _lines(logs) if line["event"] == "result")
+    line = next(line for line in _lines(logs) if line["message"] == "result")
     assert line["outcome"] == "failed_over"
     assert line["notifications"][0]["ok"] is False
     mns.up()

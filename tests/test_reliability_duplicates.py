@@ -84,6 +84,6 @@ def test_sixty_concurrent_deliveries_fail_over_once(mount: str, repeat_failover:
             assert [op.resource_id for op in changes] == [DB_PAIR]
             assert live.fake.pair(DB_PAIR).status == "failovered"
             lines = [json.loads(line) for line in live.stream.getvalue().splitlines()]
-            finals = Counter(line["function_request_id"] for line in lines if line["event"] == "result")
+            finals = Counter(line["function_request_id"] for line in lines if line["message"] == "result")
             assert len(finals) == SAME + OTHERS
             assert set(finals.values()) == {1}

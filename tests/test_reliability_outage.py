@@ -66,7 +66,7 @@ def test_mns_outage_fails_over_once_raises_after_logging_and_the_retry_publishes
         finals = first.result_lines()
         assert len(finals) == 1
         assert finals[0]["outcome"] == "failed_over"
-        assert first.lines[-1]["event"] == "result"  # logged, then raised
+        assert first.lines[-1]["message"] == "result"  # logged, then raised
         assert [n["ok"] for n in finals[0]["notifications"]] == [False]
         assert mns.published.get(TOPIC, []) == []
         # FC's async retry, MNS back.

@@ -23,7 +23,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from ebs_failover import log
+from ebs_failover import log, redact
 from ebs_failover.notify import NotifyError
 from ebs_failover.testing import FakeMnsServer, FcCredentials
 from tests.reliability_helpers import (
@@ -65,8 +65,8 @@ SHAPES: dict[str, Callable[[], Any]] = {"fc-context": ctx_shape, "environment": 
 @contextmanager
 def scene(**env: str | None) -> Iterator[tuple[Live, FakeMnsServer]]:
     """The function with every secret configured, a fresh redactor, MNS up."""
-    original = log.REDACTOR
-    log.REDACTOR = log.Redactor()
+    original = redact.REDACTOR
+    redact.REDACTOR = redact.Redactor()
     try:
         with FakeMnsServer() as mns:
             mns.register_credential(CTX_KEY_ID, CTX_SECRET, security_token=CTX_TOKEN)
@@ -87,7 +87,7 @@ def scene(**env: str | None) -> Iterator[tuple[Live, FakeMnsServer]]:
             with Live(env=settings, credentials=credentials) as live:  # configures the log: after the swap
                 yield live, mns
     finally:
-        log.REDACTOR = original
+        redact.REDACTOR = original
         log.configure(stream=io.StringIO())
 
 

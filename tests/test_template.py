@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from ebs_failover import config, log, notify
-from ebs_failover.demo import event_files
+from ebs_failover.cli.run import event_files
 from ebs_failover.testing import FakeEbs, FakeMnsServer, FcContext, FcCredentials, FcFunction, MockEbs
 from tests import template_specs as ros
 

@@ -59,11 +59,3 @@ def test_the_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     missing = [name for name in VARIABLES if f"`{name}`" not in readme]
     assert missing == []
-
-
-def test_the_shared_empty_digest_stays_empty() -> None:
-    from ebs_failover import token
-
-    for n in range(3):
-        client_token(f"cms:alarm-{n}", "pair-cn-1")
-    assert token._EMPTY_SHA256.hexdigest() == hashlib.sha256().hexdigest()

@@ -305,8 +305,8 @@ def install(
 
 
 #: Parts of function/ the function never imports on FC: the fakes (tests, demo and benchmarks use
-#: them from the installed package), whose pytest plugin would need pytest.
-_NOT_SHIPPED = ("ebs_failover/testing/",)
+#: them from the installed package), whose pytest plugin would need pytest, and the command line.
+_NOT_SHIPPED = ("ebs_failover/testing/", "ebs_failover/cli/")
 
 
 def _walk(root: Path) -> Iterator[Path]:

@@ -1,15 +1,16 @@
-"""Settings from the environment, validated once per instance.
+"""Settings from the environment, read and validated on every invocation.
 
 Every setting the function reads is named in :data:`VARIABLES` (and the
 credentials FC passes, in :data:`CREDENTIAL_VARIABLES`); a bad value
 is a :class:`ConfigError` that names the variable and what was expected, never
 a silent default. The handler turns it into a ``failed`` result for every
-invocation until the function is reconfigured.
+invocation until the function is reconfigured. Reading a dozen variables costs
+microseconds, so nothing is cached: what the result says is what the
+environment holds now.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .credentials import Credentials
+from .errors import ConfigError
 
 __all__ = ["CREDENTIAL_VARIABLES", "LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
 
@@ -70,18 +72,10 @@ _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$")
 
 
-class ConfigError(ValueError):
-    """One environment variable has a value the function cannot use."""
-
-    def __init__(self, variable: str, expected: str, got: str | None = None) -> None:
-        self.variable = variable
-        self.expected = expected
-        shown = "" if got is None else f", got {got[:80]!r}"
-        super().__init__(f"environment variable {variable}: expected {expected}{shown}")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Settings:
+    """Every setting, parsed and validated (see :data:`VARIABLES` for their meaning)."""
+
     mode: str
     targets: Mapping[str, tuple[str, ...]]
     region: str | None
@@ -99,7 +93,7 @@ class Settings:
     #: ``ALIBABA_CLOUD_*`` as they are (even incomplete: the redactor masks whatever is there).
     environment_secrets: tuple[str | None, ...] = field(default=(None, None, None), repr=False)
 
-    @functools.cached_property
+    @property
     def environment_credentials(self) -> Credentials | None:
         """The ``ALIBABA_CLOUD_*`` credentials, when the key and the secret are both set."""
         key, secret, token = self.environment_secrets
@@ -109,7 +103,7 @@ class Settings:
     def live(self) -> bool:
         return self.mode == "live"
 
-    @functools.cached_property
+    @property
     def configured_pairs(self) -> frozenset[str]:
         return frozenset(pair for pairs in self.targets.values() for pair in pairs)
 
@@ -135,39 +129,9 @@ def load(environ: Mapping[str, str]) -> Settings:
     )
 
 
-_cache: tuple[tuple[Any, ...], Settings | ConfigError] | None = None
-_encode_key = getattr(os.environ, "encodekey", None)  # CPython's os._Environ; else the plain path
-_READ = (*VARIABLES, *CREDENTIAL_VARIABLES)
-_ENCODED_NAMES = tuple(map(_encode_key, _READ)) if _encode_key is not None else ()
-
-
 def current(environ: Mapping[str, str] | None = None) -> Settings:
-    """The instance's settings, parsed once (again only if a variable changed)."""
-    global _cache  # noqa: PLW0603 - one parse per instance is the point
-    env = os.environ if environ is None else environ
-    key = _fingerprint(env)
-    if _cache is None or _cache[0] != key:
-        try:
-            _cache = (key, load(env))
-        except ConfigError as error:
-            _cache = (key, error)
-    value = _cache[1]
-    if isinstance(value, ConfigError):
-        raise value
-    return value
-
-
-def _fingerprint(env: Mapping[str, str]) -> tuple[Any, ...]:
-    """The raw values of every variable read: a changed setting changes it.
-
-    For ``os.environ``, straight from its underlying dict of encoded bytes (one C-level ``map``):
-    decoding 17 variables through the ``os.environ`` mapping on every warm invocation costs more
-    than everything else ``current`` does.
-    """
-    raw = getattr(env, "_data", None) if env is os.environ else None
-    if isinstance(raw, dict) and _ENCODED_NAMES:
-        return tuple(map(raw.get, _ENCODED_NAMES))
-    return tuple(env.get(name) for name in _READ)
+    """The settings the environment holds now (``os.environ`` unless ``environ`` is given)."""
+    return load(os.environ if environ is None else environ)
 
 
 def _choice(

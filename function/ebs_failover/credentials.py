@@ -8,8 +8,15 @@ from typing import Any
 
 __all__ = ["Credentials"]
 
+#: Each field's two spellings: FC's python3.10 context (snake case) and the SDKs' JSON (camel case).
+_SPELLINGS = (
+    ("access_key_id", "accessKeyId"),
+    ("access_key_secret", "accessKeySecret"),
+    ("security_token", "securityToken"),
+)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Credentials:
     access_key_id: str
     access_key_secret: str
@@ -19,46 +26,25 @@ class Credentials:
         return f"Credentials(access_key_id={self.access_key_id[:4]}…)"
 
     @staticmethod
-    def fields(source: Any) -> tuple[str | None, ...]:
+    def fields(source: Any) -> tuple[str | None, str | None, str | None]:
         """The three fields of a credentials object or mapping, in whichever spelling it uses."""
-        if isinstance(source, dict):
-            found = [source.get(snake) or source.get(camel) for snake, camel in _SPELLINGS]
-        else:  # attributes (FC's credentials object); a Mapping that is not a dict, by key too
-            found = [
-                getattr(source, snake, None) or getattr(source, camel, None) for snake, camel in _SPELLINGS
-            ]
-            if not all(found) and isinstance(source, Mapping):  # last: the ABC's test is slow
-                found = [
-                    value or source.get(snake) or source.get(camel)
-                    for value, (snake, camel) in zip(found, _SPELLINGS, strict=True)
-                ]
-        key, secret, token = found
-        return (str(key) if key else None, str(secret) if secret else None, str(token) if token else None)
+        found = [_field(source, snake, camel) for snake, camel in _SPELLINGS]
+        key, secret, token = (str(value) if value else None for value in found)
+        return key, secret, token
 
     @classmethod
-    def pick(cls, held: tuple[str | None, ...], fallback: Credentials | None) -> Credentials | None:
+    def pick(
+        cls, held: tuple[str | None, str | None, str | None], fallback: Credentials | None
+    ) -> Credentials | None:
         """The context's credentials (``held``, as :meth:`fields` read them; FC's python3.10 passes
         them so) when the key and the secret are there, else ``fallback`` (``ALIBABA_CLOUD_*``, as
         python3.12 passes them)."""
-        global _last_picked  # noqa: PLW0603 - replaced whole: threads see the old pair or the new one
         key, secret, token = held
-        if not (key and secret):
-            return fallback
-        last = _last_picked
-        if last is not None and last[0] == held:  # every warm invocation holds the same (until a rotation)
-            return last[1]
-        credentials = cls(key, secret, token)
-        _last_picked = (held, credentials)
-        return credentials
+        return cls(key, secret, token) if key and secret else fallback
 
 
-#: The last credentials :meth:`Credentials.pick` made, and the fields it made them from.
-_last_picked: tuple[tuple[str | None, ...], Credentials] | None = None
-
-
-#: Each field's two spellings: FC's python3.10 context (snake case) and the SDKs' JSON (camel case).
-_SPELLINGS = (
-    ("access_key_id", "accessKeyId"),
-    ("access_key_secret", "accessKeySecret"),
-    ("security_token", "securityToken"),
-)
+def _field(source: Any, snake: str, camel: str) -> Any:
+    """One field of FC's credentials object (attributes) or of a mapping (keys), in either spelling."""
+    if isinstance(source, Mapping):
+        return source.get(snake) or source.get(camel)
+    return getattr(source, snake, None) or getattr(source, camel, None)

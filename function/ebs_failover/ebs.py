@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ._clock import tenths
 from .credentials import Credentials
+from .errors import EbsError, TransientFailure
 from .policy import Target
 
-__all__ = ["Budget", "EbsClient", "client_for", "TargetResult", "TransientFailure", "fail_over"]
+__all__ = ["Budget", "EbsClient", "EbsError", "TargetResult", "TransientFailure", "client_for", "fail_over"]
 
 T = TypeVar("T")
 
@@ -67,17 +67,6 @@ HINTS: dict[str, tuple[str, str]] = {
     "MissingParameter": ("failed", "a required parameter was not sent; report this as a bug"),
     "InvalidParameter": ("failed", "EBS rejected a parameter; check FAILOVER_TARGETS and FAILOVER_REGION"),
 }
-_TRANSIENT_CODES = frozenset(
-    {"InternalError", "ServiceUnavailable", "RequestTimeout", "LastTokenProcessing", "BLOCK.LimitedRequest"}
-)
-
-
-class TransientFailure(Exception):
-    """EBS kept failing transiently until the time budget ran out; FC should retry."""
-
-    def __init__(self, pair_id: str, code: str, attempts: int) -> None:
-        self.pair_id, self.code, self.attempts = pair_id, code, attempts
-        super().__init__(f"{pair_id}: {code} after {attempts} attempts; the time budget ran out")
 
 
 class Budget:
@@ -85,40 +74,14 @@ class Budget:
 
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        # Comparisons, not max(): before Python 3.13 min() and max() parse their arguments with
-        # CPython's slowest parser on every call, and the budget is read before every EBS call.
-        self.deadline = clock() + (seconds if seconds > 0.0 else 0.0)
+        self.deadline = clock() + max(seconds, 0.0)
 
     def remaining(self) -> float:
-        left = self.deadline - self._clock()
-        return left if left > 0.0 else 0.0
+        return max(self.deadline - self._clock(), 0.0)
 
     def remaining_ms(self) -> int:
         """Whole milliseconds left (a call's timeout is counted in them): 0 means no call fits."""
         return int(self.remaining() * 1000)
-
-
-class EbsError(Exception):
-    """An error answer (or no answer) from EBS, reduced to what we act on."""
-
-    def __init__(
-        self,
-        code: str,
-        status: int | None,
-        message: str,
-        request_id: str | None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.code, self.status, self.message, self.request_id = code, status, message, request_id
-        #: Seconds EBS asked to wait before a retry (its ``x-acs-retry-after``, in milliseconds).
-        self.retry_after = retry_after
-        super().__init__(f"{status} {code}: {message}")
-
-    @property
-    def transient(self) -> bool:
-        if self.status is None:  # no answer: a network fault or a timeout
-            return True
-        return self.status >= 500 or self.code in _TRANSIENT_CODES or self.code.startswith("Throttling")
 
 
 @dataclass
@@ -166,12 +129,11 @@ def client_for(
 class EbsClient:
     """The SDK client for one region, with error classification.
 
-    The two calls go through the SDK client's generic ``call_api`` (Alibaba Cloud's
+    The calls go through the SDK client's generic ``call_api`` (Alibaba Cloud's
     "generic call"): the same client, endpoint, signing, transport and exceptions
     as ``describe_disk_replica_pairs`` / ``failover_disk_replica_pair``, whose
-    bodies are exactly this call with these ``Params``. What it skips is their
-    model round trip: a request model turned into a dict, and a response dict
-    turned into models for every field of every pair, of which we read five.
+    bodies are exactly this call with these ``Params``; what it adds is a read
+    timeout per call, so that a hung call ends within the invocation's budget.
     """
 
     def __init__(
@@ -200,12 +162,11 @@ class EbsClient:
 
             options["credential"] = DefaultCredentials()
         self._client = Client(Config(**options))
-        self._sdk = _sdk()
 
     def describe(self, pair_id: str, site: str, budget: Budget) -> dict[str, Any] | None:
         """The pair as seen from this region as ``site`` (``backup``/``production``), or None."""
         body = self._call(
-            self._sdk.describe, {"RegionId": self.region, "PairIds": pair_id, "Site": site}, budget
+            "DescribeDiskReplicaPairs", {"RegionId": self.region, "PairIds": pair_id, "Site": site}, budget
         )
         for pair in body.get("ReplicaPairs") or ():
             if isinstance(pair, dict) and pair.get("ReplicaPairId") == pair_id:
@@ -215,65 +176,48 @@ class EbsClient:
     def failover(self, pair_id: str, token: str, budget: Budget) -> str:
         """FailoverDiskReplicaPair; returns the RequestId."""
         body = self._call(
-            self._sdk.failover,
+            "FailoverDiskReplicaPair",
             {"RegionId": self.region, "ReplicaPairId": pair_id, "ClientToken": token},
             budget,
         )
         return str(body.get("RequestId") or "")
 
-    def _call(self, params: Any, query: dict[str, str], budget: Budget) -> dict[str, Any]:
+    def _call(self, action: str, query: dict[str, str], budget: Budget) -> dict[str, Any]:
         """The response body of one SDK call, or :class:`EbsError`."""
+        from alibabacloud_tea_openapi.utils_models import OpenApiRequest
+        from darabonba.runtime import RuntimeOptions
+
         remaining_ms = budget.remaining_ms()
         if remaining_ms <= 0:
             raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
-        sdk = self._sdk
-        # The read timeout keeps a hung call inside the budget; most calls get the full one.
-        runtime = sdk.full_runtime if remaining_ms >= _MAX_READ_TIMEOUT_MS else sdk.runtime(remaining_ms)
+        timeout_ms = min(remaining_ms, _MAX_READ_TIMEOUT_MS)
+        runtime = RuntimeOptions(
+            read_timeout=timeout_ms, connect_timeout=min(_CONNECT_TIMEOUT_MS, timeout_ms)
+        )
         try:
-            response = self._client.call_api(params, sdk.request(query=query), runtime)
+            response = self._client.call_api(_operation(action), OpenApiRequest(query=query), runtime)
         except Exception as error:  # the SDK raises many classes; reduce them to one
             raise _classify(error) from None
         body = response.get("body") if isinstance(response, dict) else None
         return body if isinstance(body, dict) else {}
 
 
-class _Sdk:
-    """The SDK pieces every call reuses, built once (after the SDK's import): see :func:`_sdk`."""
-
-    def __init__(self) -> None:
-        from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
-        from darabonba.runtime import RuntimeOptions
-
-        def operation(action: str) -> Any:
-            # What alibabacloud_ebs20210730's <operation>_with_options builds for every call.
-            return Params(
-                action=action,
-                version="2021-07-30",
-                protocol="HTTPS",
-                pathname="/",
-                method="POST",
-                auth_type="AK",
-                style="RPC",
-                req_body_type="formData",
-                body_type="json",
-            )
-
-        self.describe = operation("DescribeDiskReplicaPairs")
-        self.failover = operation("FailoverDiskReplicaPair")
-        self.request = OpenApiRequest
-        self._runtime_options = RuntimeOptions
-        self.full_runtime = self.runtime(_MAX_READ_TIMEOUT_MS)
-
-    def runtime(self, timeout_ms: int) -> Any:
-        """Runtime options whose timeouts end within ``timeout_ms``."""
-        return self._runtime_options(
-            read_timeout=timeout_ms, connect_timeout=min(_CONNECT_TIMEOUT_MS, timeout_ms)
-        )
-
-
 @functools.cache
-def _sdk() -> _Sdk:
-    return _Sdk()
+def _operation(action: str) -> Any:
+    """What alibabacloud_ebs20210730's ``<operation>_with_options`` builds for ``action``."""
+    from alibabacloud_tea_openapi.utils_models import Params
+
+    return Params(
+        action=action,
+        version="2021-07-30",
+        protocol="HTTPS",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
 
 
 def _classify(error: Exception) -> EbsError:
@@ -390,7 +334,7 @@ def fail_over(
         _explain(result, error)
         if error.code == "OperationDenied.InvalidStatus":
             _look_again(client, target, result, budget)
-    result.duration_ms = tenths((time.perf_counter() - started) * 1000)
+    result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
     return result
 
 
@@ -460,5 +404,4 @@ def _note_pair(result: TargetResult, pair: Mapping[str, Any], now: Callable[[], 
     last = pair.get("LastRecoverPoint")
     if isinstance(last, int) and last > 0:
         result.last_recover_point = last
-        lost = int(now()) - last
-        result.data_loss_seconds = lost if lost > 0 else 0  # not max(): see Budget
+        result.data_loss_seconds = max(int(now()) - last, 0)

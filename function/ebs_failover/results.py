@@ -9,41 +9,44 @@ and after, data-loss window, error code and hint, and durations.
 
 from __future__ import annotations
 
-import operator
-import random
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
-from ._clock import iso_utc, tenths
+from .triggers import Trigger
 
-__all__ = ["OUTCOMES", "TYPE_PREFIX", "aggregate", "build"]
+__all__ = ["FAILURES", "OUTCOMES", "TYPE_PREFIX", "aggregate", "build", "trigger_summary"]
 
 #: Every outcome, the most serious first (the invocation's outcome is the most serious of its targets').
 OUTCOMES = ("failed", "refused", "failed_over", "already_failed_over", "dry_run", "ignored", "rejected")
+#: Outcomes that are failures for whoever ran the function by hand (the command line exits 1 on them).
+FAILURES = frozenset({"failed", "rejected"})
 TYPE_PREFIX = "com.aliyun.ebs-failover."
-_PAIR_ID = operator.itemgetter("pair_id")
+#: Resource ids a result lists at most: an alarm may name thousands, and the result must fit a message.
+RESOURCES_SHOWN = 50
 
 
 def aggregate(outcomes: Sequence[str]) -> str:
     """The most serious of several targets' outcomes."""
-    # Not min(): before Python 3.13 it parses its arguments with CPython's slowest parser, every call.
-    return OUTCOMES[sorted(map(OUTCOMES.index, outcomes))[0]]
+    return min(outcomes, key=OUTCOMES.index)
 
 
-#: The bits a random (version 4, RFC 4122 variant) UUID fixes.
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def _uuid4() -> str:
-    """A random UUID as text, at a quarter of ``str(uuid.uuid4())``'s cost.
-
-    An event id must be unique, not unpredictable: ``random`` (reseeded in a forked child) instead of
-    a system call to ``os.urandom``, no ``UUID`` object built and thrown away, and the hex digits from
-    ``bytes.hex`` rather than a format spec (CPython's format-spec machinery is a lot of code).
-    """
-    text = (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16, "big").hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+def trigger_summary(trigger: Trigger, *, resources_shown: int = RESOURCES_SHOWN) -> dict[str, Any]:
+    """What the result (and ``ebs-failover check``) says of the trigger."""
+    summary: dict[str, Any] = {
+        "kind": trigger.kind,
+        "identity": trigger.identity,
+        "state": trigger.state,
+        "level": trigger.level,
+        "resource_ids": list(trigger.resource_ids[:resources_shown]),
+        "resource_count": len(trigger.resource_ids),
+        "rule": trigger.rule,
+        "event_type": trigger.event_type,
+    }
+    if trigger.summary:
+        summary["summary"] = dict(trigger.summary)
+    return summary
 
 
 def build(
@@ -70,19 +73,19 @@ def build(
         "request_id": request_id,
         "trigger": trigger,
         "targets": list(targets),
-        "duration_ms": tenths(duration_ms),
+        "duration_ms": round(duration_ms, 1),
     }
     if error is not None:
         data["error"] = error
     event: dict[str, Any] = {
         "specversion": "1.0",
-        "id": _uuid4(),
+        "id": str(uuid.uuid4()),
         "source": source,
         "type": TYPE_PREFIX + outcome,
-        "time": iso_utc(),
+        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "datacontenttype": "application/json",
         "data": data,
     }
     if targets:
-        event["subject"] = ",".join(map(str, map(_PAIR_ID, targets)))
+        event["subject"] = ",".join(str(target["pair_id"]) for target in targets)
     return event

@@ -18,14 +18,7 @@ TOKEN_PREFIX = "ebsfo-"
 _MAX_LENGTH = 64
 
 
-#: An empty SHA-256, copied for every token: a copy skips the digest's lookup by name in OpenSSL's
-#: providers that ``hashlib.sha256()`` makes on every call (counted: 50 fewer L2 misses per token).
-#: Never updated itself, so threads can copy it at once.
-_EMPTY_SHA256 = hashlib.sha256()
-
-
 def client_token(identity: str, pair_id: str) -> str:
     """The ClientToken for failing ``pair_id`` over because of the trigger ``identity``."""
-    sha = _EMPTY_SHA256.copy()
-    sha.update(f"{identity}\n{pair_id}".encode())
-    return TOKEN_PREFIX + sha.hexdigest()[: _MAX_LENGTH - len(TOKEN_PREFIX)]
+    digest = hashlib.sha256(f"{identity}\n{pair_id}".encode()).hexdigest()
+    return TOKEN_PREFIX + digest[: _MAX_LENGTH - len(TOKEN_PREFIX)]

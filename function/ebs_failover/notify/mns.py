@@ -36,7 +36,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ebs_failover import redact
 from ebs_failover.credentials import Credentials
+from ebs_failover.errors import NotifyError
+from ebs_failover.redact import one_line, shorten
 
 if TYPE_CHECKING:  # the SDK is imported lazily, when a message is published
     from mns.account import Account
@@ -59,35 +62,19 @@ DEFAULT_TIMEOUT = 5.0
 MAX_TAG_LENGTH = 16
 #: How much of an error message a result keeps.
 _MAX_ERROR_LENGTH = 500
-_REDACTED = "***"
 
 
-class NotifyError(Exception):
-    """Publishing to one channel failed.
-
-    ``channel`` is the channel as configured (``"mns:topic-a"``), ``code`` MNS's
-    error code or ``"NetworkError"``, ``message`` a human-readable reason that
-    never holds a secret.
-    """
-
-    def __init__(self, channel: str, code: str, message: str) -> None:
-        super().__init__(channel, code, message)
-        self.channel, self.code, self.message = channel, code, message
-
-    def __str__(self) -> str:
-        return f"{self.channel}: {self.code}: {self.message}"
-
-    def to_result(self, request_id: str | None = None) -> dict[str, Any]:
-        """The failure as one entry of :func:`publish`'s list."""
-        result: dict[str, Any] = {
-            "channel": self.channel,
-            "ok": False,
-            "code": self.code,
-            "error": self.message,
-        }
-        if request_id:
-            result["request_id"] = request_id
-        return result
+def _failure(error: NotifyError, request_id: str | None = None) -> dict[str, Any]:
+    """One channel's failure as an entry of :func:`publish`'s list."""
+    result: dict[str, Any] = {
+        "channel": error.channel,
+        "ok": False,
+        "code": error.code,
+        "error": error.message,
+    }
+    if request_id:
+        result["request_id"] = request_id
+    return result
 
 
 def default_endpoint(account_id: str, region: str) -> str:
@@ -148,7 +135,7 @@ def publish(
                     )
                 message_id = _publish_one(account, topic, body, tag, channel, credentials)
             except _Failed as failed:
-                results.append(failed.error.to_result(failed.request_id))
+                results.append(_failure(failed.error, failed.request_id))
             else:
                 results.append({"channel": channel, "ok": True, "message_id": message_id})
     finally:
@@ -256,12 +243,7 @@ def _request_id(error: Exception) -> str | None:
 
 
 def _scrub(message: str, credentials: Credentials | None) -> str:
-    """Cut the message short and blank out the secret and the token, should anything echo them."""
+    """The message on one line, shortened, with the secret and the token masked should anything echo them."""
     if credentials is not None:
-        for secret in (credentials.access_key_secret, credentials.security_token):
-            if secret:
-                message = message.replace(secret, _REDACTED)
-    message = " ".join(message.split())
-    if len(message) > _MAX_ERROR_LENGTH:
-        message = message[: _MAX_ERROR_LENGTH - 1] + "…"
-    return message
+        redact.REDACTOR.register((credentials.access_key_secret, credentials.security_token))
+    return redact.REDACTOR.scrub_text(shorten(one_line(message), _MAX_ERROR_LENGTH))

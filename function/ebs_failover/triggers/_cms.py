@@ -45,8 +45,6 @@ def callback_fields(raw: dict[str, Any]) -> dict[str, str]:
     A form body is all strings already; the historical JSON variant may hold numbers (kept as their text)
     and a structured ``dimensions`` (kept as its JSON text, parsed later like a JSON dimensions string).
     """
-    if all(type(value) is str for value in raw.values()):  # a form body: the common case, done in one pass
-        return {key: value for key, value in raw.items() if value.strip() not in values.ABSENT}
     fields: dict[str, str] = {}
     for key, value in raw.items():
         if isinstance(value, (dict, list)):

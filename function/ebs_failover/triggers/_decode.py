@@ -6,10 +6,10 @@ Every check here runs before any shape-specific parsing: the size limit, UTF-8, 
 
 from __future__ import annotations
 
-import codecs
 import json
-import re
-from typing import Any, NamedTuple, cast
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 
 from ._model import InvalidEvent
 
@@ -24,11 +24,9 @@ _TOO_BIG = f"at most {MAX_EVENT_BYTES} bytes"
 _TOO_DEEP = f"JSON nested at most {MAX_DEPTH} levels deep"
 
 
-class Payload(NamedTuple):
-    """A decoded event: a JSON object, or form-urlencoded fields (``form`` true; all values str).
-
-    A named tuple: as immutable as a frozen dataclass, and built at a third of its cost.
-    """
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A decoded event: a JSON object, or form-urlencoded fields (``form`` true; all values str)."""
 
     data: dict[str, Any]
     form: bool
@@ -88,29 +86,10 @@ def check_depth(value: object, field: str = "") -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
-_JSON_SPACE = " \t\n\r"
-
-
-def _decode_strict(text: str) -> Any:
-    """``_DECODER.decode(text)``: the same value, the same errors.
-
-    Without its two regular-expression matches for the whitespace around the value, which events
-    (stripped before they get here) seldom have.
-    """
-    start = len(text) - len(text.lstrip(_JSON_SPACE)) if text[:1] in _JSON_SPACE else 0
-    value, end = _DECODER.raw_decode(text, start)
-    if end != len(text):
-        rest = text[end:]
-        if rest.strip(_JSON_SPACE):
-            raise json.JSONDecodeError("Extra data", text, end + len(rest) - len(rest.lstrip(_JSON_SPACE)))
-    return value
-
-
 def load_json(text: str, field: str = "") -> Any:
     """Parse JSON ``text`` strictly; any failure is an :class:`InvalidEvent` naming ``field``."""
     try:
-        value = _decode_strict(text)
+        value = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
     except RecursionError:
         raise InvalidEvent(field, _TOO_DEEP) from None
     except _DuplicateKey as error:
@@ -122,10 +101,7 @@ def load_json(text: str, field: str = "") -> Any:
         ) from None
     except ValueError as error:
         raise InvalidEvent(field, f"valid JSON ({error})") from None
-    # Text within the size limit holds fewer nodes than the limit; and it cannot nest deeper than it
-    # has brackets: the walk is needed only when there are more brackets than levels allowed.
-    if text.count("{") + text.count("[") > MAX_DEPTH:
-        check_depth(value, field)
+    check_depth(value, field)
     return value
 
 
@@ -137,69 +113,25 @@ def load_json_object(text: str, field: str) -> dict[str, Any]:
     return value
 
 
-_ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
-
-
-def _escaped_bytes(run: re.Match[str]) -> str:
-    return bytes.fromhex(run.group().replace("%", "")).decode("utf-8")
-
-
-def _unquote_plus(text: str) -> str:
-    """``urllib.parse.unquote_plus(text, errors="strict")``, in C when ``text`` is ASCII.
-
-    Each ``%XX`` becomes ``\\xXX`` for ``codecs.escape_decode`` (a backslash doubled first), and the
-    bytes are decoded as UTF-8 at once: between ASCII characters, the whole is valid UTF-8 exactly when
-    every run of escapes is, which is what ``unquote_plus`` decodes one by one. A ``%`` without two hex
-    digits makes ``escape_decode`` refuse, and such text (or non-ASCII text) is decoded a run of
-    escapes at a time, as ``unquote_plus`` leaves what is not an escape. Raises ``UnicodeDecodeError``
-    when a run is not whole UTF-8, as ``unquote_plus`` does.
-    """
-    text = text.replace("+", " ")
-    if "%" not in text:
-        return text
-    if not text.isascii():
-        return _ESCAPE_RUN.sub(_escaped_bytes, text)
-    try:
-        # typeshed has escape_decode return str; it returns bytes.
-        raw = cast(bytes, codecs.escape_decode(text.replace("\\", "\\\\").replace("%", "\\x").encode())[0])
-    except ValueError:  # a "%" without two hex digits after it
-        return _ESCAPE_RUN.sub(_escaped_bytes, text)
-    return raw.decode("utf-8")
-
-
 def parse_form(text: str) -> dict[str, str]:
-    """Parse a form-urlencoded body; ``+`` is a space, values percent-encoded UTF-8, unique keys.
-
-    What ``urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict")`` accepts, field for
-    field, without its per-field overhead. A body with no escaped ``&`` or ``=`` (CloudMonitor's never
-    has one) is decoded whole, then split: decoding cannot add a separator to it. Otherwise only the
-    parts holding ``%`` or ``+`` are decoded, one by one.
-    """
-    if text.count("&") >= MAX_FORM_FIELDS:
-        raise InvalidEvent("", f"at most {MAX_FORM_FIELDS} form fields")
+    """Parse a form-urlencoded body: ``key=value`` fields joined by ``&``, ``+`` a space, values
+    percent-encoded UTF-8, each key once, at most :data:`MAX_FORM_FIELDS` fields."""
     try:
-        if "%26" not in text and "%3D" not in text and "%3d" not in text:
-            parts = [part.partition("=") for part in _unquote_plus(text).split("&") if part]
-        else:
-            parts = [_decoded_part(part) for part in text.split("&") if part]
+        parts = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_FORM_FIELDS
+        )
     except UnicodeDecodeError:
         raise InvalidEvent("", "form values that are percent-encoded UTF-8") from None
-    fields = {key: value for key, _, value in parts}
-    if len(fields) < len(parts):
-        seen: set[str] = set()
-        for key, _, _ in parts:
-            if key in seen:
-                raise InvalidEvent(key, "a form field that appears once")
-            seen.add(key)
+    except ValueError as error:
+        if "max number of fields" in str(error).lower():
+            raise InvalidEvent("", f"at most {MAX_FORM_FIELDS} form fields") from None
+        raise InvalidEvent("", "form fields of the form key=value, joined by &") from None
+    fields: dict[str, str] = {}
+    for key, value in parts:
+        if key in fields:
+            raise InvalidEvent(key, "a form field that appears once")
+        fields[key] = value
     return fields
-
-
-def _decoded_part(part: str) -> tuple[str, str, str]:
-    """One ``key=value`` part split at its first ``=``, then key and value decoded."""
-    key, separator, value = part.partition("=")
-    if "%" in part or "+" in part:
-        return _unquote_plus(key), separator, _unquote_plus(value)
-    return key, separator, value
 
 
 def decode_text(raw: bytes | bytearray | str) -> Payload:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ebs_failover.redact import shorten
+
 from . import _values as values
 from ._model import InvalidEvent, Trigger
 from ._schema import validate
@@ -33,5 +35,5 @@ def manual_trigger(request: dict[str, Any], request_id: str | None) -> Trigger:
         event_type=None,
         pair_id=pair_id,
         reason=reason,
-        summary={"replicaPairId": pair_id, "reason": values.shorten(reason)},
+        summary={"replicaPairId": pair_id, "reason": shorten(reason, values.SUMMARY_LIMIT)},
     )

@@ -1,17 +1,16 @@
-"""The parse stage's result types: :class:`Trigger`, :class:`HttpRequestInfo` and :class:`InvalidEvent`."""
+"""The parse stage's result types, :class:`Trigger` and :class:`HttpRequestInfo`, and its error."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import NamedTuple
 
-#: Longest rendering of an offending value inside an :class:`InvalidEvent` message.
-_GOT_LIMIT = 80
+from ebs_failover.errors import InvalidEvent
+
+__all__ = ["HttpRequestInfo", "InvalidEvent", "Trigger"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpRequestInfo:
     """What an FC HTTP-trigger envelope said about the request that carried the event.
 
@@ -24,11 +23,8 @@ class HttpRequestInfo:
     source_ip: str | None = None
 
 
-#: The summary of a trigger that has none: read-only, so the one shared default cannot change.
-_NO_SUMMARY: Mapping[str, str] = MappingProxyType({})
-
-
-class Trigger(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Trigger:
     """One alarm, event or manual request, normalised (immutable).
 
     ``kind``: ``"cms_callback"``, ``"cms_alarm"``, ``"eventbridge"``, ``"system_event"`` or ``"manual"``.
@@ -45,10 +41,6 @@ class Trigger(NamedTuple):
     ``pair_id`` and ``reason``: manual requests only.
     ``summary``: a few short human-readable fields for the result event.
     ``http``: set when the event arrived inside an FC HTTP-trigger envelope.
-
-    A named tuple, like the other per-invocation values: as immutable as a frozen dataclass, and
-    built at under half its cost (a frozen dataclass sets each of its twelve fields through
-    ``object.__setattr__``). ``_replace`` gives a copy with some fields changed.
     """
 
     kind: str
@@ -61,26 +53,5 @@ class Trigger(NamedTuple):
     event_type: str | None
     pair_id: str | None = None
     reason: str | None = None
-    summary: Mapping[str, str] = _NO_SUMMARY
+    summary: Mapping[str, str] = field(default_factory=dict)
     http: HttpRequestInfo | None = None
-
-
-class InvalidEvent(Exception):
-    """The event is not one ``parse`` accepts.
-
-    ``field``: JSON-pointer-ish path of the offending field, segments joined with ``/`` and no leading slash
-    (``"alertState"``, ``"data/resourceId"``, ``"body/alertState"`` inside an HTTP envelope); ``""`` for the
-    whole event. ``expected``: what was expected. ``got``: the offending value as text, or ``None`` (a missing
-    field, or a value not worth echoing); rendered with ``repr`` and shortened.
-    """
-
-    def __init__(self, field: str, expected: str, got: str | None = None) -> None:
-        self.field = field
-        self.expected = expected
-        self.got = got
-        where = f"event field {field!r}" if field else "event"
-        message = f"{where}: expected {expected}"
-        if got is not None:
-            shown = got if len(got) <= _GOT_LIMIT else got[: _GOT_LIMIT - 3] + "..."
-            message += f", got {shown!r}"
-        super().__init__(message)

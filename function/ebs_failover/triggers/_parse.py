@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ _CALLBACK_KEYS = ("alertState", "alertName", "ruleId", "metricName")
 
 
 def _has(*keys: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda data: any(map(data.__contains__, keys))  # no generator per test
+    return lambda data: any(key in data for key in keys)
 
 
 def _is_http(data: dict[str, Any]) -> bool:
@@ -127,7 +128,7 @@ def _from_http(envelope: dict[str, Any]) -> Trigger:
         headers={key.lower(): _header_text(value) for key, value in (envelope.get("headers") or {}).items()},
         source_ip=source_ip or None,
     )
-    return trigger._replace(http=info)
+    return dataclasses.replace(trigger, http=info)
 
 
 def _from_mns(message: dict[str, Any]) -> Trigger:

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ebs_failover.redact import shorten
+
 from ._model import InvalidEvent
 
 #: Longest value kept in :attr:`Trigger.summary`.
@@ -147,24 +149,13 @@ class ResourceIds:
         return tuple(self._ids)
 
 
-ELLIPSIS = "..."
-
-
-def shorten(value: str, limit: int = SUMMARY_LIMIT) -> str:
-    """``value`` cut to ``limit`` characters, ending in ``...`` when cut.
-
-    The mark matters: the log redactor masks the cut-off start of a secret only before it.
-    """
-    return value if len(value) <= limit else value[: limit - len(ELLIPSIS)] + ELLIPSIS
-
-
 def summary(data: dict[str, Any], keys: Iterable[str]) -> dict[str, str]:
     """The present scalar fields of ``data`` among ``keys``, each shortened to :data:`SUMMARY_LIMIT`."""
     result: dict[str, str] = {}
     for key in keys:
         value = text(data.get(key))
         if value is not None:
-            result[key] = shorten(value)
+            result[key] = shorten(value, SUMMARY_LIMIT)
     return result
 
 

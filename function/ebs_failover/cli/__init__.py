@@ -27,6 +27,10 @@ Exit codes:
 * 130: interrupted.
 
 Errors are one line on stderr, ``ebs-failover: <message>``, never a traceback; secrets never show.
+
+One module per group of verbs, each imported only when one of its verbs runs: ``plan`` (check, token,
+schema: parse and decide, no cloud call), ``run`` (invoke, replay: the real handler against the embedded
+fake), ``remote`` (remote-invoke), ``fake`` (fake-ebs serve).
 """
 
 from __future__ import annotations
@@ -36,11 +40,11 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
-from ._cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG, TYPE_CHECKING, CliError, say
+from ebs_failover.errors import CliError
 
-if TYPE_CHECKING:  # typing is not imported at run time: --help stays fast
-    from typing import NoReturn
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG, say
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -103,7 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _event_argument(check)
     check.add_argument("--json", action="store_true", help="print the plan as JSON")
     _request_id_option(check)
-    check.set_defaults(run=_lazy("_cli_plan", "run_check"))
+    check.set_defaults(run=_lazy("plan", "run_check"))
 
     token = verbs.add_parser(
         "token",
@@ -117,7 +121,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _event_argument(token)
     _request_id_option(token)
-    token.set_defaults(run=_lazy("_cli_plan", "run_token"))
+    token.set_defaults(run=_lazy("plan", "run_token"))
 
     invoke = verbs.add_parser(
         "invoke",
@@ -151,7 +155,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--timeout", type=int, default=60, metavar="SECONDS", help="the function's timeout (default: 60)"
     )
     _request_id_option(invoke)
-    invoke.set_defaults(run=_lazy("_cli_run", "run_invoke"))
+    invoke.set_defaults(run=_lazy("run", "run_invoke"))
 
     replay = verbs.add_parser(
         "replay",
@@ -175,7 +179,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="one fake EBS for all events, in order (as make demo does): later events see earlier failovers",
     )
     replay.add_argument("--logs", action="store_true", help="print the handler's log lines on stderr")
-    replay.set_defaults(run=_lazy("_cli_run", "run_replay"))
+    replay.set_defaults(run=_lazy("run", "run_replay"))
 
     remote = verbs.add_parser(
         "remote-invoke",
@@ -215,7 +219,7 @@ def _build_parser() -> argparse.ArgumentParser:
     remote.add_argument(
         "--timeout", type=int, default=60, metavar="SECONDS", help="HTTP timeout (default: 60)"
     )
-    remote.set_defaults(run=_lazy("_cli_remote", "run_remote_invoke"))
+    remote.set_defaults(run=_lazy("remote", "run_remote_invoke"))
 
     fake = verbs.add_parser("fake-ebs", help="run the fake EBS service")
     fake_verbs = fake.add_subparsers(dest="fake_verb", metavar="VERB", required=True)
@@ -234,7 +238,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default="accept",
         help="what a failover of an already failovered pair answers (default: accept)",
     )
-    serve.set_defaults(run=_serve_fake_ebs)
+    serve.set_defaults(run=_lazy("fake", "run_serve"))
 
     schema = verbs.add_parser(
         "schema",
@@ -244,7 +248,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 printed, 2 unknown shape",
     )
     schema.add_argument("shape", metavar="SHAPE", nargs="?", help="a shape name, e.g. manual")
-    schema.set_defaults(run=_lazy("_cli_plan", "run_schema"))
+    schema.set_defaults(run=_lazy("plan", "run_schema"))
     return parser
 
 
@@ -254,32 +258,10 @@ def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        runner = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        runner = getattr(importlib.import_module(f"{__name__}.{module}"), function)
         return int(runner(args))
 
     return run
-
-
-def _serve_fake_ebs(args: argparse.Namespace) -> int:
-    from .testing import FakeEbs, FakeEbsServer
-
-    fake = FakeEbs(repeat_failover=args.repeat_failover)
-    if args.seed:
-        try:
-            pair_ids = fake.load_seed(args.seed)
-        except (OSError, ValueError, KeyError) as error:
-            print(f"ebs-failover: cannot load seed {args.seed}: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        print(f"seeded pairs: {', '.join(pair_ids) or 'none'}", flush=True)
-    try:
-        server = FakeEbsServer(fake, host=args.host, port=args.port)
-    except OSError as error:
-        print(f"ebs-failover: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"fake EBS listening on {server.url} (credentials testing/testing)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

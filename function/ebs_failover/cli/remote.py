@@ -26,12 +26,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, note, read_event
+from ebs_failover.errors import CliError
+from ebs_failover.results import FAILURES
+
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, note, read_event
 
 TASK_ID_PREFIX = "ebsfo-"
 #: FC's rule for a stateful async invocation id: a letter or underscore first, [A-Za-z0-9_-], at most 128.
 _TASK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-_FAILED_OUTCOMES = frozenset({"failed", "rejected"})
 
 
 def async_task_id(raw: bytes) -> str:
@@ -116,7 +118,7 @@ def run_remote_invoke(args: argparse.Namespace) -> int:
     body: bytes = response.data or b""
     text = body.decode("utf-8", "replace")
     print(text, end="" if text.endswith("\n") else "\n")
-    return EXIT_FAILED if _outcome(body) in _FAILED_OUTCOMES else EXIT_OK
+    return EXIT_FAILED if _outcome(body) in FAILURES else EXIT_OK
 
 
 def _outcome(body: bytes) -> str | None:

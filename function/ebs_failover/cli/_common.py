@@ -1,7 +1,7 @@
 """What every ``ebs-failover`` verb shares: exit codes, the one-line error, reading an event, the environment.
 
-Imported by ``ebs_failover.cli`` at start-up, so it imports nothing beyond the standard library's cheapest
-modules; the verbs import the rest when they run.
+Imported by ``ebs_failover.cli`` at start-up, so it imports nothing beyond the standard library and the
+package's pure modules; the verbs import the rest when they run.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-# ``typing`` costs ~2 ms at import: the type checkers honour a local TYPE_CHECKING just as well.
-TYPE_CHECKING = False
+from ebs_failover import redact
+from ebs_failover.errors import CliError
+
 if TYPE_CHECKING:
-    from .config import Settings
+    from ebs_failover.config import Settings
 
 PROG = "ebs-failover"
 
@@ -29,36 +31,20 @@ OUTSIDE_WORLD = ("EBS_ENDPOINT", "EBS_PROTOCOL", "NOTIFY_TARGETS", "MNS_ENDPOINT
 SECRET_VARIABLES = ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN", "CALLBACK_TOKEN")
 
 
-class CliError(Exception):
-    """The verb cannot go on: ``message`` becomes the one stderr line, ``code`` the exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 def say(message: str) -> None:
     """One line on stderr: ``ebs-failover: <message>``, secrets masked, newlines folded."""
-    print(f"{PROG}: {one_line(redact(message))}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {redact.one_line(masked(message))}", file=sys.stderr, flush=True)
 
 
 def note(message: str) -> None:
     """An informational line on stderr (stdout stays for the result)."""
-    print(redact(message), file=sys.stderr, flush=True)
+    print(masked(message), file=sys.stderr, flush=True)
 
 
-def one_line(message: str) -> str:
-    return " ".join(message.split())
-
-
-def redact(text: str) -> str:
-    """``text`` with the value of every secret environment variable replaced by ``***``."""
-    for name in SECRET_VARIABLES:
-        value = os.environ.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+def masked(text: str) -> str:
+    """``text`` with every secret masked: those of the environment, and any the handler has seen."""
+    redact.REDACTOR.register(os.environ.get(name) for name in SECRET_VARIABLES)
+    return redact.REDACTOR.scrub_text(text)
 
 
 def read_event(source: str) -> bytes:
@@ -88,7 +74,7 @@ def event_name(source: str) -> str:
 
 def load_settings() -> Settings:
     """The function's settings from this process's environment; a bad value is one line, exit 1."""
-    from . import config
+    from ebs_failover import config
 
     try:
         return config.current()

@@ -1,4 +1,8 @@
-"""``ebs-failover invoke`` and ``replay``: the real handler, locally, against the embedded fake EBS."""
+"""``ebs-failover invoke`` and ``replay``: the real handler, locally, against the embedded fake EBS.
+
+``make demo`` is ``ebs-failover replay events --shared-fake``: every sample event, in name order, through
+one fake, then the fake's final pair states.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import (
+from ebs_failover.errors import CliError
+from ebs_failover.results import FAILURES
+
+from ._common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     OUTSIDE_WORLD,
-    CliError,
     Stderr,
     note,
     patched_environ,
@@ -25,10 +31,15 @@ from ._cli_common import (
     say,
 )
 
-#: Outcomes that make ``invoke`` exit 1: the event was bad, or the failover (or the configuration) failed.
-FAILED_OUTCOMES = frozenset({"failed", "rejected"})
 DEFAULT_CONFIG = Path("events") / "config.json"
+#: Files of an events folder that are not events.
+NOT_EVENTS = frozenset({"config.json", "expected.json"})
 _DEFAULT_REGION = "cn-shanghai"
+
+
+def event_files(directory: Path) -> list[Path]:
+    """The sample events of a directory, in name order."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.name not in NOT_EVENTS)
 
 
 def _load_json(path: Path, what: str) -> Any:
@@ -50,7 +61,7 @@ def _seed_of(data: Any, path: Path) -> Mapping[str, Any]:
 
 
 def _fake(seed: Mapping[str, Any] | None, source: Path | None) -> Any:
-    from .testing import FakeEbs
+    from ebs_failover.testing import FakeEbs
 
     fake = FakeEbs(seed=1)
     if seed is not None:
@@ -65,7 +76,7 @@ def _fake(seed: Mapping[str, Any] | None, source: Path | None) -> Any:
 
 def _call_handler(raw: bytes, context: Any) -> dict[str, Any]:
     """The handler's result; a raise (on purpose, for FC's async retry) becomes a one-line error, exit 1."""
-    from .handler import handler
+    from ebs_failover.handler import handler
 
     try:
         return handler(raw, context)
@@ -79,8 +90,8 @@ def _call_handler(raw: bytes, context: Any) -> dict[str, Any]:
 
 def run_invoke(args: argparse.Namespace) -> int:
     raw = read_event(args.event)
-    from . import log
-    from .testing import FcContext, FcFunction
+    from ebs_failover import log
+    from ebs_failover.testing import FcContext, FcFunction
 
     log.configure(stream=Stderr())
     request_id = args.request_id or str(uuid.uuid4())
@@ -100,7 +111,7 @@ def run_invoke(args: argparse.Namespace) -> int:
             seed_path = DEFAULT_CONFIG
         seed = _seed_of(_load_json(seed_path, "seed"), seed_path) if seed_path else None
         fake = _fake(seed, seed_path)
-        from .testing import MockEbs
+        from ebs_failover.testing import MockEbs
 
         region = args.region or os.environ.get("FAILOVER_REGION") or _DEFAULT_REGION
         context = FcContext(request_id=request_id, function=function, region=region)
@@ -109,7 +120,7 @@ def run_invoke(args: argparse.Namespace) -> int:
         for pair in fake.backend().pairs.values():
             note(f"embedded fake EBS: {pair.replica_pair_id} is {pair.status}")
     print(json.dumps(result, indent=2, ensure_ascii=False))
-    return EXIT_FAILED if result["data"]["outcome"] in FAILED_OUTCOMES else EXIT_OK
+    return EXIT_FAILED if result["data"]["outcome"] in FAILURES else EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -125,8 +136,6 @@ class _Replay:
 
 
 def _replay_setup(args: argparse.Namespace) -> _Replay:
-    from .demo import event_files
-
     directory = Path(args.dir)
     if not directory.is_dir():
         raise CliError(f"cannot replay {directory}: not a directory", EXIT_USAGE)
@@ -136,7 +145,9 @@ def _replay_setup(args: argparse.Namespace) -> _Replay:
         raise CliError(f"cannot load config {config_path}: expected {{'env': {{…}}, 'seed': {{…}}}}")
     expect_path = Path(args.expect) if args.expect else directory / "expected.json"
     expected: dict[str, Any] | None = None
-    if args.expect or expect_path.is_file():
+    # DIR/expected.json gives each event's outcome on a fresh fake: one shared fake (where later events see
+    # earlier failovers) is compared only with expectations given on purpose.
+    if args.expect or (expect_path.is_file() and not args.shared_fake):
         loaded = _load_json(expect_path, "expectations")
         if not isinstance(loaded, dict):
             raise CliError(f"cannot load expectations {expect_path}: expected a JSON object")
@@ -152,9 +163,9 @@ def _replay_setup(args: argparse.Namespace) -> _Replay:
 
 def run_replay(args: argparse.Namespace) -> int:
     replay = _replay_setup(args)
-    from . import log
-    from .handler import handler
-    from .testing import FcContext, MockEbs
+    from ebs_failover import log
+    from ebs_failover.handler import handler
+    from ebs_failover.testing import FcContext, MockEbs
 
     log.configure(stream=Stderr() if args.logs else io.StringIO())
     region = replay.env.get("FAILOVER_REGION") or os.environ.get("FAILOVER_REGION") or _DEFAULT_REGION
@@ -182,6 +193,11 @@ def run_replay(args: argparse.Namespace) -> int:
                     note = f"  MISMATCH: expected {want}"
             print(f"{path.name:<44} {outcome:<20} {pairs}{note}")
     total = len(replay.files)
+    if shared is not None:
+        print("fake EBS, final pair states:")
+        for pair in shared.backend().pairs.values():
+            route = f"{pair.source_region} -> {pair.destination_region}"
+            print(f"  {pair.replica_pair_id:<22} {pair.status:<12} ({route})")
     if unexpected:
         say(f"no expected outcome in {replay.expect} for: {', '.join(unexpected)}")
     if mismatches:
@@ -190,7 +206,10 @@ def run_replay(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     checked = f", {total - len(unexpected)} as expected" if replay.expected is not None else ""
-    print(f"{total} events replayed{checked}")
+    changed = (
+        f" on one fake, {len(shared.state_changes())} failovers changed state" if shared is not None else ""
+    )
+    print(f"{total} events replayed{changed}{checked}")
     return EXIT_OK
 
 

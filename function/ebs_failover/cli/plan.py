@@ -5,28 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ._cli_common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    CliError,
-    event_name,
-    load_settings,
-    read_event,
-    say,
-)
+from ebs_failover.errors import CliError
+from ebs_failover.triggers import SCHEMA_DIR
+
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, load_settings, read_event, say
 
 #: Stands in for the FC request id when a manual request without idempotencyKey is checked without one.
 _PLACEHOLDER_REQUEST_ID = "REQUEST-ID-PLACEHOLDER"
 _UNKNOWN_TOKEN = "(derived from the FC request id: pass --request-id)"
 
-SCHEMA_DIR = Path(__file__).with_name("triggers") / "schemas"
 
-
-@dataclass
+@dataclass(frozen=True)
 class Checked:
     """What the handler would decide for one event, without acting."""
 
@@ -58,40 +49,32 @@ class Checked:
 
 
 def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
-    """Parse and decide like the handler does (same settings, same tokens), with no I/O."""
+    """Parse and decide like the handler does (same settings, same stages, same tokens), with no I/O."""
     settings = load_settings()
-    from .policy import decide
-    from .triggers import InvalidEvent, parse
+    from ebs_failover.handler import decide_event
+    from ebs_failover.results import trigger_summary
 
+    decision = decide_event(raw, settings, request_id=request_id)
     needs_request_id = False
-    try:
-        trigger = parse(raw, request_id=request_id)
-    except InvalidEvent as error:
-        if request_id is None and _parses_with_a_request_id(raw):
-            needs_request_id = True
-            trigger = parse(raw, request_id=_PLACEHOLDER_REQUEST_ID)
-        else:
-            return Checked(
-                name, settings.mode, settings.region, "rejected", str(error), offending_field=error.field
-            )
-    plan = decide(trigger, settings)
-    summary: dict[str, Any] = {
-        "kind": trigger.kind,
-        "identity": "manual:(the FC request id)" if needs_request_id else trigger.identity,
-        "state": trigger.state,
-        "level": trigger.level,
-        "resource_ids": list(trigger.resource_ids),
-        "rule": trigger.rule,
-        "event_type": trigger.event_type,
-    }
+    if (
+        decision.trigger is None
+        and request_id is None
+        and (decision.error or {}).get("field") == "idempotencyKey"
+    ):
+        # A manual request without idempotencyKey: its identity (and tokens) will be FC's request id.
+        needs_request_id = True
+        decision = decide_event(raw, settings, request_id=_PLACEHOLDER_REQUEST_ID)
+    plan, trigger = decision.plan, decision.trigger
+    if trigger is None:
+        field_name = (decision.error or {}).get("field")
+        return Checked(
+            name, settings.mode, settings.region, "rejected", plan.reason, offending_field=field_name
+        )
+    summary = trigger_summary(trigger, resources_shown=len(trigger.resource_ids))
+    if needs_request_id:
+        summary["identity"] = "manual:(the FC request id)"
     if trigger.kind == "manual":
         summary.update(pair_id=trigger.pair_id, reason=trigger.reason)
-    if trigger.http is not None:  # the HTTP trigger's gate, as the handler applies it
-        from .callback import refusal
-
-        refused = refusal(trigger.http, settings.callback_token, settings.callback_networks)
-        if refused is not None:
-            return Checked(name, settings.mode, settings.region, "rejected", refused, summary)
     targets = [
         {
             "pair_id": target.pair_id,
@@ -112,17 +95,6 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
         targets,
         needs_request_id=needs_request_id,
     )
-
-
-def _parses_with_a_request_id(raw: bytes) -> bool:
-    """True for a manual request that lacks only the FC request id (no idempotencyKey)."""
-    from .triggers import InvalidEvent, parse
-
-    try:
-        parse(raw, request_id=_PLACEHOLDER_REQUEST_ID)
-    except InvalidEvent:
-        return False
-    return True
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -1,0 +1,31 @@
+"""``ebs-failover fake-ebs serve``: the fake EBS on a socket, for the SDK (or a deployed tool) to call."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from ._common import EXIT_FAILED, EXIT_OK
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ebs_failover.testing import FakeEbs, FakeEbsServer
+
+    fake = FakeEbs(repeat_failover=args.repeat_failover)
+    if args.seed:
+        try:
+            pair_ids = fake.load_seed(args.seed)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"ebs-failover: cannot load seed {args.seed}: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"seeded pairs: {', '.join(pair_ids) or 'none'}", flush=True)
+    try:
+        server = FakeEbsServer(fake, host=args.host, port=args.port)
+    except OSError as error:
+        print(f"ebs-failover: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"fake EBS listening on {server.url} (credentials testing/testing)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return EXIT_OK

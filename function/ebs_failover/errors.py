@@ -1,0 +1,130 @@
+"""Every exception the package raises on purpose, in one place.
+
+The hierarchy::
+
+    EbsFailoverError            the base: catch it to catch anything ebs-failover means to raise
+    ├── InvalidEvent            parse: the event is not a shape the function accepts (-> ``rejected``)
+    ├── ConfigError             config: an environment variable holds a value the function cannot use
+    ├── EbsError                act: EBS answered an error, or did not answer (reduced to what we act on)
+    ├── TransientFailure        act: EBS kept failing transiently until the time budget ran out;
+    │                           raised out of the handler so that FC's async retry delivers the event again
+    ├── NotifyError             tell: a channel did not take the result; raised out of the handler when a
+    │                           result that changed state reached nobody
+    └── CliError                the command line: a verb cannot go on (one stderr line and an exit code)
+
+Each carries the fields its handler needs (the offending field, the variable, EBS's code and RequestId, the
+channel), and a message that names them. None of them ever holds a secret: messages are built from the
+function's own words and values that went through :mod:`ebs_failover.redact` where they came from outside.
+"""
+
+from __future__ import annotations
+
+from .redact import shorten
+
+__all__ = [
+    "CliError",
+    "ConfigError",
+    "EbsError",
+    "EbsFailoverError",
+    "InvalidEvent",
+    "NotifyError",
+    "TransientFailure",
+]
+
+#: Longest rendering of an offending value inside a message.
+_GOT_LIMIT = 80
+
+#: EBS error codes that retrying (with the same ClientToken) may cure.
+_TRANSIENT_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "RequestTimeout", "LastTokenProcessing", "BLOCK.LimitedRequest"}
+)
+
+
+class EbsFailoverError(Exception):
+    """The base of every exception ebs-failover raises on purpose."""
+
+
+class InvalidEvent(EbsFailoverError):
+    """The event is not one ``parse`` accepts.
+
+    ``field``: JSON-pointer-ish path of the offending field, segments joined with ``/`` and no leading slash
+    (``"alertState"``, ``"data/resourceId"``, ``"body/alertState"`` inside an HTTP envelope); ``""`` for the
+    whole event. ``expected``: what was expected. ``got``: the offending value as text, or ``None`` (a missing
+    field, or a value not worth echoing); rendered with ``repr`` and shortened.
+    """
+
+    def __init__(self, field: str, expected: str, got: str | None = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        where = f"event field {field!r}" if field else "event"
+        message = f"{where}: expected {expected}"
+        if got is not None:
+            message += f", got {shorten(got, _GOT_LIMIT)!r}"
+        super().__init__(message)
+
+
+class ConfigError(EbsFailoverError):
+    """One environment variable has a value the function cannot use."""
+
+    def __init__(self, variable: str, expected: str, got: str | None = None) -> None:
+        self.variable = variable
+        self.expected = expected
+        shown = "" if got is None else f", got {shorten(got, _GOT_LIMIT)!r}"
+        super().__init__(f"environment variable {variable}: expected {expected}{shown}")
+
+
+class EbsError(EbsFailoverError):
+    """An error answer (or no answer: ``status`` None) from EBS, reduced to what we act on."""
+
+    def __init__(
+        self,
+        code: str,
+        status: int | None,
+        message: str,
+        request_id: str | None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.code, self.status, self.message, self.request_id = code, status, message, request_id
+        #: Seconds EBS asked to wait before a retry (its ``x-acs-retry-after``, in milliseconds).
+        self.retry_after = retry_after
+        super().__init__(f"{status} {code}: {message}")
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same call, with the same ClientToken, may succeed later."""
+        if self.status is None:  # no answer: a network fault or a timeout
+            return True
+        return self.status >= 500 or self.code in _TRANSIENT_CODES or self.code.startswith("Throttling")
+
+
+class TransientFailure(EbsFailoverError):
+    """EBS kept failing transiently until the time budget ran out; FC should deliver the event again."""
+
+    def __init__(self, pair_id: str, code: str, attempts: int) -> None:
+        self.pair_id, self.code, self.attempts = pair_id, code, attempts
+        super().__init__(f"{pair_id}: {code} after {attempts} attempts; the time budget ran out")
+
+
+class NotifyError(EbsFailoverError):
+    """Publishing to one channel failed.
+
+    ``channel`` is the channel as configured (``"mns:topic-a"``), ``code`` the service's error code or
+    ``"NetworkError"``, ``message`` a human-readable reason that never holds a secret.
+    """
+
+    def __init__(self, channel: str, code: str, message: str) -> None:
+        super().__init__(channel, code, message)
+        self.channel, self.code, self.message = channel, code, message
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.code}: {self.message}"
+
+
+class CliError(EbsFailoverError):
+    """A command-line verb cannot go on: ``message`` becomes the one stderr line, ``code`` the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code

@@ -1,0 +1,109 @@
+"""The one place that masks secrets: log lines, results, channel errors and the command line's output.
+
+Two rules, applied by :meth:`Redactor.scrub` to any JSON-like value:
+
+* a value under a secret-looking key (``secret``, ``password``, ``security_token``, ``authorization``,
+  ``signature``, ``credential``, ``access_key``; any case, anywhere in the key) is replaced by ``***``;
+* every registered secret value (the AccessKey secret, the STS token, the callback token, robot secrets), in
+  clear or URL-encoded (a form body carries it so), is replaced by ``***`` wherever it stands in a string.
+
+Text is shortened in one way only, :func:`shorten`, which ends a cut text in ``...``: the cut may have
+taken the end of a secret, so whatever ends in the first characters of a registered secret just before
+``...`` is masked as well. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+__all__ = ["CUT", "MASK", "REDACTOR", "Redactor", "is_secret_key", "one_line", "shorten"]
+
+MASK = "***"
+#: How a shortened text ends.
+CUT = "..."
+#: Values shorter than this are not secrets worth masking (and would mask too much).
+_SHORTEST_SECRET = 4
+_SECRET_KEY = re.compile(
+    r"secret|password|security_?token|authorization|signature|credential|access_?key", re.I
+)
+#: Keys that look secret but hold what must stay readable (a ClientToken is an idempotency key, not a secret).
+_NOT_SECRET = frozenset({"client_token"})
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in :data:`CUT` when cut."""
+    return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of white space (line breaks included) folded into one space."""
+    return " ".join(text.split())
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a value stored under ``key`` must be masked whatever it is."""
+    return key not in _NOT_SECRET and _SECRET_KEY.search(key) is not None
+
+
+class Redactor:
+    """Masks secrets in values; :meth:`register` adds the values to mask anywhere."""
+
+    def __init__(self) -> None:
+        self._secrets: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def register(self, values: Iterable[str | None]) -> None:
+        """Mask these values from now on (empty and very short ones are ignored)."""
+        fresh = {value for value in values if value and len(value) >= _SHORTEST_SECRET} - self._secrets
+        if not fresh:
+            return
+        with self._lock:
+            secrets = self._secrets | fresh
+            forms = {form for value in secrets for form in (value, quote(value, safe=""), quote_plus(value))}
+            # Longest first, so that a value and its encodings are masked in one pass.
+            pattern = re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))))
+            self._pattern, self._secrets = pattern, secrets
+
+    def scrub(self, value: Any, key: str = "") -> Any:
+        """``value`` (a JSON-like structure) with every secret masked; ``value`` itself is not changed."""
+        if key and is_secret_key(key) and value not in (None, ""):
+            return MASK
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        if isinstance(value, dict):
+            return {
+                (self.scrub_text(k) if isinstance(k, str) else k): self.scrub(v, str(k))
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self.scrub(item) for item in value]
+        return value
+
+    def scrub_text(self, text: str) -> str:
+        """``text`` with every registered secret masked, a cut one (before :data:`CUT`) included."""
+        pattern = self._pattern
+        if pattern is None:
+            return text
+        text = pattern.sub(MASK, text)
+        if CUT in text:
+            pieces = text.split(CUT)
+            text = CUT.join([*(self._mask_cut_end(piece) for piece in pieces[:-1]), pieces[-1]])
+        return text
+
+    def _mask_cut_end(self, head: str) -> str:
+        """``head`` with a secret's first characters masked where they end it (the rest was cut off)."""
+        for secret in self._secrets:
+            for length in range(len(secret) - 1, _SHORTEST_SECRET - 1, -1):
+                if head.endswith(secret[:length]):
+                    return head[:-length] + MASK
+        return head
+
+
+#: The process's redactor: the handler registers every secret an invocation holds, and the log, the
+#: channels and the command line all mask through it.
+REDACTOR = Redactor()
