@@ -9,6 +9,10 @@ events on one side and a batch on the other, the order alternating; the
 figure is the median of the per-round ratios. The handler logs to /dev/null
 through a text file, as FC's stdout takes the lines: every JSON line is still
 rendered, encoded and written (logging is part of the product's cost).
+
+Information only, no goal: against a fake that answers in well under a
+millisecond, the ratio magnifies a fixed per-invocation cost of a fraction of
+a millisecond, which a real EBS round trip (tens of ms per call) dwarfs.
 """
 
 from __future__ import annotations
@@ -34,11 +38,9 @@ from ._common import (
     warm_fake,
 )
 
-GOAL = 1.10
-
 
 def run(rounds: int, batch: int, *, socket: bool = False, interleaved: bool = False) -> list[Figure]:
-    """The warm figure; with ``socket``, both sides reach the fake over 127.0.0.1 (informational).
+    """The warm figure; with ``socket``, both sides reach the fake over 127.0.0.1.
 
     ``interleaved``: each round alternates the sides event by event (the order flipping from one
     event to the next) instead of timing a batch of one side, then a batch of the other. Each side's
@@ -192,7 +194,7 @@ def _figure(
         name,
         f"manual failover event, warm, {where}, {how} ({batch} events x {rounds} rounds per side)",
         ratios,
-        None if socket else GOAL,
+        None,
         ours=_ms(ours),
         bare=_ms(bare_times),
         cpu_ratios=cpu,
