@@ -172,6 +172,13 @@ def test_function_code_is_at_the_root(names: list[str]) -> None:
     assert schemas <= set(names)
 
 
+def test_zip_leaves_out_the_command_line_and_the_fakes(names: list[str]) -> None:
+    """The function never imports them on FC: ``ebs_failover/cli/`` and ``ebs_failover/testing/``."""
+    assert (FUNCTION_DIR / "ebs_failover" / "cli" / "__init__.py").is_file()
+    assert not [n for n in names if n.startswith(("ebs_failover/cli/", "ebs_failover/testing/"))]
+    assert "ebs_failover/handler.py" in names
+
+
 def test_zip_holds_no_test_code_bytecode_or_scripts(names: list[str]) -> None:
     tops = {name.split("/", 1)[0] for name in names}
     assert "tests" not in tops

@@ -39,8 +39,8 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from ebs_failover.errors import CliError
 
@@ -94,8 +94,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    check = verbs.add_parser(
+    check = _verb(
+        verbs,
         "check",
+        "plan.run_check",
         help="parse and decide, no cloud call: the plan and its ClientTokens",
         description="Parse EVENT and decide what the function would do with it under the settings in the "
         "environment (FAILOVER_TARGETS, FAILOVER_MODE, ...): the trigger (kind, identity, state, level, "
@@ -107,10 +109,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _event_argument(check)
     check.add_argument("--json", action="store_true", help="print the plan as JSON")
     _request_id_option(check)
-    check.set_defaults(run=_lazy("plan", "run_check"))
 
-    token = verbs.add_parser(
+    token = _verb(
+        verbs,
         "token",
+        "plan.run_token",
         help="print the ClientToken(s) an event fails its pairs over with",
         description="Print one line '<pair-id> <token>' per pair EVENT would fail over (settings from the "
         "environment, as for check). The token is the same for every redelivery of the alarm. A manual "
@@ -121,10 +124,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _event_argument(token)
     _request_id_option(token)
-    token.set_defaults(run=_lazy("plan", "run_token"))
 
-    invoke = verbs.add_parser(
+    invoke = _verb(
+        verbs,
         "invoke",
+        "run.run_invoke",
         help="run the real handler locally (embedded fake EBS by default)",
         description="Run the real handler on EVENT and print its result (JSON) on stdout; its log lines go "
         "to stderr. By default against the embedded fake EBS, seeded from --seed FILE, else from the "
@@ -155,10 +159,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--timeout", type=int, default=60, metavar="SECONDS", help="the function's timeout (default: 60)"
     )
     _request_id_option(invoke)
-    invoke.set_defaults(run=_lazy("run", "run_invoke"))
 
-    replay = verbs.add_parser(
+    replay = _verb(
+        verbs,
         "replay",
+        "run.run_replay",
         help="replay every event of a directory against the embedded fake (like make demo)",
         description="Run every event file of DIR (all files but config.json and expected.json, in name "
         "order) through the real handler, in live mode, against the embedded fake EBS, with "
@@ -179,10 +184,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="one fake EBS for all events, in order (as make demo does): later events see earlier failovers",
     )
     replay.add_argument("--logs", action="store_true", help="print the handler's log lines on stderr")
-    replay.set_defaults(run=_lazy("run", "run_replay"))
 
-    remote = verbs.add_parser(
+    remote = _verb(
+        verbs,
         "remote-invoke",
+        "remote.run_remote_invoke",
         help="invoke the deployed function through the FC API",
         description="Invoke the deployed function with EVENT as payload through the FC 2.0 API (fc2.Client) "
         "and print the function's response body (sync) or the invocation's request id (--async). "
@@ -219,12 +225,12 @@ def _build_parser() -> argparse.ArgumentParser:
     remote.add_argument(
         "--timeout", type=int, default=60, metavar="SECONDS", help="HTTP timeout (default: 60)"
     )
-    remote.set_defaults(run=_lazy("remote", "run_remote_invoke"))
 
     fake = verbs.add_parser("fake-ebs", help="run the fake EBS service")
-    fake_verbs = fake.add_subparsers(dest="fake_verb", metavar="VERB", required=True)
-    serve = fake_verbs.add_parser(
+    serve = _verb(
+        fake.add_subparsers(dest="fake_verb", metavar="VERB", required=True),
         "serve",
+        "fake.run_serve",
         help="serve the fake EBS on 127.0.0.1",
         description="Serve the fake EBS API (credentials testing/testing) until interrupted. "
         "Point the SDK at it with endpoint HOST:PORT and protocol http.",
@@ -238,30 +244,32 @@ def _build_parser() -> argparse.ArgumentParser:
         default="accept",
         help="what a failover of an already failovered pair answers (default: accept)",
     )
-    serve.set_defaults(run=_lazy("fake", "run_serve"))
 
-    schema = verbs.add_parser(
+    schema = _verb(
+        verbs,
         "schema",
+        "plan.run_schema",
         help="list the event shapes, or print one's JSON Schema",
         description="Without SHAPE, list the event shapes the function accepts (the JSON Schemas it "
         "validates with); with SHAPE, print that schema.",
         epilog="exit codes: 0 printed, 2 unknown shape",
     )
     schema.add_argument("shape", metavar="SHAPE", nargs="?", help="a shape name, e.g. manual")
-    schema.set_defaults(run=_lazy("plan", "run_schema"))
     return parser
 
 
-def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
-    """A verb's runner, imported only when that verb runs (so --help imports none of them)."""
+def _verb(verbs: Any, name: str, runner: str, **texts: str) -> argparse.ArgumentParser:
+    """A verb's parser; ``runner`` (``module.function`` of this package) is imported only when it runs."""
+    parser: argparse.ArgumentParser = verbs.add_parser(name, **texts)
+    module, function = runner.split(".")
 
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        runner = getattr(importlib.import_module(f"{__name__}.{module}"), function)
-        return int(runner(args))
+        return int(getattr(importlib.import_module(f"{__name__}.{module}"), function)(args))
 
-    return run
+    parser.set_defaults(run=run)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

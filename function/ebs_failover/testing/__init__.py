@@ -13,9 +13,11 @@ against the same fake::
     with FakeEbsServer() as server:       # the same fake on 127.0.0.1
         Config(endpoint=server.endpoint, protocol="http", ...)
 
-Layout (moto's): state in ``_models``, protocol in ``_wire`` and ``_auth``,
-mounting in ``_mock`` (``responses``) and ``_server`` (a socket); the errors it
-answers with are documented in ``_exceptions``.
+Layout (moto's), imports in one direction: mounting (``_mock`` through
+``responses``, ``_server`` on a socket) → the service (``_service``: backends,
+credentials, faults, the call log) → protocol (``_wire``, ``_auth``) → state
+(``_models``, the status machine); the errors it answers with are documented in
+``_exceptions``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._auth import DEFAULT_ACCOUNT_ID, Credential
-    from ._context import FcContext, FcCredentials, FcFunction
+    from ._context import FcContext, FcCredentials, FcFunction, FcTracing
     from ._faults import Fault, FaultPlan
     from ._http import PROXY_VARIABLES
     from ._mns import FakeMnsServer
@@ -61,6 +63,7 @@ _HOMES = {
     "FcContext": "_context",
     "FcCredentials": "_context",
     "FcFunction": "_context",
+    "FcTracing": "_context",
     "Fault": "_faults",
     "FaultPlan": "_faults",
     "MockEbs": "_mock",
@@ -89,6 +92,7 @@ __all__ = [
     "FcContext",
     "FcCredentials",
     "FcFunction",
+    "FcTracing",
     "Fault",
     "FaultPlan",
     "MockEbs",

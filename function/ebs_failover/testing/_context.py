@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-__all__ = ["FcContext", "FcCredentials", "FcFunction"]
+__all__ = ["FcContext", "FcCredentials", "FcFunction", "FcTracing"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,15 @@ class FcCredentials:
 
 
 @dataclass(frozen=True)
+class FcTracing:
+    """FC's tracing context (python3.10): ``span_context`` is Jaeger's ``trace:span:parent:flags``."""
+
+    span_context: str = ""
+    jaeger_endpoint: str = ""
+    span_baggages: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FcContext:
     """What the handler reads of FC's context; ``credentials=None`` is the python3.12 shape."""
 
@@ -35,3 +44,4 @@ class FcContext:
     credentials: FcCredentials | None = field(default_factory=FcCredentials)
     region: str = "cn-shanghai"
     account_id: str = "1234567890123456"
+    tracing: FcTracing | None = None

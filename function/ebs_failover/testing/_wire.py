@@ -18,10 +18,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from ._auth import verify_acs3
+from ._auth import CredentialStore, verify_acs3
 from ._exceptions import (
     EbsApiError,
     InjectedError,
@@ -30,11 +30,8 @@ from ._exceptions import (
     InvalidVersion,
     MissingParameter,
 )
-from ._faults import Fault
+from ._faults import Fault, FaultPlan
 from ._models import EbsBackend
-
-if TYPE_CHECKING:
-    from ._service import FakeEbs
 
 __all__ = ["ACTIONS", "API_VERSION", "Answer", "WireRequest", "WireResponse", "dispatch"]
 
@@ -389,6 +386,19 @@ _READS = frozenset({"DescribeDiskReplicaPairs", "DescribeDiskReplicaGroups"})
 # -- dispatch ------------------------------------------------------------------
 
 
+class Service(Protocol):
+    """What :func:`dispatch` reads of the service it answers for (``FakeEbs``): the protocol layer knows
+    the state, never the mountings above it."""
+
+    clock: Callable[[], float]
+    credentials: CredentialStore
+    faults: FaultPlan
+
+    def backend(self, account_id: str) -> EbsBackend: ...
+
+    def new_request_id(self) -> str: ...
+
+
 @dataclass
 class Exchange:
     """What the fake learnt of one call, for the recorder."""
@@ -400,7 +410,7 @@ class Exchange:
     replayed: bool = False
 
 
-def dispatch(fake: FakeEbs, request: WireRequest) -> tuple[Answer, Exchange]:
+def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
     """Answer one request the way EBS and its gateway would."""
     params = dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
     exchange = Exchange(request.action, params)
@@ -448,7 +458,7 @@ def _json(status: int, body: dict[str, Any], request_id: str) -> WireResponse:
     )
 
 
-def _error(fake: FakeEbs, request: WireRequest, request_id: str, error: EbsApiError) -> WireResponse:
+def _error(fake: Service, request: WireRequest, request_id: str, error: EbsApiError) -> WireResponse:
     body = {
         "RequestId": request_id,
         "HostId": request.host,
