@@ -106,24 +106,16 @@ class TargetResult:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-_clients: dict[tuple[str, Credentials | None, str | None, str], EbsClient] = {}
-_CLIENTS_KEPT = 8
-
-
+@functools.lru_cache(maxsize=8)
 def client_for(
     region: str, credentials: Credentials | None, *, endpoint: str | None, protocol: str
 ) -> EbsClient:
-    """An SDK client per region, credentials and endpoint, kept across warm invocations.
+    """An SDK client per region, credentials and endpoint, built once and kept across warm invocations.
 
-    A new STS token (FC rotates them) is new credentials, so a new client.
+    A new STS token (FC rotates them) is new credentials, so a new client. (Connections are the SDK's
+    own business: darabonba keeps one HTTP session per host for the process.)
     """
-    key = (region, credentials, endpoint, protocol)
-    client = _clients.get(key)
-    if client is None:
-        if len(_clients) >= _CLIENTS_KEPT:
-            _clients.pop(next(iter(_clients)))
-        client = _clients[key] = EbsClient(region, credentials, endpoint=endpoint, protocol=protocol)
-    return client
+    return EbsClient(region, credentials, endpoint=endpoint, protocol=protocol)
 
 
 class EbsClient:
@@ -202,7 +194,6 @@ class EbsClient:
         return body if isinstance(body, dict) else {}
 
 
-@functools.cache
 def _operation(action: str) -> Any:
     """What alibabacloud_ebs20210730's ``<operation>_with_options`` builds for ``action``."""
     from alibabacloud_tea_openapi.utils_models import Params

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -44,19 +45,31 @@ _INFO = 20  # logging.INFO: DEBUG lines are dropped
 
 
 def dumps(value: Any, **_: Any) -> str:
-    """``value`` as compact JSON on one line.
+    """``value`` as compact JSON on one line, whatever it holds.
 
-    orjson first; what it refuses (lone surrogates, integers beyond 64 bits, very deep nesting) goes
-    through ``json``, escaped to ASCII. A value it cannot serialise is written as its ``repr``.
+    orjson first; what it refuses (lone surrogates, integers beyond 64 bits, very deep nesting, keys
+    that are not scalars) goes through ``json``, escaped to ASCII, after :func:`_plain`. A value
+    neither can serialise is written as its ``repr``; a float that is not a number as ``null``.
     """
     try:
         text = orjson.dumps(value, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, default=repr, separators=(",", ":"))
+        return json.dumps(_plain(value), default=repr, separators=(",", ":"), allow_nan=False)
     if not text.isascii():
         # JSON leaves U+0085, U+2028 and U+2029 raw, and log viewers (and str.splitlines) break lines there.
         text = text.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return text
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with what ``json`` refuses made plain: keys as text, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _level(_: WrappedLogger, method: str, event: EventDict) -> EventDict:

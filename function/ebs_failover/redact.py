@@ -5,7 +5,9 @@ Two rules, applied by :meth:`Redactor.scrub` to any JSON-like value:
 * a value under a secret-looking key (``secret``, ``password``, ``security_token``, ``authorization``,
   ``signature``, ``credential``, ``access_key``; any case, anywhere in the key) is replaced by ``***``;
 * every registered secret value (the AccessKey secret, the STS token, the callback token, robot secrets), in
-  clear or URL-encoded (a form body carries it so), is replaced by ``***`` wherever it stands in a string.
+  any of the forms it takes inside an event (:func:`forms`: in clear, URL-encoded as a form body or a
+  query carries it, JSON-escaped as a raw event's text holds it), is replaced by ``***`` wherever it
+  stands in a string.
 
 Text is shortened in one way only, :func:`shorten`, which ends a cut text in ``...``: the cut may have
 taken the end of a secret, so whatever ends in the first characters of a registered secret just before
@@ -14,6 +16,7 @@ taken the end of a secret, so whatever ends in the first characters of a registe
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable
@@ -44,6 +47,21 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def forms(secret: str) -> frozenset[str]:
+    """The texts ``secret`` may be written as inside an event: in clear, URL-encoded (``%2B`` or ``+`` for
+    a space), JSON-escaped (ASCII-only or not, ``/`` escaped or not)."""
+    escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    return frozenset(
+        {
+            secret,
+            quote(secret, safe=""),
+            quote_plus(secret),
+            *escaped,
+            *(e.replace("/", "\\/") for e in escaped),
+        }
+    )
+
+
 def is_secret_key(key: str) -> bool:
     """Whether a value stored under ``key`` must be masked whatever it is."""
     return key not in _NOT_SECRET and _SECRET_KEY.search(key) is not None
@@ -54,6 +72,8 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: frozenset[str] = frozenset()
+        #: Every form of every secret, longest first.
+        self._forms: tuple[str, ...] = ()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
@@ -64,10 +84,12 @@ class Redactor:
             return
         with self._lock:
             secrets = self._secrets | fresh
-            forms = {form for value in secrets for form in (value, quote(value, safe=""), quote_plus(value))}
             # Longest first, so that a value and its encodings are masked in one pass.
-            pattern = re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))))
-            self._pattern, self._secrets = pattern, secrets
+            every_form = tuple(
+                sorted({f for value in secrets for f in forms(value)}, key=lambda f: (-len(f), f))
+            )
+            self._pattern = re.compile("|".join(map(re.escape, every_form)))
+            self._forms, self._secrets = every_form, secrets
 
     def scrub(self, value: Any, key: str = "") -> Any:
         """``value`` (a JSON-like structure) with every secret masked; ``value`` itself is not changed."""
@@ -96,12 +118,18 @@ class Redactor:
         return text
 
     def _mask_cut_end(self, head: str) -> str:
-        """``head`` with a secret's first characters masked where they end it (the rest was cut off)."""
-        for secret in self._secrets:
-            for length in range(len(secret) - 1, _SHORTEST_SECRET - 1, -1):
-                if head.endswith(secret[:length]):
-                    return head[:-length] + MASK
-        return head
+        """``head`` with the longest start of a secret (in any of its forms) that ends it masked: the cut
+        took the rest."""
+        longest = max(
+            (
+                length
+                for form in self._forms
+                for length in range(min(len(form) - 1, len(head)), _SHORTEST_SECRET - 1, -1)
+                if head.endswith(form[:length])
+            ),
+            default=0,
+        )
+        return head[:-longest] + MASK if longest else head
 
 
 #: The process's redactor: the handler registers every secret an invocation holds, and the log, the

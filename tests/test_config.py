@@ -1,0 +1,81 @@
+"""Settings: read from the environment on every invocation, a bad value named, secrets never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from ebs_failover import config
+from ebs_failover.credentials import Credentials
+from ebs_failover.errors import ConfigError, EbsFailoverError
+
+
+def test_the_settings_follow_an_environment_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    assert not config.current().live
+    monkeypatch.setenv("FAILOVER_MODE", "live")
+    assert config.current().live
+    monkeypatch.setenv("FAILOVER_MODE", "sometimes")
+    with pytest.raises(ConfigError, match="FAILOVER_MODE"):
+        config.current()
+    monkeypatch.delenv("FAILOVER_MODE")
+    assert config.current().mode == "dry-run"
+
+
+def test_a_config_error_is_an_ebs_failover_error_naming_variable_and_expectation() -> None:
+    with pytest.raises(EbsFailoverError) as raised:
+        config.load({"EBS_PROTOCOL": "gopher"})
+    assert isinstance(raised.value, ConfigError)
+    assert raised.value.variable == "EBS_PROTOCOL"
+    assert str(raised.value) == "environment variable EBS_PROTOCOL: expected one of https, http, got 'gopher'"
+
+
+def test_the_settings_follow_rotated_environment_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.first")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "first-secret")
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+    assert config.current().environment_credentials == Credentials("STS.first", "first-secret")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "second-secret")
+    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "second-token")
+    assert config.current().environment_credentials == Credentials(
+        "STS.first", "second-secret", "second-token"
+    )
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    assert config.current().environment_credentials is None
+    assert config.current().environment_secrets == (None, "second-secret", "second-token")
+
+
+def test_the_settings_and_credentials_never_show_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.shown-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "hidden-secret-1")
+    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "hidden-token-2")
+    monkeypatch.setenv("CALLBACK_TOKEN", "hidden-callback-3")
+    settings = config.current()
+    shown = repr(settings) + repr(settings.environment_credentials)
+    for secret in ("hidden-secret-1", "hidden-token-2", "hidden-callback-3"):
+        assert secret not in shown
+
+
+def test_picked_credentials_prefer_the_context_and_follow_a_rotation() -> None:
+    fallback = Credentials("env-key", "env-secret")
+    first = Credentials.pick(("STS.key", "first-secret", "first-token"), fallback)
+    assert first == Credentials("STS.key", "first-secret", "first-token")
+    rotated = Credentials.pick(("STS.key", "second-secret", "second-token"), fallback)
+    assert rotated == Credentials("STS.key", "second-secret", "second-token")
+    assert Credentials.pick((None, "lone-secret", None), fallback) is fallback
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        {"access_key_id": "k", "access_key_secret": "s", "security_token": "t"},
+        {"accessKeyId": "k", "accessKeySecret": "s", "securityToken": "t"},
+    ],
+    ids=["snake", "camel"],
+)
+def test_credentials_fields_read_either_spelling(held: dict[str, str]) -> None:
+    class Attributes:
+        def __init__(self, **values: str) -> None:
+            self.__dict__.update(values)
+
+    assert Credentials.fields(held) == ("k", "s", "t")
+    assert Credentials.fields(Attributes(**held)) == ("k", "s", "t")
