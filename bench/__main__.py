@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                 rounds=5 if args.quick else 21, batch=40 if args.quick else 100, interleaved=True
             )
             figures += warm.run(rounds=5 if args.quick else 11, batch=40 if args.quick else 100, socket=True)
+            # What a user feels: EBS answering after a real round trip.
+            figures += warm.run(rounds=3 if args.quick else 5, batch=20, interleaved=True, latency=0.03)
         elif name == "cold":
             from . import cold
 

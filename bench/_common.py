@@ -138,11 +138,12 @@ def seed(side: str, count: int, start: int = 0) -> dict[str, Any]:
     return {"pairs": [pair_spec(pair_id(side, n), disk_id(side, n)) for n in range(start, start + count)]}
 
 
-def warm_fake(batch: int, sides: str = "hb") -> Any:
-    """A fresh fake holding ``batch`` pairs in ``normal`` for each side (``h`` ours, ``b`` bare, ...)."""
+def warm_fake(batch: int, sides: str = "hb", latency: float = 0.0) -> Any:
+    """A fresh fake holding ``batch`` pairs in ``normal`` for each side (``h`` ours, ``b`` bare, ...),
+    answering each call after ``latency`` seconds."""
     from ebs_failover.testing import FakeEbs
 
-    fake = FakeEbs(seed=7)
+    fake = FakeEbs(seed=7, latency=latency)
     for side in sides:
         fake.load_seed(seed(side, batch))
     return fake

@@ -12,7 +12,9 @@ rendered, encoded and written (logging is part of the product's cost).
 
 Information only, no goal: against a fake that answers in well under a
 millisecond, the ratio magnifies a fixed per-invocation cost of a fraction of
-a millisecond, which a real EBS round trip (tens of ms per call) dwarfs.
+a millisecond, which a real EBS round trip (tens of ms per call) dwarfs. The
+``latency`` run shows that: the fake answers every call after 30 ms, as EBS
+does across a real network, and the ratio is what a user feels.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ from ._common import (
 )
 
 
-def run(rounds: int, batch: int, *, socket: bool = False, interleaved: bool = False) -> list[Figure]:
-    """The warm figure; with ``socket``, both sides reach the fake over 127.0.0.1.
+def run(
+    rounds: int, batch: int, *, socket: bool = False, interleaved: bool = False, latency: float = 0.0
+) -> list[Figure]:
+    """The warm figure; with ``socket``, both sides reach the fake over 127.0.0.1; ``latency``: the
+    seconds the fake takes to answer each call.
 
     ``interleaved``: each round alternates the sides event by event (the order flipping from one
     event to the next) instead of timing a batch of one side, then a batch of the other. Each side's
@@ -55,7 +60,8 @@ def run(rounds: int, batch: int, *, socket: bool = False, interleaved: bool = Fa
     ratios: list[float] = []
     cpu: list[float] = []
     with _environment(batch, sink):
-        mount: Any = FakeEbsServer(warm_fake(batch)) if socket else MockEbs(warm_fake(batch))
+        first = warm_fake(batch, latency=latency)
+        mount: Any = FakeEbsServer(first) if socket else MockEbs(first)
         with mount as mock:
             if socket:
                 os.environ.update(EBS_ENDPOINT=mock.endpoint, EBS_PROTOCOL="http")
@@ -64,7 +70,7 @@ def run(rounds: int, batch: int, *, socket: bool = False, interleaved: bool = Fa
             sides.bare_batch(0)
             for r in range(1, rounds + 1):
                 _check(mock.fake, batch)
-                mock.fake = warm_fake(batch)
+                mock.fake = warm_fake(batch, latency=latency)
                 if interleaved:  # wall time only: a CPU clock read is a system call between the calls
                     mine, theirs = sides.mixed_round(r)
                     ours.append(mine / batch)
@@ -80,7 +86,7 @@ def run(rounds: int, batch: int, *, socket: bool = False, interleaved: bool = Fa
                 ratios.append(a.wall / b.wall)
                 cpu.append(a.cpu / b.cpu)
             _check(mock.fake, batch)
-    return [_figure(socket, interleaved, batch, rounds, ratios, ours, bare_times, cpu)]
+    return [_figure(socket, interleaved, latency, batch, rounds, ratios, ours, bare_times, cpu)]
 
 
 class _Sides:
@@ -180,6 +186,7 @@ def _environment(batch: int, sink: Any) -> Iterator[None]:
 def _figure(
     socket: bool,
     interleaved: bool,
+    latency: float,
     batch: int,
     rounds: int,
     ratios: list[float],
@@ -188,8 +195,12 @@ def _figure(
     cpu: list[float],
 ) -> Figure:
     where = "the fake on a 127.0.0.1 socket" if socket else "in-process fake"
+    if latency:
+        where += f" answering after {latency * 1000:.0f} ms per call"
     how = "sides alternating event by event" if interleaved else "a batch per side"
     name = "warm-socket" if socket else "warm-interleaved" if interleaved else "warm"
+    if latency:
+        name += f"-{latency * 1000:.0f}ms"
     return Figure(
         name,
         f"manual failover event, warm, {where}, {how} ({batch} events x {rounds} rounds per side)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -135,3 +136,14 @@ def test_transition_rules_are_validated() -> None:
         rules.set("normal")
     with pytest.raises(ValueError, match="progression"):
         rules.set("failovering", "later")  # type: ignore[arg-type]
+
+
+def test_latency_delays_every_answer_under_both_mountings(ebs: Ebs) -> None:
+    """``FakeEbs(latency=…)``: each call waits as a network round trip would (sleep never returns early)."""
+    pair_id = ebs.create_pair()
+    ebs.fake.latency = 0.05
+    started = time.monotonic()
+    ebs.failover(pair_id)
+    ebs.status(pair_id)
+    assert time.monotonic() - started >= 2 * 0.05
+    assert ebs.status(pair_id) == "failovered"

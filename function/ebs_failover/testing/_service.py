@@ -61,7 +61,8 @@ class FakeEbs:
     """A stateful EBS async-replication service.
 
     ``seed`` makes generated ids repeatable; ``clock`` is the service's time
-    (signature freshness, CreateTime, LastRecoverPoint).
+    (signature freshness, CreateTime, LastRecoverPoint); ``latency`` is how long
+    each answer takes, in seconds, as a network round trip to EBS would (0: at once).
     """
 
     def __init__(
@@ -70,8 +71,10 @@ class FakeEbs:
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
         repeat_failover: Literal["accept", "deny"] = "accept",
+        latency: float = 0.0,
     ) -> None:
         self.clock = clock
+        self.latency = latency
         self.repeat_failover: Literal["accept", "deny"] = repeat_failover
         self._seed = seed
         self.credentials = CredentialStore()
@@ -155,7 +158,9 @@ class FakeEbs:
             return str(uuid.UUID(int=self._rng.getrandbits(128), version=4)).upper()
 
     def handle(self, request: WireRequest, transport: str = "responses") -> Answer:
-        """Answer one request and record it."""
+        """Answer one request (after :attr:`latency`) and record it."""
+        if self.latency > 0:
+            time.sleep(self.latency)  # outside the lock: concurrent calls wait side by side, as on a network
         answer, exchange = dispatch(self, request)
         status = code = request_id = None
         if answer.response is not None:
