@@ -154,6 +154,25 @@ def test_check_a_rejected_event_is_one_line_and_exit_1(capsys: pytest.CaptureFix
 
 
 @pytest.mark.usefixtures("demo_env")
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_check_masks_a_secret_the_event_carries_on_stdout(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    body = {
+        "action": "failover",
+        "replicaPairId": DB_PAIR,
+        "reason": f"pasted {SECRET}",
+        "idempotencyKey": "k",
+    }
+    stdin(monkeypatch, json.dumps(body).encode())
+    code, out, err = run(capsys, "check", *(["--json"] if as_json else []), "-")
+    assert code == 0, err
+    assert SECRET not in out
+    assert "pasted ***" in out
+
+
+@pytest.mark.usefixtures("demo_env")
 def test_check_reads_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     stdin(monkeypatch, manual())
     code, out, _ = run(capsys, "check", "--json", "-")
@@ -771,7 +790,9 @@ def test_subprocess_check_exit_codes_and_no_sdk(tmp_path: Path) -> None:
     env = {**_subprocess_env(), **SETUP["env"]}
     probe = (
         "import sys; from ebs_failover.cli import main; code = main(sys.argv[1:]); "
-        "sdks = ('alibabacloud_ebs20210730', 'fc2', 'mns', 'requests'); "
+        # No cloud SDK: check runs the handler's own pure decision (parse, gate, decide), whose module
+        # also holds the logger (structlog), but never acts.
+        "sdks = ('alibabacloud_ebs20210730', 'fc2', 'mns', 'requests', 'tenacity'); "
         "loaded = [m for m in sdks if m in sys.modules]; "
         "print('LOADED', loaded, file=sys.stderr); sys.exit(code)"
     )

@@ -79,3 +79,9 @@ def test_credentials_fields_read_either_spelling(held: dict[str, str]) -> None:
 
     assert Credentials.fields(held) == ("k", "s", "t")
     assert Credentials.fields(Attributes(**held)) == ("k", "s", "t")
+
+
+def test_a_targets_value_nested_too_deep_is_a_config_error() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ConfigError, match="FAILOVER_TARGETS"):
+        config.load({"FAILOVER_TARGETS": deep})

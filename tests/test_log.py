@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ import pytest
 
 from ebs_failover import handler as handler_module
 from ebs_failover import log
-from ebs_failover.errors import TransientFailure
+from ebs_failover.errors import NotifyError, TransientFailure
 from ebs_failover.handler import handler
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, FcTracing, MockEbs
 
@@ -425,3 +426,91 @@ def test_exc_info_given_an_exception_names_it(logs: io.StringIO) -> None:
     (line,) = _lines(logs)
     assert line["exception_name"] == "TransientFailure"
     assert "pair-cn-x1: InternalError after 3 attempts" in line["exception"]
+
+
+# -- the other ways an invocation ends -------------------------------------------------------
+
+
+def test_a_failover_nobody_was_told_of_raises_and_logs_an_error(
+    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MNS unreachable after a failover: the result line is an ERROR naming NotifyError, then it raises."""
+    monkeypatch.setenv("NOTIFY_TARGETS", "mns:ebs-failover-results")
+    monkeypatch.setenv("MNS_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(NotifyError):
+        handler(_manual(), _context())
+    line = _result_line(logs)
+    assert (line["level"], line["outcome"]) == ("ERROR", "failed_over")
+    assert line["exception_name"] == "NotifyError"
+    assert [(n["channel"], n["ok"]) for n in line["notifications"]] == [("mns:ebs-failover-results", False)]
+    assert fake.pair(DB_PAIR).status == "failovered"
+
+
+def test_an_unexpected_error_still_ends_in_one_failed_result_line(
+    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last line of defence: a bug in a stage is a ``failed`` result and an ERROR, never a traceback."""
+
+    def broken(*_: object) -> None:
+        raise ZeroDivisionError("a bug in decide")
+
+    monkeypatch.setattr(handler_module, "decide", broken)
+    result = handler(_manual(), _context())
+    assert result["data"]["outcome"] == "failed"
+    assert result["data"]["error"] == {"code": "ZeroDivisionError"}
+    unexpected = [line for line in _lines(logs) if line["message"] == "unexpected_error"]
+    assert [(u["level"], u["exception_name"]) for u in unexpected] == [("ERROR", "ZeroDivisionError")]
+    assert "a bug in decide" in unexpected[0]["exception"]
+    line = _result_line(logs)
+    assert (line["level"], line["outcome"]) == ("ERROR", "failed")
+    assert fake.calls == []
+
+
+def test_a_callback_refused_at_the_gate_is_a_warning_with_its_correlation_id(
+    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLBACK_TOKEN", "the-right-callback-token")
+    envelope = json.loads((EVENTS / "http-envelope-callback-plain.json").read_text())
+    envelope["queryParameters"] = {"token": "a-wrong-token"}
+    envelope.setdefault("headers", {})["x-fc-trace-id"] = "c0ffee0123456789"
+    result = handler(json.dumps(envelope).encode(), _context())
+    assert result["data"]["outcome"] == "rejected"
+    line = _result_line(logs)
+    assert line["level"] == "WARNING"
+    assert line["correlation_id"] == result["data"]["trigger"]["identity"]
+    assert line["trace_id"] == "c0ffee0123456789"  # the HTTP request's own trace id
+    assert fake.calls == []
+
+
+def test_lines_go_to_stdout_by_default(fake: FakeEbs, capsys: pytest.CaptureFixture[str]) -> None:
+    """Unconfigured, the logger writes to the stdout of the moment: where FC collects the lines."""
+    log.configure(stream=None)
+    try:
+        handler(_manual(), _context())
+    finally:
+        log.configure(stream=io.StringIO())
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["message"] for line in lines] == ["result"]
+    assert lines[0]["level"] == "INFO"
+    assert lines[0]["function_arn"] == f"acs:fc:{STANDBY}:{ACCOUNT}:functions/{FUNCTION}"
+
+
+def test_concurrent_invocations_keep_their_own_keys(fake: FakeEbs, logs: io.StringIO) -> None:
+    """Two threads, two invocations at once: each line carries its own request id and correlation id."""
+    barrier = threading.Barrier(2)
+
+    def invoke(n: int) -> None:
+        barrier.wait()
+        handler(_manual(key=f"incident-{n}"), _context(request_id=f"req-{n}"))
+
+    threads = [threading.Thread(target=invoke, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = [line for line in _lines(logs) if line["message"] == "result"]
+    assert sorted((line["function_request_id"], line["correlation_id"]) for line in lines) == [
+        ("req-0", "manual:incident-0"),
+        ("req-1", "manual:incident-1"),
+    ]

@@ -329,3 +329,30 @@ def test_a_cut_secret_is_masked_whole_when_another_secret_fits_its_tail() -> Non
         if masked_cut != "x ***...":
             leaked.append(masked_cut)
     assert leaked == []
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray])
+def test_a_logged_raw_event_of_bytes_or_a_bytearray_is_text_masked(
+    fresh: Redactor, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch, kind: type[bytes] | type[bytearray]
+) -> None:
+    secret = "Bytearray-Secret-Value-77"
+    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps({"d-bp1demo0primary01": "pair-cn-demo0db01"}))
+    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    monkeypatch.setenv("LOG_EVENT", "true")
+    event = json.dumps({"action": "failover", "replicaPairId": "pair-cn-demo0db01", "reason": f"x {secret}"})
+    handler(kind(event.encode()), FcContext(credentials=FcCredentials("STS.fc-role", secret, "")))
+    raw_event = json.loads(logs.getvalue().splitlines()[0])["raw_event"]
+    assert json.loads(raw_event)["reason"] == "x ***"  # the event's text, not a repr
+    assert secret not in logs.getvalue()
+
+
+def test_a_value_of_another_type_is_its_masked_repr() -> None:
+    class Holder:
+        def __repr__(self) -> str:
+            return "Holder(Other-Type-Secret-42)"
+
+    assert _redactor("Other-Type-Secret-42").scrub({"held": Holder(), "n": 3, "ok": True}) == {
+        "held": "Holder(***)",
+        "n": 3,
+        "ok": True,
+    }

@@ -313,6 +313,34 @@ def test_duplicate_form_field_is_refused() -> None:
     assert invalid(form(**callback()) + "&alertState=OK").field == "alertState"
 
 
+@pytest.mark.parametrize("separator", ["&&", "&\n&"])
+@pytest.mark.parametrize("end", ["", "&"])
+def test_a_stray_separator_does_not_refuse_an_alarm(separator: str, end: str) -> None:
+    """An empty field (a doubled or trailing ``&``) is skipped: refusing it would miss a failover."""
+    body = form(**callback()).replace("&", separator, 1) + end
+    assert parse(body) == parse(form(**callback()))
+
+
+def test_a_form_field_without_a_value_is_blank() -> None:
+    trigger = parse(form(**callback()) + "&someFlag")
+    assert trigger == parse(form(**callback()))
+
+
+def test_more_form_fields_than_the_limit_are_refused() -> None:
+    error = invalid(form(**callback()) + "".join(f"&extra{n}=1" for n in range(300)))
+    assert (error.field, error.expected) == ("", "at most 256 form fields")
+
+
+def test_a_trigger_is_immutable() -> None:
+    import dataclasses
+
+    trigger = parse(form(**callback()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        trigger.identity = "cms:another"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        trigger.summary["alertName"] = "changed"  # type: ignore[index]
+
+
 def test_form_without_callback_keys_is_unrecognised() -> None:
     error = invalid("a=1&b=2")
     assert error.field == ""

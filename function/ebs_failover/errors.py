@@ -13,8 +13,9 @@ The hierarchy::
     └── CliError                the command line: a verb cannot go on (one stderr line and an exit code)
 
 Each carries the fields its handler needs (the offending field, the variable, EBS's code and RequestId, the
-channel), and a message that names them. None of them ever holds a secret: messages are built from the
-function's own words and values that went through :mod:`ebs_failover.redact` where they came from outside.
+channel), and a message that names them. A message may quote a value from outside (``InvalidEvent.got``,
+EBS's message): whatever shows it (the result, a log line, the command line) masks it through
+:mod:`ebs_failover.redact` first.
 """
 
 from __future__ import annotations

@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from structlog.contextvars import bound_contextvars
-
 from . import callback, config, ebs, log, redact, results
 from .credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
@@ -69,7 +67,7 @@ def _handle(event: Any, context: Any, cold: bool) -> dict[str, Any]:
     invocation = _Invocation(event, context)
     function = getattr(context, "function", None)
     log.bind(
-        service=invocation.service,
+        service=os.environ.get("SERVICE_NAME") or "ebs-failover",  # as config reads it, even when invalid
         cold_start=cold,
         function_name=getattr(function, "name", None),
         function_memory_size=getattr(function, "memory", None),
@@ -100,17 +98,7 @@ class _Invocation:
         self.trigger: Trigger | None = None
         self.region: str | None = None
         self.credentials: Credentials | None = None
-        self.settings: config.Settings | ConfigError
-        try:
-            self.settings = config.current()
-        except ConfigError as error:
-            self.settings = error
-
-    @property
-    def service(self) -> str:
-        if isinstance(self.settings, ConfigError):
-            return os.environ.get("SERVICE_NAME") or "ebs-failover"
-        return self.settings.service
+        self.settings: config.Settings | None = None
 
     def run(self) -> dict[str, Any]:
         try:
@@ -122,7 +110,7 @@ class _Invocation:
     def tell(self, result: dict[str, Any]) -> list[dict[str, Any]]:
         """Publish the result to every configured channel; a channel failure is reported, not raised."""
         settings = self.settings
-        if isinstance(settings, ConfigError) or not settings.notify_targets:
+        if settings is None or not settings.notify_targets:
             return []
         from .notify import publish
 
@@ -154,10 +142,11 @@ class _Invocation:
         return None
 
     def _run(self) -> dict[str, Any]:
-        settings = self.settings
-        if isinstance(settings, ConfigError):
+        try:
+            settings = self.settings = config.current()
+        except ConfigError as error:
             return self._result(
-                "failed", str(settings), error={"code": "ConfigError", "variable": settings.variable}
+                "failed", str(error), error={"code": "ConfigError", "variable": error.variable}
             )
         self._find_credentials(settings)
         if settings.log_event:
@@ -192,20 +181,18 @@ class _Invocation:
         )
         done: list[dict[str, Any]] = []
         for target in plan.targets:
-            # The pair's keys on the lines logged while it is handled, not on the result line.
-            with bound_contextvars(client_token=target.client_token, replica_pair_id=target.pair_id):
-                try:
-                    outcome = ebs.fail_over(client, target, budget)
-                except TransientFailure as failure:
-                    self.retry = failure
-                    outcome = ebs.TargetResult(
-                        target.pair_id,
-                        target.client_token,
-                        "failed",
-                        error_code=failure.code,
-                        attempts=failure.attempts,
-                        hint="EBS kept failing transiently; FC's async retry will deliver the event again",
-                    )
+            try:
+                outcome = ebs.fail_over(client, target, budget)
+            except TransientFailure as failure:
+                self.retry = failure
+                outcome = ebs.TargetResult(
+                    target.pair_id,
+                    target.client_token,
+                    "failed",
+                    error_code=failure.code,
+                    attempts=failure.attempts,
+                    hint="EBS kept failing transiently; FC's async retry will deliver the event again",
+                )
             done.append(outcome.to_dict())
         return self._result(results.aggregate([t["outcome"] for t in done]), plan.reason, done)
 
@@ -267,6 +254,9 @@ def _trace(tracing: Any) -> dict[str, str]:
 
 
 def _printable(event: Any) -> Any:
-    if isinstance(event, bytes):
-        return event.decode("utf-8", "replace")[:65536]
+    """The raw event as text a log line can hold (``LOG_EVENT``), shortened to 64 kB."""
+    if isinstance(event, (bytes, bytearray)):
+        return redact.shorten(bytes(event).decode("utf-8", "replace"), 65536)
+    if isinstance(event, str):
+        return redact.shorten(event, 65536)
     return event

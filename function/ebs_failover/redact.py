@@ -72,9 +72,9 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: frozenset[str] = frozenset()
-        #: Every form of every secret, longest first.
-        self._forms: tuple[str, ...] = ()
-        self._pattern: re.Pattern[str] | None = None
+        #: The pattern of every form of every secret, and those forms, longest first: replaced whole,
+        #: so that a concurrent scrub reads one registration's pair, never half of the next.
+        self._masks: tuple[re.Pattern[str], tuple[str, ...]] | None = None
         self._lock = threading.Lock()
 
     def register(self, values: Iterable[str | None]) -> None:
@@ -88,13 +88,18 @@ class Redactor:
             every_form = tuple(
                 sorted({f for value in secrets for f in forms(value)}, key=lambda f: (-len(f), f))
             )
-            self._pattern = re.compile("|".join(map(re.escape, every_form)))
-            self._forms, self._secrets = every_form, secrets
+            self._masks = (re.compile("|".join(map(re.escape, every_form))), every_form)
+            self._secrets = secrets
 
     def scrub(self, value: Any, key: str = "") -> Any:
-        """``value`` (a JSON-like structure) with every secret masked; ``value`` itself is not changed."""
+        """``value`` (a JSON-like structure) with every secret masked; ``value`` itself is not changed.
+
+        A value of any other type becomes its ``repr``, masked: that is how a log line would show it.
+        """
         if key and is_secret_key(key) and value not in (None, ""):
             return MASK
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
         if isinstance(value, str):
             return self.scrub_text(value)
         if isinstance(value, dict):
@@ -104,32 +109,34 @@ class Redactor:
             }
         if isinstance(value, (list, tuple)):
             return [self.scrub(item) for item in value]
-        return value
+        return self.scrub_text(repr(value))
 
     def scrub_text(self, text: str) -> str:
         """``text`` with every registered secret masked, a cut one (before :data:`CUT`) included."""
-        pattern = self._pattern
-        if pattern is None:
+        masks = self._masks
+        if masks is None:
             return text
+        pattern, every_form = masks
         text = pattern.sub(MASK, text)
         if CUT in text:
             pieces = text.split(CUT)
-            text = CUT.join([*(self._mask_cut_end(piece) for piece in pieces[:-1]), pieces[-1]])
+            text = CUT.join([*(_mask_cut_end(piece, every_form) for piece in pieces[:-1]), pieces[-1]])
         return text
 
-    def _mask_cut_end(self, head: str) -> str:
-        """``head`` with the longest start of a secret (in any of its forms) that ends it masked: the cut
-        took the rest."""
-        longest = max(
-            (
-                length
-                for form in self._forms
-                for length in range(min(len(form) - 1, len(head)), _SHORTEST_SECRET - 1, -1)
-                if head.endswith(form[:length])
-            ),
-            default=0,
-        )
-        return head[:-longest] + MASK if longest else head
+
+def _mask_cut_end(head: str, every_form: tuple[str, ...]) -> str:
+    """``head`` with the longest start of a secret (in any of its forms) that ends it masked: the cut took
+    the rest."""
+    longest = max(
+        (
+            length
+            for form in every_form
+            for length in range(min(len(form) - 1, len(head)), _SHORTEST_SECRET - 1, -1)
+            if head.endswith(form[:length])
+        ),
+        default=0,
+    )
+    return head[:-longest] + MASK if longest else head
 
 
 #: The process's redactor: the handler registers every secret an invocation holds, and the log, the

@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .triggers import Trigger
+if TYPE_CHECKING:  # the command line reads FAILURES without loading the parse stage
+    from .triggers import Trigger
 
 __all__ = ["FAILURES", "OUTCOMES", "TYPE_PREFIX", "aggregate", "build", "trigger_summary"]
 

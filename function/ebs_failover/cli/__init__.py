@@ -293,7 +293,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the last line of defence: one line, never a traceback
         say(f"unexpected error: {type(error).__name__}: {error}")
         return EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

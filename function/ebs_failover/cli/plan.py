@@ -10,7 +10,7 @@ from typing import Any
 from ebs_failover.errors import CliError
 from ebs_failover.triggers import SCHEMA_DIR
 
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, load_settings, read_event, say
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, load_settings, masked, read_event, say
 
 #: Stands in for the FC request id when a manual request without idempotencyKey is checked without one.
 _PLACEHOLDER_REQUEST_ID = "REQUEST-ID-PLACEHOLDER"
@@ -100,7 +100,7 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
 def run_check(args: argparse.Namespace) -> int:
     checked = check_event(read_event(args.event), event_name(args.event), args.request_id)
     if args.json:
-        print(json.dumps(checked.to_json(), indent=2, ensure_ascii=False))
+        print(masked(json.dumps(checked.to_json(), indent=2, ensure_ascii=False)))
     else:
         _print_checked(checked)
     if checked.outcome == "rejected":
@@ -131,7 +131,7 @@ def _print_checked(checked: Checked) -> None:
         ("why", checked.reason),
     ]
     for key, value in rows:
-        print(f"{key + ':':<14}{value}")
+        print(masked(f"{key + ':':<14}{value}"))
     if checked.targets:
         print("targets:")
         for target in checked.targets:

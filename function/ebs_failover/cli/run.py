@@ -182,16 +182,16 @@ def run_replay(args: argparse.Namespace) -> int:
                     outcome, pairs = _outcome(handler(path.read_bytes(), context))
                 except Exception as error:  # the handler raises on purpose for FC to retry
                     outcome, pairs = "raised", type(error).__name__
-            note = ""
+            remark = ""
             if replay.expected is not None:
                 want = _expected_outcome(replay.expected, path.name)
                 if want is None:
                     unexpected.append(path.name)
-                    note = "  (no expected outcome)"
+                    remark = "  (no expected outcome)"
                 elif want != outcome:
                     mismatches.append(f"{path.name} gave {outcome}, expected {want}")
-                    note = f"  MISMATCH: expected {want}"
-            print(f"{path.name:<44} {outcome:<20} {pairs}{note}")
+                    remark = f"  MISMATCH: expected {want}"
+            print(f"{path.name:<44} {outcome:<20} {pairs}{remark}")
     total = len(replay.files)
     if shared is not None:
         print("fake EBS, final pair states:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ebs_failover.errors import InvalidEvent
 
@@ -55,3 +56,7 @@ class Trigger:
     reason: str | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
     http: HttpRequestInfo | None = None
+
+    def __post_init__(self) -> None:
+        # Read-only, so that the whole trigger is: the summary is built as a dict by each shape.
+        object.__setattr__(self, "summary", MappingProxyType(dict(self.summary)))

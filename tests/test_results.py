@@ -1,0 +1,58 @@
+"""The result event: the most serious outcome wins, a CloudEvent with a fresh id and a UTC time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pytest
+
+from ebs_failover.results import OUTCOMES, TYPE_PREFIX, aggregate, build
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected"),
+    [
+        (["failed_over", "failed"], "failed"),
+        (["already_failed_over", "refused", "failed_over"], "refused"),
+        (["already_failed_over", "failed_over"], "failed_over"),
+        (["dry_run"], "dry_run"),
+        (list(reversed(OUTCOMES)), "failed"),
+    ],
+)
+def test_the_most_serious_outcome_wins(outcomes: list[str], expected: str) -> None:
+    assert aggregate(outcomes) == expected
+
+
+def _event(**overrides: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "outcome": "failed_over",
+        "source": "acs:fc:cn-shanghai:1:functions/f",
+        "request_id": "req-1",
+        "trigger": None,
+        "targets": [{"pair_id": "pair-cn-a"}, {"pair_id": "pair-cn-b"}],
+        "region": "cn-shanghai",
+        "dry_run": False,
+        "reason": "r",
+        "duration_ms": 12.345,
+        **overrides,
+    }
+    return build(**fields)  # type: ignore[arg-type]
+
+
+def test_a_result_is_a_cloud_event_with_a_random_id_and_a_utc_time() -> None:
+    first, second = _event(), _event()
+    assert first["specversion"] == "1.0"
+    assert first["type"] == TYPE_PREFIX + "failed_over"
+    assert first["subject"] == "pair-cn-a,pair-cn-b"
+    assert uuid.UUID(str(first["id"])).version == 4
+    assert first["id"] != second["id"]
+    time = str(first["time"])
+    assert time.endswith("Z")
+    assert datetime.fromisoformat(time.removesuffix("Z") + "+00:00").utcoffset() is not None
+    assert first["data"]["duration_ms"] == 12.3  # type: ignore[index]
+
+
+def test_an_unknown_outcome_is_a_bug_not_a_result() -> None:
+    with pytest.raises(ValueError, match="unknown outcome"):
+        _event(outcome="maybe")
