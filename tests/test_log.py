@@ -1,4 +1,4 @@
-"""The log stream: AWS Lambda Powertools Logger parity, on real invocations' captured lines.
+"""The log stream: AWS Lambda Powertools Logger parity, on real invocations' captured stdout.
 
 Every test here runs the real handler against the fake EBS (``MockEbs``) and reads the lines the
 invocation wrote, or drives ``log.LOGGER`` directly for the serialisation rules.
@@ -52,11 +52,22 @@ def _seed(pair_id: str, disk: str) -> dict[str, Any]:
     }
 
 
+class Stdout:
+    """The captured stdout, read as a stream's text (``getvalue``) as often as a test asks."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys, self._text = capsys, ""
+
+    def getvalue(self) -> str:
+        self._text += self._capsys.readouterr().out
+        return self._text
+
+
 @pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    log.configure(stream=stream)
-    yield stream
+def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Stdout]:
+    """What the invocations write to stdout, where FC collects it: the logger as FC runs it."""
+    log.configure(stream=None)
+    yield Stdout(capsys)
     log.configure(stream=io.StringIO())
 
 
@@ -92,7 +103,7 @@ def _manual(pair: str = DB_PAIR, key: str = "ticket-42", reason: str = "primary 
     return json.dumps(body, ensure_ascii=False).encode()
 
 
-def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+def _lines(stream: Stdout | io.StringIO) -> list[dict[str, Any]]:
     """Every line of the stream, each parsed on its own (a line that is not one JSON object fails)."""
     lines = stream.getvalue().split("\n")
     assert lines[-1] == "", "the stream ends with a newline"
@@ -101,7 +112,7 @@ def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return parsed
 
 
-def _result_line(stream: io.StringIO) -> dict[str, Any]:
+def _result_line(stream: Stdout | io.StringIO) -> dict[str, Any]:
     """The one canonical ``result`` line of the stream."""
     results = [line for line in _lines(stream) if line["message"] == "result"]
     assert len(results) == 1, results
@@ -117,7 +128,7 @@ def _timestamp(text: str) -> datetime:
 
 
 def test_every_line_of_a_live_failover_carries_powertools_keys(
-    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOG_EVENT", "true")  # a second line, logged from elsewhere in the handler
     before = datetime.now(timezone.utc)
@@ -143,7 +154,7 @@ def test_every_line_of_a_live_failover_carries_powertools_keys(
     assert list(lines[1])[:4] == ["level", "location", "message", "timestamp"]  # Powertools' order
 
 
-def test_the_location_names_the_calling_module_function_and_line(logs: io.StringIO) -> None:
+def test_the_location_names_the_calling_module_function_and_line(logs: Stdout) -> None:
     log.isolated(log.LOGGER.info, "here")
     (line,) = _lines(logs)
     module, function, number = line["location"].split(":")
@@ -153,7 +164,7 @@ def test_the_location_names_the_calling_module_function_and_line(logs: io.String
 
 @pytest.mark.parametrize("mode", ["live", "not-a-mode"])  # a ConfigError must not lose the service
 def test_service_name_overrides_the_default(
-    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch, mode: str
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setenv("SERVICE_NAME", "storage-dr")
     monkeypatch.setenv("FAILOVER_MODE", mode)
@@ -190,7 +201,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_one_result_line_whose_level_follows_the_outcome(
-    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch, case: Case
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch, case: Case
 ) -> None:
     for name, value in case.env:
         monkeypatch.setenv(name, value)
@@ -210,7 +221,7 @@ def test_one_result_line_whose_level_follows_the_outcome(
 
 
 def test_an_invocation_that_raises_logs_its_result_as_an_error_with_the_exception(
-    fake: FakeEbs, logs: io.StringIO
+    fake: FakeEbs, logs: Stdout
 ) -> None:
     fake.faults.error("*", 503, "ServiceUnavailable", times=10_000)  # until the 1 s budget runs out
     with pytest.raises(TransientFailure) as raised:
@@ -225,7 +236,7 @@ def test_an_invocation_that_raises_logs_its_result_as_an_error_with_the_exceptio
     assert len(fake.calls) >= 2  # retried before giving up
 
 
-def test_a_result_for_two_pairs_has_no_pair_keys_at_the_top(fake: FakeEbs, logs: io.StringIO) -> None:
+def test_a_result_for_two_pairs_has_no_pair_keys_at_the_top(fake: FakeEbs, logs: Stdout) -> None:
     result = handler(TWO_PAIR_ALARM, _context())
     line = _result_line(logs)
     assert line["outcome"] == result["data"]["outcome"] == "failed_over"
@@ -250,7 +261,7 @@ def test_a_result_for_two_pairs_has_no_pair_keys_at_the_top(fake: FakeEbs, logs:
 )
 def test_trace_id_comes_from_the_tracing_context(
     fake: FakeEbs,
-    logs: io.StringIO,
+    logs: Stdout,
     monkeypatch: pytest.MonkeyPatch,
     tracing: FcTracing | None,
     trace_id: str | None,
@@ -262,7 +273,7 @@ def test_trace_id_comes_from_the_tracing_context(
     assert [line.get("trace_id") for line in lines] == [trace_id, trace_id]
 
 
-def test_nothing_bound_in_one_invocation_leaks_into_the_next(fake: FakeEbs, logs: io.StringIO) -> None:
+def test_nothing_bound_in_one_invocation_leaks_into_the_next(fake: FakeEbs, logs: Stdout) -> None:
     traced = FcTracing(span_context="7f0e1d2c3b4a5968:1:0:1")
     handler(_manual(), _context("first", tracing=traced))
     handler(b"not json", _context("second"))
@@ -278,7 +289,7 @@ def test_nothing_bound_in_one_invocation_leaks_into_the_next(fake: FakeEbs, logs
     assert [first["cold_start"], second["cold_start"]] == [True, False]
 
 
-def test_the_invocation_keys_do_not_leak_into_the_caller(fake: FakeEbs, logs: io.StringIO) -> None:
+def test_the_invocation_keys_do_not_leak_into_the_caller(fake: FakeEbs, logs: Stdout) -> None:
     handler(_manual(), _context("inside"))
     log.LOGGER.info("after the invocation")
     after = _lines(logs)[-1]
@@ -287,7 +298,7 @@ def test_the_invocation_keys_do_not_leak_into_the_caller(fake: FakeEbs, logs: io
         assert key not in after
 
 
-def test_isolated_drops_what_it_bound(logs: io.StringIO) -> None:
+def test_isolated_drops_what_it_bound(logs: Stdout) -> None:
     def bind_and_log() -> str:
         log.bind(correlation_id="inner")
         log.LOGGER.info("inside")
@@ -304,7 +315,7 @@ def test_isolated_drops_what_it_bound(logs: io.StringIO) -> None:
 
 
 @pytest.mark.parametrize("brk", LINE_BREAKS, ids=["U+2028", "U+2029", "U+0085", "LF", "CRLF"])
-def test_a_line_break_inside_a_value_stays_inside_one_line(logs: io.StringIO, brk: str) -> None:
+def test_a_line_break_inside_a_value_stays_inside_one_line(logs: Stdout, brk: str) -> None:
     reason = f"before{brk}after"
     log.isolated(lambda: log.LOGGER.info(f"x{brk}y", reason=reason, **{f"k{brk}": 1}))
     text = logs.getvalue()
@@ -315,7 +326,7 @@ def test_a_line_break_inside_a_value_stays_inside_one_line(logs: io.StringIO, br
 
 
 def test_a_line_break_in_an_event_stays_inside_the_handler_lines(
-    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOG_EVENT", "true")
     reason = "disk gone" + "".join(LINE_BREAKS) + "for good"
@@ -328,7 +339,7 @@ def test_a_line_break_in_an_event_stays_inside_the_handler_lines(
     assert result["result"]["data"]["trigger"]["summary"]["reason"] == reason
 
 
-def test_a_lone_surrogate_and_a_huge_integer_make_a_valid_line(logs: io.StringIO) -> None:
+def test_a_lone_surrogate_and_a_huge_integer_make_a_valid_line(logs: Stdout) -> None:
     log.isolated(lambda: log.LOGGER.info("odd", surrogate="\ud800", big=2**70, brk="\u2028"))
     text = logs.getvalue()
     assert len(text.splitlines()) == 1
@@ -394,7 +405,7 @@ def test_dumps_fallback_writes_no_nan() -> None:
 # -- levels -------------------------------------------------------------------------------
 
 
-def test_debug_lines_are_dropped(logs: io.StringIO) -> None:
+def test_debug_lines_are_dropped(logs: Stdout) -> None:
     log.LOGGER.debug("noise", detail="x")
     assert logs.getvalue() == ""
     log.LOGGER.info("signal")
@@ -405,13 +416,13 @@ def test_debug_lines_are_dropped(logs: io.StringIO) -> None:
     ("method", "level"),
     [("info", "INFO"), ("warning", "WARNING"), ("error", "ERROR"), ("critical", "CRITICAL")],
 )
-def test_each_level_method_writes_its_upper_case_name(logs: io.StringIO, method: str, level: str) -> None:
+def test_each_level_method_writes_its_upper_case_name(logs: Stdout, method: str, level: str) -> None:
     getattr(log.LOGGER, method)("leveled", detail=method)
     (line,) = _lines(logs)
     assert (line["level"], line["message"], line["detail"]) == (level, "leveled", method)
 
 
-def test_exception_logs_an_error_with_the_exception(logs: io.StringIO) -> None:
+def test_exception_logs_an_error_with_the_exception(logs: Stdout) -> None:
     try:
         raise KeyError("missing-thing")
     except KeyError:
@@ -421,7 +432,7 @@ def test_exception_logs_an_error_with_the_exception(logs: io.StringIO) -> None:
     assert "missing-thing" in line["exception"]
 
 
-def test_exc_info_given_an_exception_names_it(logs: io.StringIO) -> None:
+def test_exc_info_given_an_exception_names_it(logs: Stdout) -> None:
     log.LOGGER.error("given", exc_info=TransientFailure("pair-cn-x1", "InternalError", 3))
     (line,) = _lines(logs)
     assert line["exception_name"] == "TransientFailure"
@@ -432,7 +443,7 @@ def test_exc_info_given_an_exception_names_it(logs: io.StringIO) -> None:
 
 
 def test_a_failover_nobody_was_told_of_raises_and_logs_an_error(
-    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """MNS unreachable after a failover: the result line is an ERROR naming NotifyError, then it raises."""
     monkeypatch.setenv("NOTIFY_TARGETS", "mns:ebs-failover-results")
@@ -447,7 +458,7 @@ def test_a_failover_nobody_was_told_of_raises_and_logs_an_error(
 
 
 def test_an_unexpected_error_still_ends_in_one_failed_result_line(
-    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last line of defence: a bug in a stage is a ``failed`` result and an ERROR, never a traceback."""
 
@@ -467,7 +478,7 @@ def test_an_unexpected_error_still_ends_in_one_failed_result_line(
 
 
 def test_a_callback_refused_at_the_gate_is_a_warning_with_its_correlation_id(
-    fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CALLBACK_TOKEN", "the-right-callback-token")
     envelope = json.loads((EVENTS / "http-envelope-callback-plain.json").read_text())
@@ -496,7 +507,7 @@ def test_lines_go_to_stdout_by_default(fake: FakeEbs, capsys: pytest.CaptureFixt
     assert lines[0]["function_arn"] == f"acs:fc:{STANDBY}:{ACCOUNT}:functions/{FUNCTION}"
 
 
-def test_concurrent_invocations_keep_their_own_keys(fake: FakeEbs, logs: io.StringIO) -> None:
+def test_concurrent_invocations_keep_their_own_keys(fake: FakeEbs, logs: Stdout) -> None:
     """Two threads, two invocations at once: each line carries its own request id and correlation id."""
     barrier = threading.Barrier(2)
 
