@@ -135,9 +135,7 @@ class _Invocation:
         if undelivered and result["data"]["outcome"] == "failed_over":
             # The state changed and nobody was told: FC's retry finds the pair failed over and tells.
             first = undelivered[0]
-            message = redact.REDACTOR.scrub_text(
-                str(first.get("error"))
-            )  # FC prints a raised error's message
+            message = redact.REDACTOR.scrub_text(str(first.get("error")))  # FC prints it: masked
             return NotifyError(first["channel"], str(first.get("code")), message)
         return None
 
