@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,11 +16,44 @@ from alibabacloud_ebs20210730 import models as ebs_models
 from alibabacloud_ebs20210730.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
 
+from ebs_failover import log
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, MockEbs
 
 PRIMARY = "cn-hangzhou"
 STANDBY = "cn-shanghai"
 FUNCTION_DIR = Path(__file__).resolve().parent.parent / "function"
+
+
+def seed_pair(pair_id: str, disk: str, status: str = "normal") -> dict[str, Any]:
+    """A seed entry for one pair replicating ``disk`` from the primary region to the standby one."""
+    return {
+        "ReplicaPairId": pair_id,
+        "RegionId": PRIMARY,
+        "DiskId": disk,
+        "SourceZoneId": f"{PRIMARY}-h",
+        "DestinationRegionId": STANDBY,
+        "DestinationZoneId": f"{STANDBY}-e",
+        "DestinationDiskId": disk + "-s",
+        "Status": status,
+        "LastRecoverPoint": 1_700_000_000,
+    }
+
+
+def live_settings(monkeypatch: pytest.MonkeyPatch, targets: dict[str, Any]) -> None:
+    """The function's environment for a live failover of ``targets`` from the standby region."""
+    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps(targets))
+    monkeypatch.setenv("FAILOVER_REGION", STANDBY)
+    monkeypatch.setenv("FAILOVER_MODE", "live")
+    monkeypatch.setenv("FAILOVER_TIME_MARGIN", "1")
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """The function's log lines of the test, in a stream of their own."""
+    stream = io.StringIO()
+    log.configure(stream=stream)
+    yield stream
+    log.configure(stream=io.StringIO())
 
 
 def run_fresh_python(code: str) -> None:

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from ebs_failover import config, log
+from ebs_failover import config
 from ebs_failover.handler import handler
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, MockEbs
 from ebs_failover.token import client_token
+
+from .conftest import live_settings, seed_pair
 
 STANDBY = "cn-shanghai"
 PAIR = "pair-cn-demo0db01"
@@ -24,37 +26,14 @@ SECRET = "Sup3rS3cretValue-9f8e7d"
 STS = "STS-token-value-1a2b3c4d5e"
 
 
-def _seed(pair_id: str, disk: str, status: str = "normal") -> dict[str, Any]:
-    return {
-        "ReplicaPairId": pair_id,
-        "RegionId": "cn-hangzhou",
-        "DiskId": disk,
-        "SourceZoneId": "cn-hangzhou-h",
-        "DestinationRegionId": STANDBY,
-        "DestinationZoneId": "cn-shanghai-e",
-        "DestinationDiskId": disk + "-s",
-        "Status": status,
-        "LastRecoverPoint": 1_700_000_000,
-    }
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    log.configure(stream=stream)
-    yield stream
-    log.configure(stream=io.StringIO())
-
-
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEbs]:
-    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps(TARGETS))
-    monkeypatch.setenv("FAILOVER_REGION", STANDBY)
-    monkeypatch.setenv("FAILOVER_MODE", "live")
-    monkeypatch.setenv("FAILOVER_TIME_MARGIN", "1")
+    live_settings(monkeypatch, TARGETS)
     fake = FakeEbs(seed=3)
     fake.register_credential("STS.fc-role", SECRET, security_token=STS)
-    fake.load_seed({"pairs": [_seed(PAIR, "d-bp1demo0primary01"), _seed(APP_PAIR, "d-bp1demo0app0data1")]})
+    fake.load_seed(
+        {"pairs": [seed_pair(PAIR, "d-bp1demo0primary01"), seed_pair(APP_PAIR, "d-bp1demo0app0data1")]}
+    )
     with MockEbs(fake):
         yield fake
 
@@ -166,7 +145,7 @@ def test_already_failed_over_pair_is_not_failed_over_again(fake: FakeEbs) -> Non
 
 
 def test_a_deleted_pair_is_refused(fake: FakeEbs) -> None:
-    fake.load_seed({"pairs": [_seed("pair-cn-gone1", "d-gone1", "deleted")]})
+    fake.load_seed({"pairs": [seed_pair("pair-cn-gone1", "d-gone1", "deleted")]})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FAILOVER_TARGETS", json.dumps({"d-gone1": "pair-cn-gone1"}))
         result = handler(manual("pair-cn-gone1"), _context())

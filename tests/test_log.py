@@ -24,6 +24,8 @@ from ebs_failover.errors import NotifyError, TransientFailure
 from ebs_failover.handler import handler
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, FcTracing, MockEbs
 
+from .conftest import live_settings, seed_pair
+
 STANDBY = "cn-shanghai"
 ACCOUNT = "5550001112223334"
 FUNCTION = "orders-failover"
@@ -36,20 +38,6 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 TWO_PAIR_ALARM = (EVENTS / "mns-message-cms-alarm.json").read_bytes()
 LOCATION = re.compile(r"^[A-Za-z_][\w.]*:[\w<>]+:\d+$")
 LINE_BREAKS = ["\u2028", "\u2029", "\u0085", "\n", "\r\n"]
-
-
-def _seed(pair_id: str, disk: str) -> dict[str, Any]:
-    return {
-        "ReplicaPairId": pair_id,
-        "RegionId": "cn-hangzhou",
-        "DiskId": disk,
-        "SourceZoneId": "cn-hangzhou-h",
-        "DestinationRegionId": STANDBY,
-        "DestinationZoneId": "cn-shanghai-e",
-        "DestinationDiskId": disk + "-s",
-        "Status": "normal",
-        "LastRecoverPoint": 1_700_000_000,
-    }
 
 
 class Stdout:
@@ -73,16 +61,15 @@ def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Stdout]:
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEbs]:
-    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps(TARGETS))
-    monkeypatch.setenv("FAILOVER_REGION", STANDBY)
-    monkeypatch.setenv("FAILOVER_MODE", "live")
-    monkeypatch.setenv("FAILOVER_TIME_MARGIN", "1")
+    live_settings(monkeypatch, TARGETS)
     monkeypatch.delenv("SERVICE_NAME", raising=False)
     monkeypatch.delenv("LOG_EVENT", raising=False)
     monkeypatch.setattr(handler_module, "_cold_start", True)  # this test's first invocation is cold
     fake = FakeEbs(seed=3)
     fake.register_credential(KEY_ID, SECRET, security_token=STS)
-    fake.load_seed({"pairs": [_seed(DB_PAIR, "d-bp1demo0primary01"), _seed(APP_PAIR, "d-bp1demo0app0data1")]})
+    fake.load_seed(
+        {"pairs": [seed_pair(DB_PAIR, "d-bp1demo0primary01"), seed_pair(APP_PAIR, "d-bp1demo0app0data1")]}
+    )
     with MockEbs(fake):
         yield fake
 

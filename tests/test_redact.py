@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -62,14 +62,6 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Redactor:
     for name in ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN", "CALLBACK_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return redactor
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    log.configure(stream=stream)
-    yield stream
-    log.configure(stream=io.StringIO())
 
 
 # -- registered secrets, anywhere in any string -------------------------------------------
