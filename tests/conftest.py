@@ -45,6 +45,7 @@ def live_settings(monkeypatch: pytest.MonkeyPatch, targets: dict[str, Any]) -> N
     monkeypatch.setenv("FAILOVER_REGION", STANDBY)
     monkeypatch.setenv("FAILOVER_MODE", "live")
     monkeypatch.setenv("FAILOVER_TIME_MARGIN", "1")
+    monkeypatch.setenv("FAILOVER_MAX_EVENT_AGE", "315360000")  # the samples' alarms are from 2024
 
 
 @pytest.fixture

@@ -41,18 +41,36 @@ def test_there_are_enough_samples_of_every_outcome() -> None:
     assert {p.name for p in FILES} == set(EXPECTED)
 
 
+def _per_target(result: dict[str, Any]) -> dict[str, str]:
+    return {target["pair_id"]: target["outcome"] for target in result["data"]["targets"]}
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_each_sample_gives_its_recorded_outcome_once(fake: FakeEbs, path: Path) -> None:
     expected = EXPECTED[path.name]["outcome"]
     result = handler(path.read_bytes(), FcContext(request_id="first"))
     assert result["data"]["outcome"] == expected, result["data"]["reason"]
+    assert _per_target(result) == EXPECTED[path.name].get("targets", {})
+    failed_over = [t for t in result["data"]["targets"] if t["outcome"] == "failed_over"]
     failovers = len(fake.state_changes())
+    assert failovers == len(failed_over)
+    assert all(t["verified"] is True and t["status_after"] == "failovered" for t in failed_over)
     if expected == "failed_over":
-        assert failovers == len(result["data"]["targets"]) >= 1
         again = handler(path.read_bytes(), FcContext(request_id="redelivery"))
         assert again["data"]["outcome"] == "already_failed_over"
         assert len(fake.state_changes()) == failovers  # the redelivery changed nothing
-    else:
-        assert failovers == 0
-    if expected in ("rejected", "ignored", "refused"):
-        assert fake.calls == []
+    if not result["data"]["targets"]:
+        assert fake.calls == []  # decided without a look at EBS
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_dry_run_of_each_sample_reaches_the_live_outcome_and_changes_nothing(
+    fake: FakeEbs, monkeypatch: pytest.MonkeyPatch, path: Path
+) -> None:
+    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    result = handler(path.read_bytes(), FcContext(request_id="rehearsal"))
+    live = EXPECTED[path.name].get("targets", {})
+    assert _per_target(result) == {pair: "dry_run" if o == "failed_over" else o for pair, o in live.items()}
+    assert result["data"]["dry_run"] is True
+    assert fake.state_changes() == []
+    assert {call.action for call in fake.calls} <= {"DescribeDiskReplicaPairs"}

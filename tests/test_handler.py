@@ -70,7 +70,9 @@ def test_manual_live_failover(fake: FakeEbs, logs: io.StringIO) -> None:
     target = data["targets"][0]
     assert target["client_token"] == client_token("manual:ticket-42", PAIR)
     assert target["status_before"] == "normal"
-    assert "status_after" not in target  # not observed: no describe after the failover
+    # Watched until it settled: the pair was seen failovered, and how long it took is measured.
+    assert (target["status_after"], target["verified"]) == ("failovered", True)
+    assert 0 <= target["failover_seconds"] < 5
     assert target["request_id"] == fake.calls_for("FailoverDiskReplicaPair")[0].request_id
     assert target["data_loss_seconds"] > 0
     assert target["rpo_seconds"] == 900
@@ -94,13 +96,16 @@ def test_redelivery_fails_over_once(fake: FakeEbs) -> None:
     assert len(fake.state_changes()) == 1
 
 
-def test_dry_run_is_the_default_and_calls_nothing(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_is_the_default_and_only_reads(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FAILOVER_MODE")
     result = handler(manual(), _context())
     assert result["data"]["outcome"] == "dry_run"
     assert result["data"]["dry_run"] is True
-    assert result["data"]["targets"][0]["client_token"] == client_token("manual:ticket-42", PAIR)
-    assert fake.calls == []
+    target = result["data"]["targets"][0]
+    assert target["client_token"] == client_token("manual:ticket-42", PAIR)
+    assert (target["status_before"], target["data_loss_seconds"] > 0) == ("normal", True)
+    assert [call.action for call in fake.calls] == ["DescribeDiskReplicaPairs"]
+    assert fake.state_changes() == []
 
 
 def test_an_unconfigured_pair_is_refused_without_a_call(fake: FakeEbs) -> None:

@@ -47,11 +47,12 @@ def test_non_transient_errors_are_not_retried() -> None:
     assert script.attempts == 1
 
 
-def test_the_budget_stops_the_retries() -> None:
+def test_no_budget_makes_no_attempt_and_counts_none() -> None:
+    """A function timeout at or below the margin: no call, and the tally says so (it said 1)."""
     script = Script(*[EbsError("InternalError", 500, "", None) for _ in range(100)])
-    with pytest.raises(EbsError, match="InternalError"):
+    with pytest.raises(EbsError, match="BudgetExhausted"):
         retrying(Budget(0.0), script, script, sleep=lambda _: None)
-    assert script.attempts == 1
+    assert script.attempts == 0
 
 
 def test_a_budget_spent_by_the_backoff_reports_what_ebs_said_last() -> None:

@@ -312,9 +312,12 @@ def test_memory_and_timeout_defaults_leave_room_for_the_retry_budget() -> None:
     assert cpu <= memory_gb <= 4 * cpu
     assert params["MemorySize"]["Default"] >= 128
     assert params["Timeout"]["Default"] == 60
-    # The smallest allowed timeout still leaves an EBS budget after the margin and one MNS publish.
-    margin = config.load({}).time_margin
-    assert params["Timeout"]["MinValue"] > margin + notify.DEFAULT_TIMEOUT
+    # The margin keeps room for one MNS publish; the smallest allowed timeout still leaves an EBS budget
+    # after it, and the default one a whole verification window too.
+    settings = config.load({})
+    assert settings.time_margin >= notify.DEFAULT_TIMEOUT
+    assert params["Timeout"]["MinValue"] >= settings.time_margin + 5
+    assert params["Timeout"]["Default"] >= settings.time_margin + settings.verify_seconds + 10
 
 
 # -- RAM: derived from what the code calls -----------------------------------------------------------

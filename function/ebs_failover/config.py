@@ -22,6 +22,7 @@ from typing import Any
 
 from .credentials import Credentials
 from .errors import ConfigError
+from .triggers import level, resource_id
 
 __all__ = ["CREDENTIAL_VARIABLES", "LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
 
@@ -47,7 +48,19 @@ VARIABLES: dict[str, str] = {
     "FAILOVER_EVENT_TYPES": "comma-separated event types that act (default: "
     + ",".join(DEFAULT_EVENT_TYPES)
     + ")",
-    "FAILOVER_TIME_MARGIN": "seconds kept free before the function timeout (default 3)",
+    "FAILOVER_TIME_MARGIN": (
+        "seconds kept free before the function timeout for the result's publishing (default 8: one MNS "
+        "publish may take 5)"
+    ),
+    "FAILOVER_VERIFY_SECONDS": (
+        "seconds to watch an accepted failover until the pair is failovered (default 30; 0: do not watch)"
+    ),
+    "FAILOVER_MAX_DATA_LOSS": (
+        "seconds: refuse a failover whose recovery point is older than this (default: no limit)"
+    ),
+    "FAILOVER_MAX_EVENT_AGE": (
+        "seconds: refuse an alarm or event older than this as stale (default 3600; 0: no limit)"
+    ),
     "EBS_ENDPOINT": "EBS endpoint override, e.g. ebs-vpc.cn-shanghai.aliyuncs.com or 127.0.0.1:8080",
     "EBS_PROTOCOL": "https (default) or http, for EBS_ENDPOINT",
     "NOTIFY_TARGETS": "comma-separated channels for the result event, e.g. mns:ebs-failover-results",
@@ -69,7 +82,6 @@ CREDENTIAL_VARIABLES = (
 )
 
 _PAIR_ID = re.compile(r"^pair-[A-Za-z0-9-]{1,60}$")
-_RESOURCE_ID = re.compile(r"^[a-z]{1,4}-[A-Za-z0-9-]{1,60}$")
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$")
 
@@ -84,6 +96,9 @@ class Settings:
     min_level: str
     event_types: frozenset[str]
     time_margin: float
+    verify_seconds: float
+    max_data_loss: float | None
+    max_event_age: float | None
     ebs_endpoint: str | None
     ebs_protocol: str
     notify_targets: tuple[str, ...]
@@ -116,9 +131,12 @@ def load(environ: Mapping[str, str]) -> Settings:
         mode=_choice(environ, "FAILOVER_MODE", ("dry-run", "live"), "dry-run"),
         targets=_targets(environ.get("FAILOVER_TARGETS", "{}")),
         region=_region(environ.get("FAILOVER_REGION")),
-        min_level=_choice(environ, "FAILOVER_MIN_LEVEL", LEVELS, "CRITICAL", upper=True),
+        min_level=_min_level(environ.get("FAILOVER_MIN_LEVEL")),
         event_types=_event_types(environ.get("FAILOVER_EVENT_TYPES")),
-        time_margin=_seconds(environ.get("FAILOVER_TIME_MARGIN", "3")),
+        time_margin=_seconds(environ, "FAILOVER_TIME_MARGIN", 8.0, 600.0),
+        verify_seconds=_seconds(environ, "FAILOVER_VERIFY_SECONDS", 30.0, 600.0),
+        max_data_loss=_limit(environ, "FAILOVER_MAX_DATA_LOSS", None),
+        max_event_age=_limit(environ, "FAILOVER_MAX_EVENT_AGE", 3600.0),
         ebs_endpoint=environ.get("EBS_ENDPOINT") or None,
         ebs_protocol=_choice(environ, "EBS_PROTOCOL", ("https", "http"), "https"),
         notify_targets=_notify_targets(environ.get("NOTIFY_TARGETS", "")),
@@ -146,13 +164,11 @@ def _settings(values: tuple[str | None, ...]) -> Settings:
     return load({name: value for name, value in zip(_READ, values, strict=True) if value is not None})
 
 
-def _choice(
-    environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str, *, upper: bool = False
-) -> str:
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return default
-    value = raw.strip().upper() if upper else raw.strip().lower()
+    value = raw.strip().lower()
     if value not in allowed:
         raise ConfigError(name, "one of " + ", ".join(allowed), raw)
     return value
@@ -161,15 +177,19 @@ def _choice(
 def _targets(raw: str) -> dict[str, tuple[str, ...]]:
     name = "FAILOVER_TARGETS"
     try:
-        data = json.loads(raw or "{}")
+        data = json.loads(raw or "{}", object_pairs_hook=_unique_keys)
+    except _DuplicateKey as duplicate:
+        raise ConfigError(name, "each resource id once", duplicate.key) from None
     except (ValueError, RecursionError):
         raise ConfigError(name, 'a JSON object such as {"d-…": "pair-…"}', raw) from None
     if not isinstance(data, dict):
         raise ConfigError(name, 'a JSON object such as {"d-…": "pair-…"}', raw)
     targets: dict[str, tuple[str, ...]] = {}
     for resource, pairs in data.items():
-        if not _RESOURCE_ID.match(resource):
-            raise ConfigError(name, "resource ids such as d-… or i-… as keys", resource)
+        if resource_id(resource) != resource:
+            raise ConfigError(
+                name, "disk (d-…) or instance (i-…) ids as keys, as alarms and events name them", resource
+            )
         listed = [pairs] if isinstance(pairs, str) else pairs
         if not isinstance(listed, list) or not listed or not all(isinstance(p, str) for p in listed):
             raise ConfigError(name, f"a pair id or a non-empty list of pair ids for {resource}", str(pairs))
@@ -178,6 +198,29 @@ def _targets(raw: str) -> dict[str, tuple[str, ...]]:
                 raise ConfigError(name, f"pair ids such as pair-cn-… for {resource}", pair)
         targets[resource] = tuple(dict.fromkeys(listed))
     return targets
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise _DuplicateKey(key)
+    return dict(pairs)
+
+
+def _min_level(raw: str | None) -> str:
+    if raw is None or raw.strip() == "":
+        return "CRITICAL"
+    found = level(raw)
+    if found is None:
+        raise ConfigError("FAILOVER_MIN_LEVEL", "one of INFO, WARN (or WARNING), CRITICAL, any case", raw)
+    return found
 
 
 def _region(raw: str | None) -> str | None:
@@ -197,14 +240,31 @@ def _event_types(raw: str | None) -> frozenset[str]:
     return types
 
 
-def _seconds(raw: str) -> float:
+def _seconds(environ: Mapping[str, str], name: str, default: float, highest: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError("FAILOVER_TIME_MARGIN", "a number of seconds", raw) from None
-    if not 0 <= value <= 600:
-        raise ConfigError("FAILOVER_TIME_MARGIN", "0 to 600 seconds", raw)
+        raise ConfigError(name, "a number of seconds", raw) from None
+    if not 0 <= value <= highest:  # NaN fails too
+        raise ConfigError(name, f"0 to {highest:g} seconds", raw)
     return value
+
+
+def _limit(environ: Mapping[str, str], name: str, default: float | None) -> float | None:
+    """A limit in seconds; 0 (or none set, when the default is None) means no limit."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, "a number of seconds (0: no limit)", raw) from None
+    if not 0 <= value < float("inf"):
+        raise ConfigError(name, "a number of seconds (0: no limit)", raw)
+    return value or None
 
 
 def _networks(raw: str) -> tuple[Any, ...]:

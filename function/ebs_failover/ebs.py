@@ -13,6 +13,7 @@ retry delivers the event again (the same token makes that safe).
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,12 +30,21 @@ T = TypeVar("T")
 #: Statuses in which failing over cannot help: the outcome is ``refused``.
 _HOPELESS = frozenset({"invalid", "deleted", "deleting", "delete_failed", "creating", "create_failed"})
 _DONE = frozenset({"failovered", "failovering"})
+#: Statuses in which the secondary has never held a full copy: nothing to fail over to.
+_NO_DATA = frozenset({"created", "initial_syncing"})
+#: Statuses of a fail-back (reprotect) in progress or failed: the operator is bringing the primary back.
+_FAILING_BACK = frozenset({"reprotecting", "reprotect_failed"})
+#: A verification looks again after these many seconds, the last one repeated.
+_VERIFY_WAITS = (0.5, 1.0, 2.0, 4.0)
+#: How long an accepted failover may leave the pair as it was before EBS is taken to have replayed an
+#: earlier answer for the ClientToken (an accepted failover turns the pair ``failovering`` at once).
+_REPLAY_GRACE = 3.0
 _MAX_READ_TIMEOUT_MS = 10_000
 _CONNECT_TIMEOUT_MS = 5_000
 
 #: What to tell the operator about an error code that retrying will not fix.
 HINTS: dict[str, tuple[str, str]] = {
-    "Forbidden": ("failed", "the function's RAM role lacks ebs:FailoverDiskReplicaPair on this pair"),
+    "Forbidden": ("failed", "the function's RAM role lacks ebs:{action} on this pair"),
     "Forbidden.Action": (
         "failed",
         "grant the function's RAM role ebs:FailoverDiskReplicaPair and ebs:DescribeDiskReplicaPairs",
@@ -79,6 +89,11 @@ class Budget:
     def remaining(self) -> float:
         return max(self.deadline - self._clock(), 0.0)
 
+    def share(self, parts: int) -> Budget:
+        """This budget's next ``1/parts``: a target's own deadline, so that one stuck pair leaves the
+        others theirs (what a target does not use goes to the ones after it)."""
+        return Budget(self.remaining() / max(parts, 1), self._clock)
+
     def remaining_ms(self) -> int:
         """Whole milliseconds left (a call's timeout is counted in them): 0 means no call fits."""
         return int(self.remaining() * 1000)
@@ -99,6 +114,11 @@ class TargetResult:
     data_loss_seconds: int | None = None
     rpo_seconds: int | None = None
     last_recover_point: int | None = None
+    source_disk_id: str | None = None
+    #: After an accepted failover (or one found done): whether the pair was seen ``failovered``.
+    verified: bool | None = None
+    #: Seconds from the Failover request to the first look that saw the pair ``failovered``.
+    failover_seconds: float | None = None
     attempts: int = 0
     duration_ms: float = 0.0
 
@@ -181,17 +201,50 @@ class EbsClient:
 
         remaining_ms = budget.remaining_ms()
         if remaining_ms <= 0:
-            raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
+            raise EbsError("BudgetExhausted", None, "no time left in the invocation", None, action=action)
         timeout_ms = min(remaining_ms, _MAX_READ_TIMEOUT_MS)
         runtime = RuntimeOptions(
             read_timeout=timeout_ms, connect_timeout=min(_CONNECT_TIMEOUT_MS, timeout_ms)
         )
+        # The SDK's timeouts bound each wait for a byte, not the call: an endpoint that trickles its
+        # answer would hold the call past them. The call runs in a thread of its own and is given up at
+        # the deadline (the thread ends when the socket does; a Failover it completes is idempotent).
+        call = _Call(lambda: self._client.call_api(_operation(action), OpenApiRequest(query=query), runtime))
         try:
-            response = self._client.call_api(_operation(action), OpenApiRequest(query=query), runtime)
+            response = call.result(timeout_ms / 1000)
+        except TimeoutError:
+            raise EbsError(
+                "RequestTimeout", None, "no whole answer within the time budget", None, action=action
+            ) from None
         except Exception as error:  # the SDK raises many classes; reduce them to one
-            raise _classify(error) from None
+            raise _classify(error, action) from None
         body = response.get("body") if isinstance(response, dict) else None
         return body if isinstance(body, dict) else {}
+
+
+class _Call(threading.Thread):
+    """One SDK call on a daemon thread, so that waiting for it can end at a deadline."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        super().__init__(daemon=True, name="ebs-call")
+        self._function = function
+        self._outcome: tuple[bool, Any] | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._outcome = (True, self._function())
+        except BaseException as error:  # handed to the waiting thread, raised there
+            self._outcome = (False, error)
+
+    def result(self, timeout: float) -> Any:
+        self.join(timeout)
+        if self._outcome is None:
+            raise TimeoutError
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
 
 
 def _operation(action: str) -> Any:
@@ -211,17 +264,18 @@ def _operation(action: str) -> Any:
     )
 
 
-def _classify(error: Exception) -> EbsError:
+def _classify(error: Exception, action: str) -> EbsError:
     code = getattr(error, "code", None)
     status = getattr(error, "status_code", None)
     request_id = getattr(error, "request_id", None)
     if code in (None, "None") or not isinstance(status, int):
-        return EbsError("NetworkError", None, type(error).__name__, None)
+        return EbsError("NetworkError", None, type(error).__name__, None, action=action)
     data = getattr(error, "data", None) or {}
     message = str(data.get("Message", "")) if isinstance(data, Mapping) else ""
     retry_after_ms = getattr(error, "retry_after", None)  # ThrottlingException only
     retry_after = retry_after_ms / 1000 if isinstance(retry_after_ms, int) and retry_after_ms > 0 else None
-    return EbsError(str(code), status, message, str(request_id) if request_id else None, retry_after)
+    request = str(request_id) if request_id else None
+    return EbsError(str(code), status, message, request, retry_after, action=action)
 
 
 class Tally(Protocol):
@@ -239,8 +293,10 @@ def retrying(
 ) -> T:
     """``call(*args)``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``.
 
-    Every attempt adds one to ``tally.attempts``.
+    Every attempt made adds one to ``tally.attempts`` (none when the budget leaves no time for one).
     """
+    if budget.remaining_ms() <= 0:
+        raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
     tally.attempts += 1
     try:
         return call(*args)
@@ -306,21 +362,43 @@ def _retry_after(
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
 
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """What the act stage must check for every target, from the settings and the trigger."""
+
+    #: The standby region (``FAILOVER_REGION``): a pair must replicate toward it.
+    region: str
+    #: ``FAILOVER_MODE=live``; otherwise every check is made and the Failover call is not.
+    live: bool
+    verify_seconds: float
+    max_data_loss: float | None
+    #: A manual request: an operator may fail over a pair whose replication is stopped; an alarm may not.
+    by_operator: bool
+
+
 def fail_over(
-    client: EbsClient, target: Target, budget: Budget, now: Callable[[], float] = time.time
+    client: EbsClient,
+    target: Target,
+    budget: Budget,
+    guards: Guards,
+    *,
+    now: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> TargetResult:
-    """Describe the pair, then fail it over unless that is done or cannot help."""
+    """Describe the pair and check it; then fail it over and watch it settle (live), or say what live
+    would do (dry-run)."""
     started = time.perf_counter()
     result = TargetResult(target.pair_id, target.client_token, "failed")
     try:
         pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
         if pair is None:
-            _not_standby(client, target, result, budget)
+            _not_standby(client, target, result, budget, guards)
         else:
             _note_pair(result, pair, now)
-            _decide_and_fail_over(client, target, result, pair, budget)
+            if not _refused(result, pair, target, guards):
+                _act_on(client, target, result, pair, budget, guards, sleep)
     except EbsError as error:
-        if error.transient:
+        if error.transient and guards.live:
             raise TransientFailure(target.pair_id, error.code, result.attempts) from None
         _explain(result, error)
         if error.code == "OperationDenied.InvalidStatus":
@@ -329,39 +407,147 @@ def fail_over(
     return result
 
 
-def _decide_and_fail_over(
-    client: EbsClient, target: Target, result: TargetResult, pair: Mapping[str, Any], budget: Budget
+def _refused(result: TargetResult, pair: Mapping[str, Any], target: Target, guards: Guards) -> bool:
+    """Whether a check stops this target here (its outcome and hint set): wrong signal, no data, a
+    fail-back, too much data loss. A pair already failed over passes (nothing more to do)."""
+    status = str(pair.get("Status"))
+    source_disk = str(pair.get("SourceDiskId") or "")
+    destination = str(pair.get("DestinationRegion") or "")
+    if target.source_disks and source_disk not in target.source_disks:
+        result.outcome = "ignored"
+        result.hint = (
+            f"the trigger is about {', '.join(target.source_disks)}, and this pair's source (primary) disk "
+            f"is {source_disk or 'unknown'}: nothing to fail over for it"
+        )
+    elif status in _DONE:
+        return False
+    elif status in _HOPELESS:
+        result.outcome, result.hint = "refused", f"a pair in status {status} cannot be failed over"
+    elif status in _FAILING_BACK:
+        result.outcome = "refused"
+        result.hint = f"the pair is {status}: a fail-back is under way, and the function never fights one"
+    elif destination and destination != guards.region:
+        result.outcome = "refused"
+        result.hint = (
+            f"the pair replicates toward {destination}, not toward FAILOVER_REGION {guards.region}: "
+            "a fail-back reversed it, and the function never fights one"
+        )
+    elif status in _NO_DATA or not result.last_recover_point:
+        result.outcome = "refused"
+        result.hint = (
+            f"the secondary holds no recovery point (status {status}, LastRecoverPoint "
+            f"{pair.get('LastRecoverPoint') or 0}): the first full synchronisation has not finished"
+        )
+    elif status == "stopped" and not guards.by_operator:
+        result.outcome = "refused"
+        result.hint = (
+            "replication is stopped (a fail-back with ReverseReplicate=false, or maintenance): an alarm "
+            "does not fail it over; a manual request can"
+        )
+    elif guards.max_data_loss is not None and (result.data_loss_seconds or 0) > guards.max_data_loss:
+        result.outcome = "refused"
+        result.hint = (
+            f"the last recovery point is {result.data_loss_seconds} s old, over FAILOVER_MAX_DATA_LOSS "
+            f"{guards.max_data_loss:.0f} s"
+        )
+    else:
+        return False
+    return True
+
+
+def _act_on(
+    client: EbsClient,
+    target: Target,
+    result: TargetResult,
+    pair: Mapping[str, Any],
+    budget: Budget,
+    guards: Guards,
+    sleep: Callable[[float], None],
 ) -> None:
     status = str(pair.get("Status"))
     if status in _DONE:
         result.outcome, result.status_after = "already_failed_over", status
+        result.verified = status == "failovered"
         return
-    if status in _HOPELESS or status == "initial_syncing":
-        result.outcome = "refused"
-        result.hint = (
-            "the first full synchronisation has not finished: the secondary holds no recovery point"
-            if status == "initial_syncing"
-            else f"a pair in status {status} cannot be failed over"
-        )
+    if not guards.live:
+        result.outcome = "dry_run"
+        result.hint = "every check passed: FAILOVER_MODE=live would call FailoverDiskReplicaPair now"
         return
+    requested = time.monotonic()
     result.request_id = retrying(budget, result, client.failover, target.pair_id, target.client_token, budget)
-    # No describe afterwards: EBS accepted the failover, so the pair is failovering (then
-    # failovered); one more round trip would cost every invocation for a status the operator can read.
-    result.outcome = "failed_over"
+    _verify(client, target, result, status, requested, budget, guards, sleep)
 
 
-def _not_standby(client: EbsClient, target: Target, result: TargetResult, budget: Budget) -> None:
-    """The pair is not a backup in this region: say whether this region is its primary."""
+def _verify(
+    client: EbsClient,
+    target: Target,
+    result: TargetResult,
+    before: str,
+    requested: float,
+    budget: Budget,
+    guards: Guards,
+    sleep: Callable[[float], None],
+) -> None:
+    """Watch an accepted failover until the pair settles or the verification window ends: the result says
+    what was seen, never more."""
+    window_end = min(requested + guards.verify_seconds, budget.deadline)
+    waits = iter(_VERIFY_WAITS)
+    seen = before
+    while True:
+        pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
+        seen = str(pair.get("Status")) if pair is not None else "not visible"
+        elapsed = time.monotonic() - requested
+        if seen == "failovered":
+            result.outcome, result.verified = "failed_over", True
+            result.status_after, result.failover_seconds = seen, round(elapsed, 1)
+            return
+        if seen == "failover_failed":
+            result.outcome, result.status_after = "failed", seen
+            result.hint = (
+                "EBS accepted the failover and it ended in failover_failed: the secondary is not writable"
+            )
+            return
+        if seen != "failovering" and elapsed >= _REPLAY_GRACE:
+            result.outcome, result.status_after = "failed", seen
+            result.hint = (
+                f"EBS accepted the call but the pair stayed {seen}: it answered with an earlier result for "
+                "this ClientToken, so this trigger identity was used before (a reused idempotencyKey, or an "
+                "old event replayed after a fail-back); to fail over again, use a new identity"
+            )
+            return
+        pause = next(waits, _VERIFY_WAITS[-1])
+        if time.monotonic() + pause >= window_end:
+            break
+        sleep(pause)
+    result.outcome, result.verified, result.status_after = "failed_over", False, seen
+    result.hint = (
+        f"EBS accepted the failover; the pair was still {seen} when the verification window "
+        f"({guards.verify_seconds:g} s, FAILOVER_VERIFY_SECONDS) ended"
+    )
+
+
+def _not_standby(
+    client: EbsClient, target: Target, result: TargetResult, budget: Budget, guards: Guards
+) -> None:
+    """The pair is not a backup in this region: a fail-back made this region its source, or the region is
+    wrong."""
     primary = retrying(budget, result, client.describe, target.pair_id, "production", budget)
-    if primary is not None:
-        result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
-        result.status_before = str(primary.get("Status"))
-        result.hint = HINTS["OperationDenied.OperateNotAllowedForPrimary"][1]
-    else:
+    if primary is None:
         result.outcome, result.error_code = "failed", "NoSuchResource"
         result.hint = (
             f"{target.pair_id} is not visible in {client.region}; check FAILOVER_TARGETS and FAILOVER_REGION"
         )
+        return
+    result.status_before = str(primary.get("Status"))
+    if primary.get("StandbyRegion") == client.region:
+        result.outcome = "refused"
+        result.hint = (
+            f"the pair now replicates from {client.region} toward {primary.get('DestinationRegion')}: a "
+            "fail-back reversed it, and the function never fights one"
+        )
+    else:
+        result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
+        result.hint = HINTS["OperationDenied.OperateNotAllowedForPrimary"][1]
 
 
 def _look_again(client: EbsClient, target: Target, result: TargetResult, budget: Budget) -> None:
@@ -384,12 +570,16 @@ def _explain(result: TargetResult, error: EbsError) -> None:
     outcome, hint = HINTS.get(error.code, ("failed", f"EBS answered {error.code}: {error.message}"))
     if error.code == "OperationDenied.InvalidStatus":
         outcome, hint = "refused", "EBS refused the failover in the pair's current status"
-    result.outcome, result.hint, result.error_code = outcome, hint, error.code
+    if error.transient:  # dry-run only: live raises for FC to retry
+        hint = f"EBS could not be reached ({error.code}): the rehearsal is incomplete"
+    result.outcome, result.error_code = outcome, error.code
+    result.hint = hint.format(action=error.action or "DescribeDiskReplicaPairs")
     result.request_id = error.request_id or result.request_id
 
 
 def _note_pair(result: TargetResult, pair: Mapping[str, Any], now: Callable[[], float]) -> None:
     result.status_before = str(pair.get("Status"))
+    result.source_disk_id = str(pair.get("SourceDiskId")) if pair.get("SourceDiskId") else None
     rpo = pair.get("RPO")
     result.rpo_seconds = int(rpo) if isinstance(rpo, int) else None
     last = pair.get("LastRecoverPoint")

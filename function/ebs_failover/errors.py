@@ -85,8 +85,12 @@ class EbsError(EbsFailoverError):
         message: str,
         request_id: str | None,
         retry_after: float | None = None,
+        *,
+        action: str | None = None,
     ) -> None:
         self.code, self.status, self.message, self.request_id = code, status, message, request_id
+        #: The EBS action that answered so (``FailoverDiskReplicaPair``…), when known.
+        self.action = action
         #: Seconds EBS asked to wait before a retry (its ``x-acs-retry-after``, in milliseconds).
         self.retry_after = retry_after
         super().__init__(f"{status} {code}: {message}")

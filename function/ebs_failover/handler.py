@@ -41,8 +41,9 @@ class Decision:
     error: dict[str, str] | None = None
 
 
-def decide_event(event: Any, settings: config.Settings, *, request_id: str | None) -> Decision:
-    """parse -> the HTTP trigger's gate -> decide. Pure: no I/O, no SDK (``ebs-failover check`` uses it)."""
+def decide_event(event: Any, settings: config.Settings, *, request_id: str | None, now: float) -> Decision:
+    """parse -> the HTTP trigger's gate -> decide, at ``now`` (unix seconds). Pure: no I/O, no SDK
+    (``ebs-failover check`` uses it)."""
     try:
         trigger = parse(event, request_id=request_id)
     except InvalidEvent as error:
@@ -53,7 +54,7 @@ def decide_event(event: Any, settings: config.Settings, *, request_id: str | Non
         refused = callback.refusal(trigger.http, settings.callback_token, settings.callback_networks)
         if refused is not None:
             return Decision(trigger, _nothing("rejected", refused), {"code": "Unauthorized"})
-    return Decision(trigger, decide(trigger, settings))
+    return Decision(trigger, decide(trigger, settings, now))
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -112,7 +113,7 @@ class _Invocation:
         settings = self.settings
         if settings is None or not settings.notify_targets:
             return []
-        from .notify import publish
+        from .notify import DEFAULT_TIMEOUT, publish
 
         try:
             return publish(
@@ -123,6 +124,8 @@ class _Invocation:
                 region=getattr(self.context, "region", None) or self.region or "",
                 account_id=str(getattr(self.context, "account_id", None) or ""),
                 endpoint=settings.mns_endpoint,
+                # Within what the function has left (the margin is kept for this).
+                timeout=max(min(DEFAULT_TIMEOUT, self._left() - 0.5), 0.5),
             )
         except Exception as error:  # a channel must never turn into a traceback
             return [{"channel": ",".join(settings.notify_targets), "ok": False, "code": type(error).__name__}]
@@ -149,7 +152,7 @@ class _Invocation:
         self._find_credentials(settings)
         if settings.log_event:
             log.LOGGER.info("raw_event", raw_event=_printable(self.event))
-        decision = decide_event(self.event, settings, request_id=self.request_id)
+        decision = decide_event(self.event, settings, request_id=self.request_id, now=time.time())
         self.trigger = decision.trigger
         if self.trigger is not None:
             log.bind(correlation_id=self.trigger.identity)
@@ -159,28 +162,36 @@ class _Invocation:
         plan = decision.plan
         if plan.outcome is not None:
             return self._result(plan.outcome, plan.reason, error=decision.error)
-        if not plan.live:
-            targets = [
-                {"pair_id": t.pair_id, "client_token": t.client_token, "outcome": "dry_run"}
-                for t in plan.targets
-            ]
-            return self._result("dry_run", plan.reason + " (FAILOVER_MODE is dry-run)", targets)
         return self._act(plan, settings)
 
     def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
+        """Every target in turn, each on its share of the time left; dry-run makes every call but Failover."""
+        reason = plan.reason if plan.live else plan.reason + " (FAILOVER_MODE is dry-run: no Failover call)"
         if self.region is None:
             return self._result("failed", "no region: set FAILOVER_REGION", error={"code": "ConfigError"})
-        function = getattr(self.context, "function", None)
-        timeout = float(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_SECONDS)
-        elapsed = time.perf_counter() - self.started
-        budget = ebs.Budget(timeout - settings.time_margin - elapsed)
+        seconds = self._timeout() - settings.time_margin - (time.perf_counter() - self.started)
+        if seconds <= 0:
+            return self._result(
+                "failed",
+                f"the function timeout ({self._timeout():g} s) leaves no time for EBS after "
+                f"FAILOVER_TIME_MARGIN ({settings.time_margin:g} s)",
+                error={"code": "ConfigError", "variable": "FAILOVER_TIME_MARGIN"},
+            )
+        budget = ebs.Budget(seconds)
         client = ebs.client_for(
             self.region, self.credentials, endpoint=settings.ebs_endpoint, protocol=settings.ebs_protocol
         )
+        guards = ebs.Guards(
+            region=self.region,
+            live=plan.live,
+            verify_seconds=settings.verify_seconds,
+            max_data_loss=settings.max_data_loss,
+            by_operator=self.trigger is not None and self.trigger.kind == "manual",
+        )
         done: list[dict[str, Any]] = []
-        for target in plan.targets:
+        for left, target in zip(range(len(plan.targets), 0, -1), plan.targets, strict=True):
             try:
-                outcome = ebs.fail_over(client, target, budget)
+                outcome = ebs.fail_over(client, target, budget.share(left), guards)
             except TransientFailure as failure:
                 self.retry = failure
                 outcome = ebs.TargetResult(
@@ -192,7 +203,15 @@ class _Invocation:
                     hint="EBS kept failing transiently; FC's async retry will deliver the event again",
                 )
             done.append(outcome.to_dict())
-        return self._result(results.aggregate([t["outcome"] for t in done]), plan.reason, done)
+        return self._result(results.aggregate([t["outcome"] for t in done]), reason, done)
+
+    def _left(self) -> float:
+        """Seconds before FC ends the invocation."""
+        return self._timeout() - (time.perf_counter() - self.started)
+
+    def _timeout(self) -> float:
+        function = getattr(self.context, "function", None)
+        return float(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_SECONDS)
 
     def _result(
         self,
@@ -208,7 +227,7 @@ class _Invocation:
             trigger=None if self.trigger is None else results.trigger_summary(self.trigger),
             targets=targets or (),
             region=self.region,
-            dry_run=outcome == "dry_run",
+            dry_run=self.settings is not None and not self.settings.live,
             reason=reason,
             duration_ms=(time.perf_counter() - self.started) * 1000,
             error=error,

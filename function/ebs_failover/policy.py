@@ -9,8 +9,14 @@ The rules, in order:
 3. An event acts only if its type is in ``FAILOVER_EVENT_TYPES`` (CloudMonitor's
    alert callback through EventBridge is an alarm, judged by rule 2).
 4. The resource ids the trigger names map to pairs through
-   ``FAILOVER_TARGETS``; naming nothing mapped is ``ignored``.
-5. ``FAILOVER_MODE`` decides between ``dry_run`` and a live failover.
+   ``FAILOVER_TARGETS``; naming nothing mapped is ``ignored``. A pair mapped
+   through a disk, or any pair of a disk event (``ebs:Disk:…``, ``Disk:Stalled:…``),
+   carries the disks whose trouble it answers: the act stage fails it over only
+   if one of them is its source (primary) disk.
+5. A trigger older than ``FAILOVER_MAX_EVENT_AGE`` is ``refused`` as stale.
+6. ``FAILOVER_MODE`` decides between ``dry_run`` and a live failover.
+
+A level-less alarm counts as ``INFO``: it acts only when ``FAILOVER_MIN_LEVEL`` is ``INFO``.
 """
 
 from __future__ import annotations
@@ -30,11 +36,16 @@ _ALARM_EVENT_TYPES = frozenset({"cms:CloudMonitor:AlertWebHook"})
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One pair to fail over, with the ClientToken this trigger uses for it."""
+    """One pair to fail over, with the ClientToken this trigger uses for it.
+
+    ``source_disks``: the disks whose trouble this pair answers; the pair's source disk must be one of
+    them (empty: no such check, as for an instance alarm or a manual request).
+    """
 
     pair_id: str
     client_token: str
     resource_id: str | None
+    source_disks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +58,8 @@ class Plan:
     outcome: str | None = None
 
 
-def decide(trigger: Trigger, settings: Settings) -> Plan:
-    """The plan for one trigger under the instance's settings."""
+def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
+    """The plan for one trigger under the instance's settings, at ``now`` (unix seconds)."""
     if trigger.kind == "manual":
         return _manual(trigger, settings)
     if trigger.state != "ALERT":
@@ -60,14 +71,30 @@ def decide(trigger: Trigger, settings: Settings) -> Plan:
         )
     if not is_alarm and trigger.event_type not in settings.event_types:
         return _skip("ignored", f"event type {trigger.event_type} is not in FAILOVER_EVENT_TYPES")
+    event_disks = _disks(trigger.resource_ids) if _is_disk_event(trigger.event_type) else ()
     targets: dict[str, Target] = {}
     for resource in trigger.resource_ids:
+        disks = event_disks or _disks((resource,))
         for pair_id in settings.targets.get(resource, ()):
-            targets.setdefault(pair_id, Target(pair_id, client_token(trigger.identity, pair_id), resource))
+            token = client_token(trigger.identity, pair_id)
+            targets.setdefault(pair_id, Target(pair_id, token, resource, disks))
     if not targets:
         named = _some(trigger.resource_ids) or "no resource"
         return _skip("ignored", f"{named}: nothing mapped in FAILOVER_TARGETS")
+    age = now - trigger.time if trigger.time is not None else 0.0
+    if settings.max_event_age is not None and age > settings.max_event_age:
+        limit = f"FAILOVER_MAX_EVENT_AGE {settings.max_event_age:.0f} s"
+        return _skip("refused", f"stale: the trigger is {age:.0f} s old, over {limit}")
     return Plan(tuple(targets.values()), settings.live, "alert on a configured resource")
+
+
+def _is_disk_event(event_type: str | None) -> bool:
+    """Whether an event type is about one disk (``ebs:Disk:DiskIOHang``, ``Disk:Stalled:Executing``…)."""
+    return event_type is not None and "Disk" in event_type.split(":")
+
+
+def _disks(resource_ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(resource for resource in resource_ids if resource.startswith("d-"))
 
 
 def _manual(trigger: Trigger, settings: Settings) -> Plan:
@@ -79,9 +106,7 @@ def _manual(trigger: Trigger, settings: Settings) -> Plan:
 
 
 def _severe_enough(level: str | None, minimum: str) -> bool:
-    if level not in LEVELS:
-        return False
-    return LEVELS.index(level) >= LEVELS.index(minimum)
+    return LEVELS.index(level if level in LEVELS else "INFO") >= LEVELS.index(minimum)
 
 
 def _some(ids: tuple[str, ...], shown: int = 5) -> str:

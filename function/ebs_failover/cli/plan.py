@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
     from ebs_failover.handler import decide_event
     from ebs_failover.results import trigger_summary
 
-    decision = decide_event(raw, settings, request_id=request_id)
+    decision = decide_event(raw, settings, request_id=request_id, now=time.time())
     needs_request_id = False
     if (
         decision.trigger is None
@@ -63,7 +64,7 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
     ):
         # A manual request without idempotencyKey: its identity (and tokens) will be FC's request id.
         needs_request_id = True
-        decision = decide_event(raw, settings, request_id=_PLACEHOLDER_REQUEST_ID)
+        decision = decide_event(raw, settings, request_id=_PLACEHOLDER_REQUEST_ID, now=time.time())
     plan, trigger = decision.plan, decision.trigger
     if trigger is None:
         field_name = (decision.error or {}).get("field")

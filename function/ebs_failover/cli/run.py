@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ebs_failover.errors import CliError
+from ebs_failover.redact import shorten
 from ebs_failover.results import FAILURES
 
 from ._common import (
@@ -64,6 +65,8 @@ def _fake(seed: Mapping[str, Any] | None, source: Path | None) -> Any:
     from ebs_failover.testing import FakeEbs
 
     fake = FakeEbs(seed=1)
+    # EBS takes a moment to finish a failover: the pair shows failovering to the first look after it.
+    fake.transitions.set("failovering", "describes", times=1)
     if seed is not None:
         try:
             fake.load_seed(seed)
@@ -172,7 +175,7 @@ def run_replay(args: argparse.Namespace) -> int:
     mismatches: list[str] = []
     unexpected: list[str] = []
     shared = _fake(replay.seed, replay.config) if args.shared_fake else None
-    print(f"{'event':<44} {'outcome':<20} pairs")
+    print(f"{'event':<44} {'outcome':<20} each pair")
     with patched_environ(replay.env, remove=OUTSIDE_WORLD):
         for path in replay.files:
             fake = shared if shared is not None else _fake(replay.seed, replay.config)
@@ -220,6 +223,18 @@ def _expected_outcome(expected: dict[str, Any], name: str) -> str | None:
 
 
 def _outcome(result: dict[str, Any]) -> tuple[str, str]:
+    """The invocation's outcome, and each pair's (``pair outcome``, a failover's verification too)."""
     data = result["data"]
-    pairs = ",".join(str(t.get("pair_id")) for t in data.get("targets") or []) or "-"
-    return str(data["outcome"]), pairs
+    pairs = ", ".join(map(_pair_outcome, data.get("targets") or []))
+    return str(data["outcome"]), pairs or f"- ({shorten(str(data.get('reason')), 90)})"
+
+
+def _pair_outcome(target: dict[str, Any]) -> str:
+    shown = f"{target.get('pair_id')} {target.get('outcome')}"
+    if target.get("verified") is True and "failover_seconds" in target:
+        shown += f" (verified failovered in {target['failover_seconds']:g} s)"
+    elif target.get("verified") is False:
+        shown += f" (not verified: {target.get('status_after')})"
+    elif target.get("outcome") in ("refused", "failed", "ignored") and target.get("hint"):
+        shown += f" ({shorten(str(target['hint']), 70)})"
+    return shown

@@ -22,6 +22,7 @@ from ._decode import MAX_DEPTH, MAX_EVENT_BYTES, decode_event
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
 from ._parse import build, detect
 from ._schema import SCHEMA_DIR
+from ._values import level, resource_id
 
 __all__ = [
     "MAX_DEPTH",
@@ -30,7 +31,9 @@ __all__ = [
     "HttpRequestInfo",
     "InvalidEvent",
     "Trigger",
+    "level",
     "parse",
+    "resource_id",
 ]
 
 

@@ -105,7 +105,7 @@ def callback_trigger(raw: dict[str, Any]) -> Trigger:
     validate("cms_callback", fields)
     state = values.ALERT_STATES[fields["alertState"]]
     trigger_level = fields.get("triggerLevel")
-    if state == "ALERT" and trigger_level == "OK":
+    if state == "ALERT" and trigger_level is not None and trigger_level.strip().upper() == "OK":
         raise InvalidEvent("triggerLevel", "CRITICAL, WARN or INFO when alertState is ALERT", trigger_level)
     ids = values.ResourceIds()
     if "dimensions" in fields:
@@ -147,7 +147,7 @@ def alarm_trigger(data: dict[str, Any]) -> Trigger:
     time_raw = data.get("time", data.get("timestamp"))
     time_text = values.text(time_raw)
     field = "time" if "time" in data else "timestamp"
-    cur_level = data["curLevel"]
+    cur_level = data["curLevel"].strip().upper()
     return Trigger(
         kind="cms_alarm",
         identity=_identity(
