@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -138,6 +139,24 @@ class Ebs:
 
     def status(self, pair_id: str) -> str:
         return str(self.describe(pair_id)["Status"])
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches past this machine: a name lookup of any other host fails at once (instead of a
+    test hanging on a real endpoint it should have reached through a fake)."""
+    lookup = socket.getaddrinfo
+
+    def loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in _LOOPBACK and not name.startswith("127."):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach loopback only, not {name}")
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
 
 
 @pytest.fixture(autouse=True)

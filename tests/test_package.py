@@ -22,6 +22,10 @@ from typing import Any
 
 import pytest
 
+from ebs_failover.testing import FakeEbs, FakeEbsServer
+
+from .conftest import STANDBY, seed_pair
+
 pytestmark = pytest.mark.package
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +58,7 @@ context = NS(
 )
 result = index.handler(sys.argv[1].encode(), context)
 
-# A dry run never reaches the SDKs (they are imported lazily): import what the live path imports.
+# A dry run imports the EBS SDK (it describes the pair): import what the rest of the live path imports.
 import alibabacloud_credentials.client, alibabacloud_ebs20210730.client, alibabacloud_ebs20210730.models
 import alibabacloud_tea_openapi.utils_models, darabonba.runtime, fastjsonschema, tenacity
 import mns.account, mns.mns_exception, mns.topic
@@ -210,16 +214,29 @@ def test_handler_runs_from_the_unzipped_folder_on_bare_python310(built: Build, t
     folder = tmp_path / "code"
     folder.mkdir()
     _unzip(built.zip, folder)
-    env = {"FAILOVER_TARGETS": TARGETS, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    done = subprocess.run(
-        [_python310(), "-I", "-S", "-c", SMOKE, EVENT.decode()],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    fake = FakeEbs()
+    fake.load_seed({"pairs": [seed_pair("pair-cn-demo0db01", "d-bp1demo0primary01")]})
+    with FakeEbsServer(fake) as server:  # the dry run describes the pair, through the zip's own SDK
+        env = {
+            "FAILOVER_TARGETS": TARGETS,
+            "FAILOVER_REGION": STANDBY,
+            "EBS_ENDPOINT": server.endpoint,
+            "EBS_PROTOCOL": "http",
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": "testing",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testing",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+        }
+        done = subprocess.run(
+            [_python310(), "-I", "-S", "-c", SMOKE, EVENT.decode()],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert [call.action for call in fake.calls] == ["DescribeDiskReplicaPairs"]
     assert done.returncode == 0, f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
     line = [x for x in done.stdout.splitlines() if x.startswith("SMOKE ")]
     assert line, done.stdout

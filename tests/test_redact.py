@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -17,7 +17,9 @@ from ebs_failover.credentials import Credentials
 from ebs_failover.handler import handler
 from ebs_failover.notify.mns import _scrub
 from ebs_failover.redact import MASK, Redactor, shorten
-from ebs_failover.testing import FcContext, FcCredentials
+from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, MockEbs
+
+from .conftest import STANDBY, seed_pair
 
 PLAIN = "Sup3rS3cretValue-9f8e7d"
 SECRETS = {
@@ -52,6 +54,18 @@ def _redactor(*secrets: str) -> Redactor:
     redactor = Redactor()
     redactor.register(secrets)
     return redactor
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEbs]:
+    """The function in dry-run, configured for the demo database pair, which the fake holds."""
+    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps({"d-bp1demo0primary01": "pair-cn-demo0db01"}))
+    monkeypatch.setenv("FAILOVER_REGION", STANDBY)
+    monkeypatch.setenv("FAILOVER_MODE", "dry-run")  # a look at the pair, no failover
+    fake = FakeEbs()
+    fake.load_seed({"pairs": [seed_pair("pair-cn-demo0db01", "d-bp1demo0primary01")]})
+    with MockEbs(fake):
+        yield fake
 
 
 @pytest.fixture
@@ -277,11 +291,10 @@ def test_the_three_users_mask_a_secret_the_same_way(fresh: Redactor, monkeypatch
 
 
 def test_a_secret_the_handler_saw_is_masked_by_every_user(
-    fresh: Redactor, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fresh: Redactor, fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """End to end: the handler registers the context's secret; its lines, MNS and the CLI mask it."""
-    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps({"d-bp1demo0primary01": "pair-cn-demo0db01"}))
-    monkeypatch.setenv("FAILOVER_MODE", "dry-run")  # no EBS call: the secret only has to be seen
+    fake.register_credential("STS.fc-role", SHARED, security_token="STS-token-value-1a2b3c4d5e")
     monkeypatch.setenv("LOG_EVENT", "true")
     reason = f"operator pasted {SHARED} by mistake"
     event = json.dumps({"action": "failover", "replicaPairId": "pair-cn-demo0db01", "reason": reason})
@@ -298,11 +311,10 @@ def test_a_secret_the_handler_saw_is_masked_by_every_user(
 
 
 def test_a_json_escaped_secret_in_a_logged_event_is_masked(
-    fresh: Redactor, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fresh: Redactor, fake: FakeEbs, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = SECRETS["JSON-escaped characters"]
-    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps({"d-bp1demo0primary01": "pair-cn-demo0db01"}))
-    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    fake.register_credential("STS.fc-role", secret)
     monkeypatch.setenv("LOG_EVENT", "true")
     event = json.dumps({"action": "failover", "replicaPairId": "pair-cn-demo0db01", "reason": secret})
     handler(event.encode(), FcContext(credentials=FcCredentials("STS.fc-role", secret, "")))
@@ -325,11 +337,14 @@ def test_a_cut_secret_is_masked_whole_when_another_secret_fits_its_tail() -> Non
 
 @pytest.mark.parametrize("kind", [bytes, bytearray])
 def test_a_logged_raw_event_of_bytes_or_a_bytearray_is_text_masked(
-    fresh: Redactor, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch, kind: type[bytes] | type[bytearray]
+    fresh: Redactor,
+    fake: FakeEbs,
+    logs: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: type[bytes] | type[bytearray],
 ) -> None:
     secret = "Bytearray-Secret-Value-77"
-    monkeypatch.setenv("FAILOVER_TARGETS", json.dumps({"d-bp1demo0primary01": "pair-cn-demo0db01"}))
-    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    fake.register_credential("STS.fc-role", secret)
     monkeypatch.setenv("LOG_EVENT", "true")
     event = json.dumps({"action": "failover", "replicaPairId": "pair-cn-demo0db01", "reason": f"x {secret}"})
     handler(kind(event.encode()), FcContext(credentials=FcCredentials("STS.fc-role", secret, "")))

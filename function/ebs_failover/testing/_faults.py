@@ -7,7 +7,14 @@ action, with ``action="*"``):
   ``Throttling`` with ``x-acs-retry-after``, a ``Forbidden``…), sent instead of
   running the operation;
 * ``stall``: no answer until the client's read timeout fires;
-* ``drop``: the connection is closed with no answer.
+* ``drop``: the connection is closed with no answer;
+* ``trickle``: the operation takes effect and its answer comes, slowly: over
+  ``seconds``, a byte at a time on a socket (each wait shorter than a read
+  timeout, so only a deadline on the whole call ends it), after ``seconds``
+  in process.
+
+``match`` narrows a fault to the calls whose parameters hold those values
+(``{"PairIds": "pair-…"}``: one pair's Describes).
 
 A stall or a drop may strike ``before`` the operation (nothing happened) or
 ``after`` it (the operation took effect but the answer was lost): the case that
@@ -17,12 +24,13 @@ ClientToken idempotence exists for.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["Fault", "FaultPlan"]
 
-FaultKind = Literal["error", "stall", "drop"]
+FaultKind = Literal["error", "stall", "drop", "trickle"]
 When = Literal["before", "after"]
 
 
@@ -38,8 +46,10 @@ class Fault:
     message: str = "The request processing has failed due to some unknown error, exception or failure."
     retry_after: int | None = None
     when: When = "before"
-    #: How long a stall holds the answer back on a real socket (seconds).
+    #: How long a stall holds the answer back on a real socket, or a trickle spreads it (seconds).
     seconds: float = 30.0
+    #: Strike only the calls whose parameters hold these values.
+    match: dict[str, str] = field(default_factory=dict)
     struck: int = field(default=0, init=False)
 
 
@@ -59,20 +69,37 @@ class FaultPlan:
         *,
         times: int = 1,
         retry_after: int | None = None,
+        match: dict[str, str] | None = None,
     ) -> Fault:
         """The next ``times`` calls of ``action`` answer ``status`` / ``code``."""
-        fault = Fault(action, "error", times, status, code, retry_after=retry_after)
+        fault = Fault(action, "error", times, status, code, retry_after=retry_after, match=match or {})
         if message is not None:
             fault.message = message
         return self._add(fault)
 
-    def stall(self, action: str, *, times: int = 1, when: When = "before", seconds: float = 30.0) -> Fault:
+    def stall(
+        self,
+        action: str,
+        *,
+        times: int = 1,
+        when: When = "before",
+        seconds: float = 30.0,
+        match: dict[str, str] | None = None,
+    ) -> Fault:
         """The next ``times`` calls of ``action`` get no answer before the read timeout."""
-        return self._add(Fault(action, "stall", times, when=when, seconds=seconds))
+        return self._add(Fault(action, "stall", times, when=when, seconds=seconds, match=match or {}))
 
-    def drop(self, action: str, *, times: int = 1, when: When = "before") -> Fault:
+    def drop(
+        self, action: str, *, times: int = 1, when: When = "before", match: dict[str, str] | None = None
+    ) -> Fault:
         """The next ``times`` calls of ``action`` see the connection closed."""
-        return self._add(Fault(action, "drop", times, when=when))
+        return self._add(Fault(action, "drop", times, when=when, match=match or {}))
+
+    def trickle(
+        self, action: str, *, seconds: float, times: int = 1, match: dict[str, str] | None = None
+    ) -> Fault:
+        """The next ``times`` calls of ``action`` take effect and answer over ``seconds``."""
+        return self._add(Fault(action, "trickle", times, when="after", seconds=seconds, match=match or {}))
 
     def _add(self, fault: Fault) -> Fault:
         if fault.times < 1:
@@ -81,11 +108,13 @@ class FaultPlan:
             self._faults.append(fault)
         return fault
 
-    def take(self, action: str) -> Fault | None:
-        """The fault that strikes this call of ``action``, if any (it counts as struck)."""
+    def take(self, action: str, params: Mapping[str, str] | None = None) -> Fault | None:
+        """The fault that strikes this call of ``action`` with ``params``, if any (it counts as struck)."""
+        params = params or {}
         with self._lock:
             for fault in self._faults:
-                if fault.action in (action, "*") and fault.struck < fault.times:
+                matches = all(params.get(key) == value for key, value in fault.match.items())
+                if fault.action in (action, "*") and fault.struck < fault.times and matches:
                     fault.struck += 1
                     return fault
             return None

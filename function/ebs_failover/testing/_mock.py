@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -122,9 +123,11 @@ class MockEbs:
             request.method or "POST", request.url or "", dict(request.headers), request.body
         )
         answer = self.fake.handle(wire, transport="responses")
-        if answer.fault is not None and answer.fault.kind == "stall":
+        if answer.fault is not None and answer.fault.kind == "trickle":
+            time.sleep(answer.fault.seconds)  # in process, a slow answer is a call that takes this long
+        elif answer.fault is not None and answer.fault.kind == "stall":
             return 0, {}, requests.exceptions.ReadTimeout(f"fake EBS stalled {wire.action}")
-        if answer.fault is not None:
+        elif answer.fault is not None:
             return 0, {}, requests.exceptions.ConnectionError(f"fake EBS dropped {wire.action}")
         assert answer.response is not None
         return answer.response.status, answer.response.headers, answer.response.body

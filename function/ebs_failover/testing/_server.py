@@ -7,7 +7,7 @@ Besides the EBS API on ``/``, it answers control calls under ``/_fake/``
 =============================  ===============================================
 ``POST /_fake/reset``          forget everything (only ``testing`` stays)
 ``POST /_fake/seed``           body: a seed document (see ``FakeEbs.load_seed``)
-``POST /_fake/faults``         body: ``{"kind": "error"|"stall"|"drop", "action": …, …}``
+``POST /_fake/faults``         body: ``{"kind": "error"|"stall"|"drop"|"trickle", "action": …, …}``
 ``POST /_fake/transitions``    body: ``{"status": "failovering", "progression": …, "times": N}``
 ``POST /_fake/advance``        body: ``{"resource_id": …}`` (or ``{}`` for all)
 ``GET  /_fake/calls``          the recorded calls
@@ -66,8 +66,10 @@ class FakeEbsServer(LocalServer):
                 fault = fake.faults.stall(action, **payload)
             elif kind == "drop":
                 fault = fake.faults.drop(action, **payload)
+            elif kind == "trickle":
+                fault = fake.faults.trickle(action, **payload)
             else:
-                raise ValueError(f"kind must be error, stall or drop, not {kind!r}")
+                raise ValueError(f"kind must be error, stall, drop or trickle, not {kind!r}")
             return asdict(fault)
         if verb == "transitions":
             fake.transitions.set(payload.pop("status"), **payload)
@@ -101,6 +103,11 @@ def _handler_for(server: FakeEbsServer) -> type[QuietHandler]:
             host = self.headers.get("Host") or server.endpoint
             request = WireRequest.build(self.command, f"http://{host}{self.path}", dict(self.headers), body)
             answer = server.fake.handle(request, transport="server")
+            if answer.fault is not None and answer.fault.kind == "trickle" and answer.response is not None:
+                self._trickle(
+                    answer.response.status, answer.response.headers, answer.response.body, answer.fault
+                )
+                return
             if answer.fault is not None:
                 if answer.fault.kind == "stall":
                     server.stopping.wait(answer.fault.seconds)
@@ -108,6 +115,20 @@ def _handler_for(server: FakeEbsServer) -> type[QuietHandler]:
                 return
             assert answer.response is not None
             self.send(answer.response.status, answer.response.headers, answer.response.body)
+
+        def _trickle(self, status: int, headers: dict[str, str], body: bytes, fault: Any) -> None:
+            """The answer a byte at a time over ``fault.seconds``: no wait long enough for a read timeout."""
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            gap = fault.seconds / max(len(body), 1)
+            for index in range(len(body)):
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+                if server.stopping.wait(gap):
+                    return
 
         def _control(self, verb: str, body: bytes) -> None:
             try:

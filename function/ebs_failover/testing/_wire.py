@@ -429,7 +429,7 @@ def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
         handler = ACTIONS.get(request.action)
         if handler is None:
             raise InvalidActionNotFound()
-        fault = fake.faults.take(request.action)
+        fault = fake.faults.take(request.action, params)
         if fault is not None and fault.kind == "error":
             raise InjectedError(fault.status, fault.code, fault.message)
         if fault is not None and fault.when == "before":
