@@ -1,0 +1,336 @@
+"""Issue 14: the one irreversible action, tried the way incidents go. One test per reproduced defect.
+
+Every test runs the real handler and SDK against the fake EBS; each failed on the code before the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ebs_failover.errors import TransientFailure
+from ebs_failover.handler import handler
+from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, FcCredentials, FcFunction, MockEbs
+
+from .conftest import PRIMARY, STANDBY, live_settings, seed_pair
+
+DB_PAIR, APP_PAIR = "pair-cn-demo0db01", "pair-cn-demo0app01"
+DB_DISK, APP_DISK, APP_INSTANCE = "d-bp1demo0primary01", "d-bp1demo0app0data1", "i-bp1demo0app01"
+TARGETS = {DB_DISK: DB_PAIR, APP_INSTANCE: [APP_PAIR]}
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+KEY, SECRET = "STS.fc-role", "Trust-Secret-Value-5a6b7c"
+DESCRIBE, FAILOVER = "DescribeDiskReplicaPairs", "FailoverDiskReplicaPair"
+
+
+def _fake(*pairs: dict[str, Any]) -> FakeEbs:
+    fake = FakeEbs(seed=5)
+    fake.register_credential(KEY, SECRET)
+    fake.load_seed({"pairs": list(pairs) or [seed_pair(DB_PAIR, DB_DISK), seed_pair(APP_PAIR, APP_DISK)]})
+    return fake
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    live_settings(monkeypatch, TARGETS)
+    monkeypatch.setenv("FAILOVER_VERIFY_SECONDS", "5")
+    return monkeypatch
+
+
+@pytest.fixture
+def fake(settings: pytest.MonkeyPatch) -> Iterator[FakeEbs]:
+    fake = _fake()
+    with MockEbs(fake):
+        yield fake
+
+
+def _context(timeout: int = 30, request_id: str = "req-1") -> FcContext:
+    return FcContext(
+        request_id=request_id,
+        function=FcFunction(timeout=timeout),
+        credentials=FcCredentials(KEY, SECRET, ""),
+        region=STANDBY,
+    )
+
+
+def manual(pair: str = DB_PAIR, key: str = "INC-7") -> bytes:
+    body = {"action": "failover", "replicaPairId": pair, "reason": "primary down", "idempotencyKey": key}
+    return json.dumps(body).encode()
+
+
+def alarm(
+    dimensions: str = f"diskId={DB_DISK}",
+    *,
+    at: float | None = None,
+    level: str = "CRITICAL",
+    trans: str = "t-1",
+) -> bytes:
+    """A CloudMonitor callback (form), alerting now unless ``at`` says otherwise."""
+    millis = int((time.time() if at is None else at) * 1000)
+    fields = [
+        "alertName=iops",
+        "alertState=ALERT",
+        *([f"triggerLevel={level}"] if level else []),
+        "metricName=DiskIOPS",
+        "ruleId=rule-7",
+        f"timestamp={millis}",
+        f"dimensions={{userId=1,+{dimensions}}}",
+        f"transId={trans}",
+    ]
+    return "&".join(fields).encode()
+
+
+def disk_event(disk: str, instance: str) -> bytes:
+    """EventBridge's ebs:Disk:DiskIOHang on ``disk``, attached to ``instance``, happening now."""
+    event = json.loads((EVENTS / "eventbridge-ebs-diskiohang.json").read_text())
+    event["id"] = f"iohang-{disk}"
+    event["subject"] = f"acs.ebs:{PRIMARY}:1234567890123456:{disk}"
+    event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    event["data"]["resourceId"] = disk
+    event["data"]["extraAttributes"]["EcsInstanceId"] = instance
+    return json.dumps(event).encode()
+
+
+def _targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {target["pair_id"]: target for target in result["data"]["targets"]}
+
+
+def _fail_back(fake: FakeEbs, pair: str, *, reverse: bool, finish: bool = True) -> None:
+    """The operator's fail-back: Reprotect from the standby region (then, to replicate again, Start)."""
+    backend = fake.backend()
+    if not finish:
+        fake.transitions.set("reprotecting", "manual")
+    backend.reprotect_pair(region=STANDBY, pair_id=pair, reverse_replicate=reverse)
+
+
+# -- 1. a failover EBS accepted but that failed ------------------------------------------------
+
+
+def test_an_accepted_failover_that_ends_in_failover_failed_is_failed_on_every_delivery(fake: FakeEbs) -> None:
+    fake.transitions.set("failovering", "describes", times=1, fail=True)
+    first = handler(manual(), _context())
+    again = handler(manual(), _context(request_id="redelivery"))
+    for result in (first, again):
+        target = _targets(result)[DB_PAIR]
+        assert (result["data"]["outcome"], target["status_after"]) == ("failed", "failover_failed")
+        assert "not writable" in target["hint"]
+        assert target.get("verified") is not True
+    assert fake.pair(DB_PAIR).status == "failover_failed"
+
+
+# -- 2. the same identity after a fail-back ----------------------------------------------------
+
+
+def test_an_identity_reused_after_a_fail_back_is_failed_not_failed_over(fake: FakeEbs) -> None:
+    assert handler(manual(key="INC-7"), _context())["data"]["outcome"] == "failed_over"
+    _fail_back(fake, DB_PAIR, reverse=False)  # undo: failovered -> stopped, the original direction
+    fake.backend().start_pair(region=PRIMARY, pair_id=DB_PAIR)
+    assert fake.pair(DB_PAIR).status == "normal"
+    result = handler(manual(key="INC-7"), _context(request_id="next-incident"))
+    target = _targets(result)[DB_PAIR]
+    assert result["data"]["outcome"] == "failed"
+    assert target["status_after"] == "normal"
+    assert "earlier result for this ClientToken" in target["hint"]
+    assert fake.pair(DB_PAIR).status == "normal"
+
+
+# -- 3. no recovery point ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        seed_pair(DB_PAIR, DB_DISK, "created"),
+        {**seed_pair(DB_PAIR, DB_DISK, "stopped"), "LastRecoverPoint": 0},  # stopped before the first sync
+    ],
+    ids=["created", "stopped-before-first-sync"],
+)
+def test_a_pair_whose_secondary_holds_no_data_is_refused(
+    settings: pytest.MonkeyPatch, pair: dict[str, Any]
+) -> None:
+    fake = _fake(pair)
+    with MockEbs(fake):
+        result = handler(manual(), _context())
+    target = _targets(result)[DB_PAIR]
+    assert (result["data"]["outcome"], target["outcome"]) == ("refused", "refused")
+    assert "no recovery point" in target["hint"]
+    assert fake.calls_for(FAILOVER) == []
+
+
+# -- 4. the operator's fail-back ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reverse", "finish", "why"),
+    [
+        (True, False, "reprotecting"),
+        (False, True, "replication is stopped"),
+        (True, True, "a fail-back reversed it"),
+    ],
+    ids=["reprotecting", "reprotected-without-reverse", "reprotected-reversed"],
+)
+def test_an_alarm_during_or_after_a_fail_back_is_refused(
+    settings: pytest.MonkeyPatch, reverse: bool, finish: bool, why: str
+) -> None:
+    fake = _fake(seed_pair(DB_PAIR, DB_DISK, "failovered"))
+    _fail_back(fake, DB_PAIR, reverse=reverse, finish=finish)
+    with MockEbs(fake):
+        result = handler(alarm(), _context())  # the detached old primary's IOPS alarm fires
+    target = _targets(result)[DB_PAIR]
+    assert (result["data"]["outcome"], target["outcome"]) == ("refused", "refused")
+    assert why in target["hint"]
+    assert fake.calls_for(FAILOVER) == []
+
+
+# -- 5. the right signal -----------------------------------------------------------------------
+
+
+def test_a_disk_event_on_another_disk_of_a_configured_instance_fails_nothing_over(fake: FakeEbs) -> None:
+    result = handler(disk_event("d-bp1scratch000001", APP_INSTANCE), _context())
+    target = _targets(result)[APP_PAIR]
+    assert (result["data"]["outcome"], target["outcome"]) == ("ignored", "ignored")
+    assert "d-bp1scratch000001" in target["hint"]
+    assert fake.calls_for(FAILOVER) == []
+
+
+def test_a_disk_event_on_the_instances_source_disk_fails_that_pair_over(fake: FakeEbs) -> None:
+    result = handler(disk_event(APP_DISK, APP_INSTANCE), _context())
+    assert _targets(result)[APP_PAIR]["outcome"] == "failed_over"
+    assert fake.pair(APP_PAIR).status == "failovered"
+
+
+def test_an_alarm_on_a_disk_that_is_the_pairs_secondary_does_nothing(settings: pytest.MonkeyPatch) -> None:
+    standby_disk = "d-uf6demo0standby1"
+    settings.setenv("FAILOVER_TARGETS", json.dumps({standby_disk: DB_PAIR}))  # mapped by its secondary
+    fake = _fake({**seed_pair(DB_PAIR, DB_DISK), "DestinationDiskId": standby_disk})
+    with MockEbs(fake):
+        result = handler(alarm(f"diskId={standby_disk}"), _context())
+    target = _targets(result)[DB_PAIR]
+    assert (result["data"]["outcome"], target["source_disk_id"]) == ("ignored", DB_DISK)
+    assert fake.calls_for(FAILOVER) == []
+
+
+# -- 6. time ------------------------------------------------------------------------------------
+
+
+def test_an_alarm_from_hours_ago_is_refused_as_stale(fake: FakeEbs, settings: pytest.MonkeyPatch) -> None:
+    settings.delenv("FAILOVER_MAX_EVENT_AGE")  # the default: an hour
+    result = handler(alarm(at=time.time() - 7200), _context())
+    assert result["data"]["outcome"] == "refused"
+    assert "stale" in result["data"]["reason"]
+    assert "FAILOVER_MAX_EVENT_AGE 3600 s" in result["data"]["reason"]
+    assert fake.calls == []
+
+
+# -- 7. dry-run rehearses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pair", "region", "code"),
+    [
+        ("pair-cn-doesnotexist", STANDBY, "NoSuchResource"),
+        (DB_PAIR, PRIMARY, "OperationDenied.OperateNotAllowedForPrimary"),  # FAILOVER_REGION wrong
+    ],
+    ids=["no-such-pair", "wrong-region"],
+)
+def test_dry_run_finds_what_live_would_find(
+    fake: FakeEbs, settings: pytest.MonkeyPatch, pair: str, region: str, code: str
+) -> None:
+    settings.setenv("FAILOVER_MODE", "dry-run")
+    settings.setenv("FAILOVER_REGION", region)
+    settings.setenv("FAILOVER_TARGETS", json.dumps({DB_DISK: pair}))
+    result = handler(manual(pair), _context())
+    target = _targets(result)[pair]
+    assert (result["data"]["outcome"], target["error_code"]) == ("failed", code)
+    assert fake.calls_for(FAILOVER) == []
+
+
+# -- 8. one pair's trouble is its own -------------------------------------------------------------
+
+
+def test_a_pair_whose_calls_keep_failing_leaves_the_others_their_time(
+    fake: FakeEbs, settings: pytest.MonkeyPatch
+) -> None:
+    """Both pairs of one alarm; every Describe of the first stalls: the second is still failed over."""
+    fake.faults.stall(DESCRIBE, times=10_000, match={"PairIds": DB_PAIR})
+    event = alarm(f"instanceId={APP_INSTANCE},+diskId={DB_DISK}")
+    with pytest.raises(TransientFailure) as raised:  # the first pair: FC delivers the event again
+        handler(event, _context(timeout=5))
+    assert raised.value.pair_id == DB_PAIR
+    assert fake.pair(APP_PAIR).status == "failovered"
+    assert fake.calls_for(FAILOVER)
+    assert {c.params["ReplicaPairId"] for c in fake.calls_for(FAILOVER)} == {APP_PAIR}
+
+
+def test_a_call_that_trickles_its_answer_ends_at_the_deadline(settings: pytest.MonkeyPatch) -> None:
+    """The read timeout counts idle time only: an answer a byte at a time must not hold the function."""
+    fake = _fake()
+    fake.faults.trickle(DESCRIBE, seconds=30, times=10_000)
+    with FakeEbsServer(fake) as server:
+        settings.setenv("EBS_ENDPOINT", server.endpoint)
+        settings.setenv("EBS_PROTOCOL", "http")
+        started = time.monotonic()
+        with pytest.raises(TransientFailure) as raised:
+            handler(manual(), _context(timeout=4))  # a 3 s budget after the 1 s margin
+        elapsed = time.monotonic() - started
+    assert raised.value.code == "RequestTimeout"
+    assert elapsed < 15, f"the trickle (30 s) held the invocation {elapsed:.1f} s"
+
+
+# -- 9. the smaller ones ---------------------------------------------------------------------------
+
+
+def test_an_alarm_without_a_level_acts_at_min_level_info(fake: FakeEbs, settings: pytest.MonkeyPatch) -> None:
+    settings.setenv("FAILOVER_MIN_LEVEL", "INFO")
+    assert handler(alarm(level=""), _context())["data"]["outcome"] == "failed_over"
+
+
+def test_a_level_spelled_warning_or_in_lower_case_is_understood(
+    fake: FakeEbs, settings: pytest.MonkeyPatch
+) -> None:
+    settings.setenv("FAILOVER_MIN_LEVEL", "warning")
+    assert handler(alarm(level="warning"), _context())["data"]["outcome"] == "failed_over"
+    assert handler(alarm(level="info", trans="t-2"), _context())["data"]["outcome"] == "ignored"
+
+
+@pytest.mark.parametrize(
+    ("targets", "expected"),
+    [
+        ('{"d-bp1demo0primary01": "pair-cn-a", "d-bp1demo0primary01": "pair-cn-b"}', "each resource id once"),
+        ('{"pair-cn-a": "pair-cn-b"}', "disk (d-…) or instance (i-…) ids"),
+        ('{"disk-1": "pair-cn-b"}', "disk (d-…) or instance (i-…) ids"),
+        ('{"d-bp1-x": "pair-cn-b"}', "disk (d-…) or instance (i-…) ids"),
+    ],
+    ids=["duplicate", "pair-id", "disk-word", "dashed-id"],
+)
+def test_a_targets_value_no_trigger_can_match_is_a_config_error(
+    fake: FakeEbs, settings: pytest.MonkeyPatch, targets: str, expected: str
+) -> None:
+    settings.setenv("FAILOVER_TARGETS", targets)
+    result = handler(manual(), _context())
+    assert result["data"]["outcome"] == "failed"
+    assert result["data"]["error"] == {"code": "ConfigError", "variable": "FAILOVER_TARGETS"}
+    assert expected in result["data"]["reason"]
+    assert fake.calls == []
+
+
+def test_forbidden_on_describe_names_describes_permission(fake: FakeEbs) -> None:
+    fake.faults.error(DESCRIBE, 403, "Forbidden", times=5)
+    target = _targets(handler(manual(), _context()))[DB_PAIR]
+    assert "ebs:DescribeDiskReplicaPairs" in target["hint"]
+    assert "FailoverDiskReplicaPair" not in target["hint"]
+
+
+def test_a_timeout_within_the_margin_makes_no_call_and_says_so(
+    fake: FakeEbs, settings: pytest.MonkeyPatch
+) -> None:
+    settings.setenv("FAILOVER_TIME_MARGIN", "10")
+    result = handler(manual(), _context(timeout=10))
+    assert result["data"]["outcome"] == "failed"
+    assert result["data"]["error"] == {"code": "ConfigError", "variable": "FAILOVER_TIME_MARGIN"}
+    assert result["data"]["targets"] == []  # no attempt to report: none was made
+    assert fake.calls == []
