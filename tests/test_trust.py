@@ -334,3 +334,49 @@ def test_a_timeout_within_the_margin_makes_no_call_and_says_so(
     assert result["data"]["error"] == {"code": "ConfigError", "variable": "FAILOVER_TIME_MARGIN"}
     assert result["data"]["targets"] == []  # no attempt to report: none was made
     assert fake.calls == []
+
+
+# -- 7 (what to build). EventBridge's event-streaming batches --------------------------------------
+
+
+def test_a_batch_of_cloud_events_is_judged_event_by_event(fake: FakeEbs) -> None:
+    """EventBridge's event-streaming mode delivers an array: each event on its own identity and tokens."""
+    db_event, scratch_event = (
+        json.loads(disk_event(DB_DISK, APP_INSTANCE)),
+        json.loads(disk_event("d-bp1scratch000001", APP_INSTANCE)),
+    )
+    batch = json.dumps([db_event, scratch_event]).encode()
+    result = handler(batch, _context())
+    data = result["data"]
+    assert data["outcome"] == "failed_over"
+    assert [(e["index"], e["identity"], e["outcome"]) for e in data["batch"]] == [
+        (0, f"eb:acs.ebs:{db_event['id']}", "failed_over"),
+        (1, f"eb:acs.ebs:{scratch_event['id']}", "ignored"),
+    ]
+    by_event = {(t["event_index"], t["pair_id"]): t for t in data["targets"]}
+    assert by_event[(0, DB_PAIR)]["outcome"] == "failed_over"
+    assert by_event[(1, APP_PAIR)]["outcome"] == "ignored"
+    assert by_event[(0, DB_PAIR)]["client_token"] != by_event[(0, APP_PAIR)]["client_token"]
+    assert len(fake.state_changes()) == 1
+    again = handler(batch, _context(request_id="redelivery"))  # EventBridge pushes the batch again
+    assert [e["outcome"] for e in again["data"]["batch"]] == ["already_failed_over", "ignored"]
+    assert len(fake.state_changes()) == 1
+
+
+@pytest.mark.parametrize(
+    ("batch", "field", "expected"),
+    [
+        ([], "", "a non-empty batch"),
+        ([{"specversion": "1.0"}, {"action": "failover"}], "1", "a CloudEvent"),
+        ([{"specversion": "1.0"}] * 101, "", "at most 100 events in a batch"),
+    ],
+    ids=["empty", "not-a-cloud-event", "too-many"],
+)
+def test_a_batch_that_is_not_one_is_rejected_naming_the_element(
+    fake: FakeEbs, batch: list[dict[str, Any]], field: str, expected: str
+) -> None:
+    result = handler(json.dumps(batch).encode(), _context())
+    assert result["data"]["outcome"] == "rejected"
+    assert result["data"]["error"] == {"code": "InvalidEvent", "field": field}
+    assert expected in result["data"]["reason"]
+    assert fake.calls == []

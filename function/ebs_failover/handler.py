@@ -19,8 +19,8 @@ from typing import Any
 from . import callback, config, ebs, log, redact, results
 from .credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
-from .policy import Plan, decide
-from .triggers import Trigger, parse
+from .policy import Plan, Target, decide
+from .triggers import Trigger, parse, split_batch
 
 __all__ = ["Decision", "decide_event", "handler"]
 
@@ -152,44 +152,94 @@ class _Invocation:
         self._find_credentials(settings)
         if settings.log_event:
             log.LOGGER.info("raw_event", raw_event=_printable(self.event))
+        self.region = settings.region or getattr(self.context, "region", None)
+        try:
+            batch = split_batch(self.event)
+        except InvalidEvent as error:
+            return self._result("rejected", str(error), error={"code": "InvalidEvent", "field": error.field})
+        if batch is not None:
+            return self._run_batch(batch, settings)
         decision = decide_event(self.event, settings, request_id=self.request_id, now=time.time())
         self.trigger = decision.trigger
         if self.trigger is not None:
             log.bind(correlation_id=self.trigger.identity)
             if self.trigger.http is not None and "x-fc-trace-id" in self.trigger.http.headers:
                 log.bind(trace_id=self.trigger.http.headers["x-fc-trace-id"])
-        self.region = settings.region or getattr(self.context, "region", None)
         plan = decision.plan
         if plan.outcome is not None:
             return self._result(plan.outcome, plan.reason, error=decision.error)
-        return self._act(plan, settings)
-
-    def _act(self, plan: Plan, settings: config.Settings) -> dict[str, Any]:
-        """Every target in turn, each on its share of the time left; dry-run makes every call but Failover."""
+        cannot = self._cannot_act(settings)
+        if cannot is not None:
+            return cannot
+        done = self._fail_over(
+            [(target, self._guards(plan, self.trigger, settings)) for target in plan.targets], settings
+        )
         reason = plan.reason if plan.live else plan.reason + " (FAILOVER_MODE is dry-run: no Failover call)"
+        return self._result(results.aggregate([t["outcome"] for t in done]), reason, done)
+
+    def _run_batch(self, batch: list[dict[str, Any]], settings: config.Settings) -> dict[str, Any]:
+        """EventBridge's event-streaming batch: each event decided on its own, its pairs failed over on
+        their share of the time, one result listing every event's outcome."""
+        now = time.time()
+        decisions = [decide_event(event, settings, request_id=None, now=now) for event in batch]
+        log.bind(correlation_id=",".join(d.trigger.identity for d in decisions if d.trigger is not None))
+        work = [
+            (target, self._guards(d.plan, d.trigger, settings))
+            for d in decisions
+            if d.plan.outcome is None
+            for target in d.plan.targets
+        ]
+        if work:
+            cannot = self._cannot_act(settings)
+            if cannot is not None:
+                return cannot
+        done = iter(self._fail_over(work, settings) if work else [])
+        events: list[dict[str, Any]] = []
+        targets: list[dict[str, Any]] = []
+        for index, decision in enumerate(decisions):
+            mine = [next(done) for _ in (() if decision.plan.outcome is not None else decision.plan.targets)]
+            outcome = decision.plan.outcome or results.aggregate([t["outcome"] for t in mine])
+            events.append(results.batch_entry(index, decision.trigger, outcome, decision.plan.reason, mine))
+            targets.extend({**target, "event_index": index} for target in mine)
+        reason = f"a batch of {len(batch)} events"
+        return self._result(results.aggregate([e["outcome"] for e in events]), reason, targets, batch=events)
+
+    def _cannot_act(self, settings: config.Settings) -> dict[str, Any] | None:
+        """The ``failed`` result when EBS cannot be called at all: no region, or no time."""
         if self.region is None:
             return self._result("failed", "no region: set FAILOVER_REGION", error={"code": "ConfigError"})
-        seconds = self._timeout() - settings.time_margin - (time.perf_counter() - self.started)
-        if seconds <= 0:
+        if self._left() - settings.time_margin <= 0:
             return self._result(
                 "failed",
                 f"the function timeout ({self._timeout():g} s) leaves no time for EBS after "
                 f"FAILOVER_TIME_MARGIN ({settings.time_margin:g} s)",
                 error={"code": "ConfigError", "variable": "FAILOVER_TIME_MARGIN"},
             )
-        budget = ebs.Budget(seconds)
-        client = ebs.client_for(
-            self.region, self.credentials, endpoint=settings.ebs_endpoint, protocol=settings.ebs_protocol
-        )
-        guards = ebs.Guards(
-            region=self.region,
+        return None
+
+    def _guards(self, plan: Plan, trigger: Trigger | None, settings: config.Settings) -> ebs.Guards:
+        """What the act stage checks for this plan's targets (once :meth:`_cannot_act` found a region)."""
+        return ebs.Guards(
+            region=self.region or "",
             live=plan.live,
             verify_seconds=settings.verify_seconds,
             max_data_loss=settings.max_data_loss,
-            by_operator=self.trigger is not None and self.trigger.kind == "manual",
+            by_operator=trigger is not None and trigger.kind == "manual",
+        )
+
+    def _fail_over(
+        self, work: list[tuple[Target, ebs.Guards]], settings: config.Settings
+    ) -> list[dict[str, Any]]:
+        """Every target in turn, each on its share of the time left; dry-run makes every call but Failover."""
+        budget = ebs.Budget(self._left() - settings.time_margin)
+        client = ebs.client_for(
+            self.region or "",
+            self.credentials,
+            endpoint=settings.ebs_endpoint,
+            protocol=settings.ebs_protocol,
         )
         done: list[dict[str, Any]] = []
-        for left, target in zip(range(len(plan.targets), 0, -1), plan.targets, strict=True):
+        for left, (target, guards) in zip(range(len(work), 0, -1), work, strict=True):
             try:
                 outcome = ebs.fail_over(client, target, budget.share(left), guards)
             except TransientFailure as failure:
@@ -203,7 +253,7 @@ class _Invocation:
                     hint="EBS kept failing transiently; FC's async retry will deliver the event again",
                 )
             done.append(outcome.to_dict())
-        return self._result(results.aggregate([t["outcome"] for t in done]), reason, done)
+        return done
 
     def _left(self) -> float:
         """Seconds before FC ends the invocation."""
@@ -219,6 +269,7 @@ class _Invocation:
         reason: str,
         targets: list[dict[str, Any]] | None = None,
         error: dict[str, str] | None = None,
+        batch: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         result = results.build(
             outcome=outcome,
@@ -231,6 +282,7 @@ class _Invocation:
             reason=reason,
             duration_ms=(time.perf_counter() - self.started) * 1000,
             error=error,
+            batch=batch,
         )
         # What came from outside (the event, EBS's answers) may hold a secret.
         scrubbed: dict[str, Any] = redact.REDACTOR.scrub(result)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the command line reads FAILURES without loading the parse stage
     from .triggers import Trigger
 
-__all__ = ["FAILURES", "OUTCOMES", "TYPE_PREFIX", "aggregate", "build", "trigger_summary"]
+__all__ = ["FAILURES", "OUTCOMES", "TYPE_PREFIX", "aggregate", "batch_entry", "build", "trigger_summary"]
 
 #: Every outcome, the most serious first (the invocation's outcome is the most serious of its targets').
 OUTCOMES = ("failed", "refused", "failed_over", "already_failed_over", "dry_run", "ignored", "rejected")
@@ -50,6 +50,19 @@ def trigger_summary(trigger: Trigger, *, resources_shown: int = RESOURCES_SHOWN)
     return summary
 
 
+def batch_entry(
+    index: int, trigger: Trigger | None, outcome: str, reason: str, targets: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """One event of a batch, as the result lists it (its pairs' details are in the result's targets)."""
+    return {
+        "index": index,
+        "identity": None if trigger is None else trigger.identity,
+        "outcome": outcome,
+        "reason": reason,
+        "pairs": [target["pair_id"] for target in targets],
+    }
+
+
 def build(
     *,
     outcome: str,
@@ -62,8 +75,9 @@ def build(
     reason: str,
     duration_ms: float,
     error: dict[str, str] | None = None,
+    batch: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The CloudEvent for one invocation."""
+    """The CloudEvent for one invocation (``batch``: each event's entry, for an EventBridge batch)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     data: dict[str, Any] = {
@@ -78,6 +92,8 @@ def build(
     }
     if error is not None:
         data["error"] = error
+    if batch is not None:
+        data["batch"] = list(batch)
     event: dict[str, Any] = {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),

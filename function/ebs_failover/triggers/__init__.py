@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._decode import MAX_DEPTH, MAX_EVENT_BYTES, decode_event
+from ._decode import MAX_BATCH_EVENTS, MAX_DEPTH, MAX_EVENT_BYTES, decode_event, split_batch
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
 from ._parse import build, detect
 from ._schema import SCHEMA_DIR
 from ._values import level, resource_id
 
 __all__ = [
+    "MAX_BATCH_EVENTS",
     "MAX_DEPTH",
     "MAX_EVENT_BYTES",
     "SCHEMA_DIR",
@@ -34,6 +35,7 @@ __all__ = [
     "level",
     "parse",
     "resource_id",
+    "split_batch",
 ]
 
 

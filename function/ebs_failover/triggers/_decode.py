@@ -19,6 +19,8 @@ MAX_EVENT_BYTES = 262144
 MAX_DEPTH = 32
 #: Most fields accepted in a form-urlencoded body.
 MAX_FORM_FIELDS = 256
+#: Most events accepted in one EventBridge event-streaming batch (the result lists every one).
+MAX_BATCH_EVENTS = 100
 
 _TOO_BIG = f"at most {MAX_EVENT_BYTES} bytes"
 _TOO_DEEP = f"JSON nested at most {MAX_DEPTH} levels deep"
@@ -177,3 +179,30 @@ def decode_event(event: object) -> Payload:
         # Round-trip so that later stages only ever see plain JSON values with str keys.
         return Payload(load_json_object(text, ""), form=False)
     raise InvalidEvent("", "bytes, str or dict", type(event).__name__)
+
+
+def split_batch(event: object) -> list[dict[str, Any]] | None:
+    """The events of an EventBridge event-streaming batch (a JSON array of CloudEvents), or None when
+    ``event`` is not an array. Raises :class:`InvalidEvent` for an array that is not such a batch."""
+    if isinstance(event, list):
+        items: Any = event
+        check_depth(items)
+    elif isinstance(event, (bytes, bytearray, str)):
+        text = event if isinstance(event, str) else bytes(event).decode("utf-8", "replace")
+        if not text.removeprefix("\ufeff").lstrip().startswith("["):
+            return None
+        if len(text) > MAX_EVENT_BYTES:
+            raise InvalidEvent("", _TOO_BIG, f"{len(text)} characters")
+        items = load_json(text.removeprefix("\ufeff").strip())
+    else:
+        return None
+    if not items:
+        raise InvalidEvent("", "a non-empty batch of CloudEvents")
+    if len(items) > MAX_BATCH_EVENTS:
+        raise InvalidEvent("", f"at most {MAX_BATCH_EVENTS} events in a batch", f"{len(items)} events")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "specversion" not in item:
+            raise InvalidEvent(
+                str(index), "a CloudEvent (EventBridge's event-streaming batches hold only those)"
+            )
+    return list(items)
