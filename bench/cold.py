@@ -78,6 +78,7 @@ if pairs[0].status not in ("failovered", "failovering"):
     failover = FailoverDiskReplicaPairRequest(
         region_id={region!r}, replica_pair_id={pair!r}, client_token={token!r})
     client.failover_disk_replica_pair(failover)
+    assert client.describe_disk_replica_pairs(describe).body.replica_pairs[0].status == "failovered"
 print("failed_over", file=sys.stderr)
 """
 

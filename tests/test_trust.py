@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,31 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+Mount = Callable[[FakeEbs], AbstractContextManager[Any]]
+
+
+@pytest.fixture(params=["responses", "server"])
+def mount(request: pytest.FixtureRequest, settings: pytest.MonkeyPatch) -> Mount:
+    """How the fake is reached: in process (``responses``), or on a 127.0.0.1 socket."""
+
+    @contextmanager
+    def mounted(fake: FakeEbs) -> Iterator[Any]:
+        if request.param == "responses":
+            with MockEbs(fake) as mock:
+                yield mock
+            return
+        with FakeEbsServer(fake) as server:
+            settings.setenv("EBS_ENDPOINT", server.endpoint)
+            settings.setenv("EBS_PROTOCOL", "http")
+            yield server
+
+    return mounted
+
+
 @pytest.fixture
-def fake(settings: pytest.MonkeyPatch) -> Iterator[FakeEbs]:
+def fake(mount: Mount) -> Iterator[FakeEbs]:
     fake = _fake()
-    with MockEbs(fake):
+    with mount(fake):
         yield fake
 
 
@@ -149,11 +171,9 @@ def test_an_identity_reused_after_a_fail_back_is_failed_not_failed_over(fake: Fa
     ],
     ids=["created", "stopped-before-first-sync"],
 )
-def test_a_pair_whose_secondary_holds_no_data_is_refused(
-    settings: pytest.MonkeyPatch, pair: dict[str, Any]
-) -> None:
+def test_a_pair_whose_secondary_holds_no_data_is_refused(mount: Mount, pair: dict[str, Any]) -> None:
     fake = _fake(pair)
-    with MockEbs(fake):
+    with mount(fake):
         result = handler(manual(), _context())
     target = _targets(result)[DB_PAIR]
     assert (result["data"]["outcome"], target["outcome"]) == ("refused", "refused")
@@ -174,11 +194,11 @@ def test_a_pair_whose_secondary_holds_no_data_is_refused(
     ids=["reprotecting", "reprotected-without-reverse", "reprotected-reversed"],
 )
 def test_an_alarm_during_or_after_a_fail_back_is_refused(
-    settings: pytest.MonkeyPatch, reverse: bool, finish: bool, why: str
+    mount: Mount, reverse: bool, finish: bool, why: str
 ) -> None:
     fake = _fake(seed_pair(DB_PAIR, DB_DISK, "failovered"))
     _fail_back(fake, DB_PAIR, reverse=reverse, finish=finish)
-    with MockEbs(fake):
+    with mount(fake):
         result = handler(alarm(), _context())  # the detached old primary's IOPS alarm fires
     target = _targets(result)[DB_PAIR]
     assert (result["data"]["outcome"], target["outcome"]) == ("refused", "refused")
@@ -203,11 +223,13 @@ def test_a_disk_event_on_the_instances_source_disk_fails_that_pair_over(fake: Fa
     assert fake.pair(APP_PAIR).status == "failovered"
 
 
-def test_an_alarm_on_a_disk_that_is_the_pairs_secondary_does_nothing(settings: pytest.MonkeyPatch) -> None:
+def test_an_alarm_on_a_disk_that_is_the_pairs_secondary_does_nothing(
+    settings: pytest.MonkeyPatch, mount: Mount
+) -> None:
     standby_disk = "d-uf6demo0standby1"
     settings.setenv("FAILOVER_TARGETS", json.dumps({standby_disk: DB_PAIR}))  # mapped by its secondary
     fake = _fake({**seed_pair(DB_PAIR, DB_DISK), "DestinationDiskId": standby_disk})
-    with MockEbs(fake):
+    with mount(fake):
         result = handler(alarm(f"diskId={standby_disk}"), _context())
     target = _targets(result)[DB_PAIR]
     assert (result["data"]["outcome"], target["source_disk_id"]) == ("ignored", DB_DISK)
