@@ -144,6 +144,21 @@ def test_an_accepted_failover_that_ends_in_failover_failed_is_failed_on_every_de
     assert fake.pair(DB_PAIR).status == "failover_failed"
 
 
+def test_a_failover_still_in_progress_when_the_window_ends_is_reported_unverified(
+    fake: FakeEbs, settings: pytest.MonkeyPatch
+) -> None:
+    settings.setenv("FAILOVER_VERIFY_SECONDS", "1")
+    fake.transitions.set("failovering", "manual")  # EBS is slow to finish today
+    target = _targets(handler(manual(), _context()))[DB_PAIR]
+    assert (target["outcome"], target["verified"], target["status_after"]) == (
+        "failed_over",
+        False,
+        "failovering",
+    )
+    assert "FAILOVER_VERIFY_SECONDS" in target["hint"]
+    assert "failover_seconds" not in target  # nothing seen failovered: no time to report
+
+
 # -- 2. the same identity after a fail-back ----------------------------------------------------
 
 
@@ -158,6 +173,18 @@ def test_an_identity_reused_after_a_fail_back_is_failed_not_failed_over(fake: Fa
     assert target["status_after"] == "normal"
     assert "earlier result for this ClientToken" in target["hint"]
     assert fake.pair(DB_PAIR).status == "normal"
+
+
+def test_a_replayed_answer_is_failed_even_with_a_window_shorter_than_the_grace(
+    fake: FakeEbs, settings: pytest.MonkeyPatch
+) -> None:
+    assert handler(manual(key="INC-8"), _context())["data"]["outcome"] == "failed_over"
+    _fail_back(fake, DB_PAIR, reverse=False)
+    fake.backend().start_pair(region=PRIMARY, pair_id=DB_PAIR)
+    settings.setenv("FAILOVER_VERIFY_SECONDS", "0")  # one look only
+    target = _targets(handler(manual(key="INC-8"), _context(request_id="again")))[DB_PAIR]
+    assert (target["outcome"], target["status_after"]) == ("failed", "normal")
+    assert target.get("verified") is not True
 
 
 # -- 3. no recovery point ----------------------------------------------------------------------

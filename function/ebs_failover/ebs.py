@@ -494,8 +494,20 @@ def _verify(
     waits = iter(_VERIFY_WAITS)
     seen = before
     while True:
-        pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
-        seen = str(pair.get("Status")) if pair is not None else "not visible"
+        try:
+            pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
+        except EbsError as error:  # accepted, and not seen since: say exactly that
+            pair, look = None, f"the look that verifies it failed ({error.code})"
+        else:
+            look = "the pair was not visible to the look that verifies it"
+        if pair is None:
+            result.outcome, result.verified, result.hint = (
+                "failed_over",
+                False,
+                f"EBS accepted the failover; {look}",
+            )
+            return
+        seen = str(pair.get("Status"))
         elapsed = time.monotonic() - requested
         if seen == "failovered":
             result.outcome, result.verified = "failed_over", True
@@ -508,21 +520,28 @@ def _verify(
             )
             return
         if seen != "failovering" and elapsed >= _REPLAY_GRACE:
-            result.outcome, result.status_after = "failed", seen
-            result.hint = (
-                f"EBS accepted the call but the pair stayed {seen}: it answered with an earlier result for "
-                "this ClientToken, so this trigger identity was used before (a reused idempotencyKey, or an "
-                "old event replayed after a fail-back); to fail over again, use a new identity"
-            )
+            result.outcome, result.status_after, result.hint = "failed", seen, _replayed(seen)
             return
         pause = next(waits, _VERIFY_WAITS[-1])
         if time.monotonic() + pause >= window_end:
             break
         sleep(pause)
-    result.outcome, result.verified, result.status_after = "failed_over", False, seen
-    result.hint = (
-        f"EBS accepted the failover; the pair was still {seen} when the verification window "
-        f"({guards.verify_seconds:g} s, FAILOVER_VERIFY_SECONDS) ended"
+    result.status_after = seen
+    if seen == "failovering":
+        result.outcome, result.verified = "failed_over", False
+        result.hint = (
+            "EBS accepted the failover; the pair was still failovering when the verification window "
+            f"({guards.verify_seconds:g} s, FAILOVER_VERIFY_SECONDS) ended"
+        )
+    else:  # the window ended before the grace: the pair never moved either way
+        result.outcome, result.hint = "failed", _replayed(seen)
+
+
+def _replayed(seen: str) -> str:
+    return (
+        f"EBS accepted the call but the pair stayed {seen}: it answered with an earlier result for "
+        "this ClientToken, so this trigger identity was used before (a reused idempotencyKey, or an "
+        "old event replayed after a fail-back); to fail over again, use a new identity"
     )
 
 

@@ -182,7 +182,8 @@ class _Invocation:
         their share of the time, one result listing every event's outcome."""
         now = time.time()
         decisions = [decide_event(event, settings, request_id=None, now=now) for event in batch]
-        log.bind(correlation_id=",".join(d.trigger.identity for d in decisions if d.trigger is not None))
+        identities = ",".join(d.trigger.identity for d in decisions if d.trigger is not None)
+        log.bind(correlation_id=redact.shorten(identities, 512))
         work = [
             (target, self._guards(d.plan, d.trigger, settings))
             for d in decisions
