@@ -417,12 +417,16 @@ def test_replay_prints_one_line_per_event_and_checks_expected(
     }
     verified = "failed_over (verified failovered in N s)"
     assert rows == {
-        "cms-alarm-json-critical.json": f"failed_over {DB_PAIR} {verified}, {APP_PAIR} {verified}",
+        "cms-alarm-json-critical.json": rows["cms-alarm-json-critical.json"],
         "cms-callback-recovery.txt": "ignored - (state OK is not an alert)",
         "invalid-not-json.json": rows["invalid-not-json.json"],
         "manual-failover.json": f"failed_over {DB_PAIR} {verified}",  # a fresh fake per event
     }
     assert rows["invalid-not-json.json"].startswith("rejected - (event: expected")
+    # A disk alarm: its disk's pair fails over; the instance's other pair is not about that disk.
+    assert rows["cms-alarm-json-critical.json"].startswith(
+        f"failed_over {DB_PAIR} {verified}, {APP_PAIR} ignored (the trigger is about d-bp1demo0primary01"
+    )
     assert lines[-1] == "4 events replayed, 4 as expected"
     assert "FAILOVER_MODE" not in os.environ  # replay's live mode did not leak
 
@@ -449,7 +453,7 @@ def test_replay_shared_fake_is_make_demo(capsys: pytest.CaptureFixture[str], tmp
     code, out, _ = run(capsys, "replay", "--shared-fake", str(directory))
     assert code == 0
     assert re.search(r"^manual-failover.json\s+already_failed_over\s", out, re.M), out
-    assert out.splitlines()[-1] == "4 events replayed on one fake, 2 failovers changed state"
+    assert out.splitlines()[-1] == "4 events replayed on one fake, 1 failover changed state"
 
 
 def test_make_demo_replays_the_sample_events_on_one_fake(capsys: pytest.CaptureFixture[str]) -> None:

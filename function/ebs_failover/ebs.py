@@ -444,7 +444,11 @@ def _refused(result: TargetResult, pair: Mapping[str, Any], target: Target, guar
             "replication is stopped (a fail-back with ReverseReplicate=false, or maintenance): an alarm "
             "does not fail it over; a manual request can"
         )
-    elif guards.max_data_loss is not None and (result.data_loss_seconds or 0) > guards.max_data_loss:
+    elif (
+        guards.max_data_loss is not None
+        and not guards.by_operator  # an operator who asks accepts the loss the result reports
+        and (result.data_loss_seconds or 0) > guards.max_data_loss
+    ):
         result.outcome = "refused"
         result.hint = (
             f"the last recovery point is {result.data_loss_seconds} s old, over FAILOVER_MAX_DATA_LOSS "
@@ -490,7 +494,9 @@ def _verify(
 ) -> None:
     """Watch an accepted failover until the pair settles or the verification window ends: the result says
     what was seen, never more."""
-    window_end = min(requested + guards.verify_seconds, budget.deadline)
+    # A pair that has not moved is watched for the grace at least: only then is it a replayed answer.
+    window_end = min(requested + max(guards.verify_seconds, _REPLAY_GRACE + 0.5), budget.deadline)
+    settled_by = requested + guards.verify_seconds
     waits = iter(_VERIFY_WAITS)
     seen = before
     while True:
@@ -523,7 +529,10 @@ def _verify(
             result.outcome, result.status_after, result.hint = "failed", seen, _replayed(seen)
             return
         pause = next(waits, _VERIFY_WAITS[-1])
-        if time.monotonic() + pause >= window_end:
+        if seen != "failovering":  # look again right when the grace has passed, not a wait later
+            pause = min(pause, max(_REPLAY_GRACE - elapsed, 0.0) + 0.05)
+        end = settled_by if seen == "failovering" else window_end
+        if time.monotonic() + pause >= end:
             break
         sleep(pause)
     result.status_after = seen
@@ -533,8 +542,12 @@ def _verify(
             "EBS accepted the failover; the pair was still failovering when the verification window "
             f"({guards.verify_seconds:g} s, FAILOVER_VERIFY_SECONDS) ended"
         )
-    else:  # the window ended before the grace: the pair never moved either way
-        result.outcome, result.hint = "failed", _replayed(seen)
+    else:  # the budget ended the watch before the grace: not enough seen to call it a replay
+        result.outcome, result.verified = "failed_over", False
+        result.hint = (
+            f"EBS accepted the failover; the pair still showed {seen} when the time ran out (if it never "
+            "moves, EBS answered with an earlier result for this ClientToken)"
+        )
 
 
 def _replayed(seen: str) -> str:
@@ -591,8 +604,9 @@ def _explain(result: TargetResult, error: EbsError) -> None:
         outcome, hint = "refused", "EBS refused the failover in the pair's current status"
     if error.transient:  # dry-run only: live raises for FC to retry
         hint = f"EBS could not be reached ({error.code}): the rehearsal is incomplete"
-    result.outcome, result.error_code = outcome, error.code
-    result.hint = hint.format(action=error.action or "DescribeDiskReplicaPairs")
+    if error.code in HINTS:  # the function's own templates; never format text that came from EBS
+        hint = hint.format(action=error.action or "DescribeDiskReplicaPairs")
+    result.outcome, result.error_code, result.hint = outcome, error.code, hint
     result.request_id = error.request_id or result.request_id
 
 

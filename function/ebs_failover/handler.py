@@ -135,7 +135,8 @@ class _Invocation:
         if self.retry is not None:
             return self.retry
         undelivered = [d for d in deliveries if not d["ok"]]
-        if undelivered and result["data"]["outcome"] == "failed_over":
+        changed = any(target.get("outcome") == "failed_over" for target in result["data"]["targets"])
+        if undelivered and changed:
             # The state changed and nobody was told: FC's retry finds the pair failed over and tells.
             first = undelivered[0]
             message = redact.REDACTOR.scrub_text(str(first.get("error")))  # FC prints it: masked
@@ -252,6 +253,11 @@ class _Invocation:
                     error_code=failure.code,
                     attempts=failure.attempts,
                     hint="EBS kept failing transiently; FC's async retry will deliver the event again",
+                )
+            except Exception as error:  # a bug in one pair's handling must not lose what the others did
+                log.LOGGER.error("unexpected_error", exc_info=error, replica_pair_id=target.pair_id)
+                outcome = ebs.TargetResult(
+                    target.pair_id, target.client_token, "failed", error_code=type(error).__name__
                 )
             done.append(outcome.to_dict())
         return done

@@ -9,10 +9,11 @@ The rules, in order:
 3. An event acts only if its type is in ``FAILOVER_EVENT_TYPES`` (CloudMonitor's
    alert callback through EventBridge is an alarm, judged by rule 2).
 4. The resource ids the trigger names map to pairs through
-   ``FAILOVER_TARGETS``; naming nothing mapped is ``ignored``. A pair mapped
-   through a disk, or any pair of a disk event (``ebs:Disk:…``, ``Disk:Stalled:…``),
-   carries the disks whose trouble it answers: the act stage fails it over only
-   if one of them is its source (primary) disk.
+   ``FAILOVER_TARGETS``; naming nothing mapped is ``ignored``. A trigger that
+   names disks is about those disks (an instance id beside them is where they are
+   attached): every pair it maps, through a disk or its instance, carries them,
+   and the act stage fails a pair over only if one of them is its source
+   (primary) disk. A trigger that names only instances acts on their pairs.
 5. A trigger older than ``FAILOVER_MAX_EVENT_AGE`` is ``refused`` as stale.
 6. ``FAILOVER_MODE`` decides between ``dry_run`` and a live failover.
 
@@ -71,10 +72,9 @@ def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
         )
     if not is_alarm and trigger.event_type not in settings.event_types:
         return _skip("ignored", f"event type {trigger.event_type} is not in FAILOVER_EVENT_TYPES")
-    event_disks = _disks(trigger.resource_ids) if _is_disk_event(trigger.event_type) else ()
+    disks = tuple(resource for resource in trigger.resource_ids if resource.startswith("d-"))
     targets: dict[str, Target] = {}
     for resource in trigger.resource_ids:
-        disks = event_disks or _disks((resource,))
         for pair_id in settings.targets.get(resource, ()):
             token = client_token(trigger.identity, pair_id)
             targets.setdefault(pair_id, Target(pair_id, token, resource, disks))
@@ -86,15 +86,6 @@ def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
         limit = f"FAILOVER_MAX_EVENT_AGE {settings.max_event_age:.0f} s"
         return _skip("refused", f"stale: the trigger is {age:.0f} s old, over {limit}")
     return Plan(tuple(targets.values()), settings.live, "alert on a configured resource")
-
-
-def _is_disk_event(event_type: str | None) -> bool:
-    """Whether an event type is about one disk (``ebs:Disk:DiskIOHang``, ``Disk:Stalled:Executing``…)."""
-    return event_type is not None and "Disk" in event_type.split(":")
-
-
-def _disks(resource_ids: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(resource for resource in resource_ids if resource.startswith("d-"))
 
 
 def _manual(trigger: Trigger, settings: Settings) -> Plan:

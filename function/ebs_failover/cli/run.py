@@ -209,9 +209,10 @@ def run_replay(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     checked = f", {total - len(unexpected)} as expected" if replay.expected is not None else ""
-    changed = (
-        f" on one fake, {len(shared.state_changes())} failovers changed state" if shared is not None else ""
-    )
+    changed = ""
+    if shared is not None:
+        count = len(shared.state_changes())
+        changed = f" on one fake, {count} failover{'' if count == 1 else 's'} changed state"
     print(f"{total} events replayed{changed}{checked}")
     return EXIT_OK
 

@@ -20,7 +20,7 @@ MAX_DEPTH = 32
 #: Most fields accepted in a form-urlencoded body.
 MAX_FORM_FIELDS = 256
 #: Most events accepted in one EventBridge event-streaming batch (the result lists every one).
-MAX_BATCH_EVENTS = 100
+MAX_BATCH_EVENTS = 50
 
 _TOO_BIG = f"at most {MAX_EVENT_BYTES} bytes"
 _TOO_DEEP = f"JSON nested at most {MAX_DEPTH} levels deep"
