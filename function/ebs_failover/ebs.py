@@ -392,7 +392,7 @@ def fail_over(
     try:
         pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
         if pair is None:
-            _not_standby(client, target, result, budget, guards)
+            _not_standby(client, target, result, budget, now)
         else:
             _note_pair(result, pair, now)
             if not _refused(result, pair, target, guards):
@@ -559,7 +559,7 @@ def _replayed(seen: str) -> str:
 
 
 def _not_standby(
-    client: EbsClient, target: Target, result: TargetResult, budget: Budget, guards: Guards
+    client: EbsClient, target: Target, result: TargetResult, budget: Budget, now: Callable[[], float]
 ) -> None:
     """The pair is not a backup in this region: a fail-back made this region its source, or the region is
     wrong."""
@@ -570,7 +570,7 @@ def _not_standby(
             f"{target.pair_id} is not visible in {client.region}; check FAILOVER_TARGETS and FAILOVER_REGION"
         )
         return
-    result.status_before = str(primary.get("Status"))
+    _note_pair(result, primary, now)
     if primary.get("StandbyRegion") == client.region:
         result.outcome = "refused"
         result.hint = (
@@ -593,6 +593,7 @@ def _look_again(client: EbsClient, target: Target, result: TargetResult, budget:
     result.status_after = str(pair.get("Status"))
     if result.status_after in _DONE:
         result.outcome = "already_failed_over"
+        result.verified = result.status_after == "failovered"
     else:
         result.outcome = "refused"
         result.hint = f"EBS refused the failover in status {result.status_after}"
