@@ -249,22 +249,17 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, highest: flo
     except ValueError:
         raise ConfigError(name, "a number of seconds", raw) from None
     if not 0 <= value <= highest:  # NaN fails too
-        raise ConfigError(name, f"0 to {highest:g} seconds", raw)
+        raise ConfigError(name, f"0 to {highest:.0f} seconds", raw)
     return value
 
 
+#: The longest limit a setting takes: a hundred years.
+_CENTURY = 100 * 365 * 86400.0
+
+
 def _limit(environ: Mapping[str, str], name: str, default: float | None) -> float | None:
-    """A limit in seconds; 0 (or none set, when the default is None) means no limit."""
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, "a number of seconds (0: no limit)", raw) from None
-    if not 0 <= value < float("inf"):
-        raise ConfigError(name, "a number of seconds (0: no limit)", raw)
-    return value or None
+    """A limit in seconds; 0 (or unset, when the default is None) means no limit."""
+    return _seconds(environ, name, default or 0.0, _CENTURY) or None
 
 
 def _networks(raw: str) -> tuple[Any, ...]:
