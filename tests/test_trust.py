@@ -470,3 +470,16 @@ def test_a_batch_that_is_not_one_is_rejected_naming_the_element(
     assert result["data"]["error"] == {"code": "InvalidEvent", "field": field}
     assert expected in result["data"]["reason"]
     assert fake.calls == []
+
+
+def test_a_batch_whose_every_event_is_rejected_is_rejected_naming_the_first_field(fake: FakeEbs) -> None:
+    """Found by the random-JSON fuzzer: a batch of malformed CloudEvents had a rejected result without
+    the error every rejected result carries."""
+    batch = [{"specversion": "1.0", "source": "acs.ebs"}, {"specversion": "1.0"}]
+    result = handler(json.dumps(batch).encode(), _context())
+    data = result["data"]
+    assert data["outcome"] == "rejected"
+    assert data["error"]["code"] == "InvalidEvent"
+    assert data["error"]["field"].startswith("0/")
+    assert [e["error"]["field"].split("/")[0] for e in data["batch"]] == ["0", "1"]
+    assert fake.calls == []

@@ -198,13 +198,21 @@ class _Invocation:
         done = iter(self._fail_over(work, settings) if work else [])
         events: list[dict[str, Any]] = []
         targets: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
         for index, decision in enumerate(decisions):
             mine = [next(done) for _ in (() if decision.plan.outcome is not None else decision.plan.targets)]
             outcome = decision.plan.outcome or results.aggregate([t["outcome"] for t in mine])
-            events.append(results.batch_entry(index, decision.trigger, outcome, decision.plan.reason, mine))
+            entry = results.batch_entry(index, decision.trigger, outcome, decision.plan.reason, mine)
+            if decision.error is not None:  # the element's field, as a path from the batch
+                field = decision.error.get("field")
+                entry["error"] = {**decision.error, "field": f"{index}/{field}" if field else str(index)}
+                errors.append(entry["error"])
+            events.append(entry)
             targets.extend({**target, "event_index": index} for target in mine)
+        overall = results.aggregate([e["outcome"] for e in events])
+        error = errors[0] if overall == "rejected" else None  # every event was rejected: the first's why
         reason = f"a batch of {len(batch)} events"
-        return self._result(results.aggregate([e["outcome"] for e in events]), reason, targets, batch=events)
+        return self._result(overall, reason, targets, error=error, batch=events)
 
     def _cannot_act(self, settings: config.Settings) -> dict[str, Any] | None:
         """The ``failed`` result when EBS cannot be called at all: no region, or no time."""
