@@ -188,7 +188,10 @@ def split_batch(event: object) -> list[dict[str, Any]] | None:
         items: Any = event
         check_depth(items)
     elif isinstance(event, (bytes, bytearray, str)):
-        text = event if isinstance(event, str) else bytes(event).decode("utf-8", "replace")
+        try:
+            text = event if isinstance(event, str) else bytes(event).decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # not a batch this function can read: the event's own decoding says why
         if not text.removeprefix("\ufeff").lstrip().startswith("["):
             return None
         if len(text) > MAX_EVENT_BYTES:
