@@ -159,6 +159,21 @@ def test_a_failover_still_in_progress_when_the_window_ends_is_reported_unverifie
     assert "failover_seconds" not in target  # nothing seen failovered: no time to report
 
 
+def test_the_watch_of_a_slow_failover_ends_with_the_budget_saying_what_it_saw(
+    fake: FakeEbs, settings: pytest.MonkeyPatch
+) -> None:
+    """A verification window longer than the time left: the watch stops at the deadline, still reporting
+    the status it saw (not a failed look at the budget's end)."""
+    fake.transitions.set("failovering", "manual")
+    target = _targets(handler(manual(), _context(timeout=4)))[DB_PAIR]  # 3 s after the 1 s margin; window 5 s
+    assert (target["outcome"], target["verified"], target["status_after"]) == (
+        "failed_over",
+        False,
+        "failovering",
+    )
+    assert "time budget" in target["hint"]
+
+
 # -- 2. the same identity after a fail-back ----------------------------------------------------
 
 

@@ -479,14 +479,13 @@ def _act_on(
         return
     requested = time.monotonic()
     result.request_id = retrying(budget, result, client.failover, target.pair_id, target.client_token, budget)
-    _verify(client, target, result, status, requested, budget, guards, sleep)
+    _verify(client, target, result, requested, budget, guards, sleep)
 
 
 def _verify(
     client: EbsClient,
     target: Target,
     result: TargetResult,
-    before: str,
     requested: float,
     budget: Budget,
     guards: Guards,
@@ -496,9 +495,8 @@ def _verify(
     what was seen, never more."""
     # A pair that has not moved is watched for the grace at least: only then is it a replayed answer.
     window_end = min(requested + max(guards.verify_seconds, _REPLAY_GRACE + 0.5), budget.deadline)
-    settled_by = requested + guards.verify_seconds
+    settled_by = min(requested + guards.verify_seconds, budget.deadline)
     waits = iter(_VERIFY_WAITS)
-    seen = before
     while True:
         try:
             pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
@@ -539,8 +537,8 @@ def _verify(
     if seen == "failovering":
         result.outcome, result.verified = "failed_over", False
         result.hint = (
-            "EBS accepted the failover; the pair was still failovering when the verification window "
-            f"({guards.verify_seconds:g} s, FAILOVER_VERIFY_SECONDS) ended"
+            "EBS accepted the failover; the pair was still failovering when the watch ended "
+            f"(FAILOVER_VERIFY_SECONDS {guards.verify_seconds:g} s, or the pair's share of the time budget)"
         )
     else:  # the budget ended the watch before the grace: not enough seen to call it a replay
         result.outcome, result.verified = "failed_over", False
