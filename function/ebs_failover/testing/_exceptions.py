@@ -18,7 +18,8 @@ Hierarchy::
     │   ├── InvalidVersion              400  x-acs-version is not 2021-07-30
     │   ├── InvalidActionNotFound       404  unknown x-acs-action
     │   ├── MissingParameter            400  a required parameter is absent
-    │   └── InvalidParameter            400  a parameter is malformed
+    │   ├── InvalidParameter            400  a parameter is malformed
+    │   └── Throttling                  400  Throttling.User: the caller's quota is used up
     ├── IdempotentParameterMismatch     400  ClientToken reused with other parameters
     ├── OperationDenied                 403  OperationDenied and its sub-codes
     ├── NoSuchResource                  404  unknown pair or group id
@@ -51,6 +52,7 @@ __all__ = [
     "SecurityTokenError",
     "SignatureDoesNotMatch",
     "SignatureNonceUsed",
+    "Throttling",
 ]
 
 
@@ -60,6 +62,9 @@ class EbsApiError(Exception):
     status: int = 400
     code: str = "InvalidParameter"
     default_message: str = ""
+
+    #: Sent as ``x-acs-retry-after`` when set (milliseconds, as darabonba reads it).
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.message = message if message is not None else self.default_message
@@ -139,6 +144,17 @@ class InvalidParameter(GatewayError):
         super().__init__(f"The parameter {name} is invalid: {why}")
 
 
+class Throttling(GatewayError):
+    """The flow control of a :class:`~ebs_failover.testing.Quota`: 400, as users see it in practice."""
+
+    code = "Throttling.User"
+    default_message = "Request was denied due to user flow control."
+
+    def __init__(self, retry_after: int | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__()
+
+
 class IdempotentParameterMismatch(EbsApiError):
     code = "IdempotentParameterMismatch"
     default_message = "The specified parameter has changed while using an already used clientToken."
@@ -161,6 +177,7 @@ class OperationDenied(EbsApiError):
         "OperationDenied.PairNotInGroup": "The replica pair is not in the group.",
         "OperationDenied.NoPairInGroup": "There is no replica pair in the group.",
         "OperationDenied.PairGroupAZoneConflict": "The zones of the pair and the group conflict.",
+        "OperationDenied.PairGroupStatusConflict": "The status of the pair and the group conflict.",
         "OperationDenied.QuotaExceed": "The quota is exceeded.",
     }
 
@@ -180,6 +197,7 @@ class NoSuchResource(EbsApiError):
 class InjectedError(EbsApiError):
     """An error answer injected by a test through :class:`~ebs_failover.testing.FaultPlan`."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(message, code=code)

@@ -19,16 +19,28 @@ action, with ``action="*"``):
 A stall or a drop may strike ``before`` the operation (nothing happened) or
 ``after`` it (the operation took effect but the answer was lost): the case that
 ClientToken idempotence exists for.
+
+A :class:`Quota` is the gateway's flow control: at most N calls per second per
+(account, action, region), Alibaba's throttling unit. The window is the
+calendar second of the service's clock (``int(clock())``), as Alibaba's quotas
+count per calendar minute ("throttled at minute T … can continue as of minute
+T+1"): a call beyond the limit is refused until the next second begins, and a
+refused call does not count. The answer is 400 ``Throttling.User`` (HTTP 400 is
+what users report for it; EBS's own status is unverified), with
+``x-acs-retry-after`` only when :attr:`Quota.send_retry_after` is set (whether
+EBS sends it is unverified): the milliseconds until the next second, the unit
+darabonba's retry reads.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Fault", "FaultPlan"]
+__all__ = ["Fault", "FaultPlan", "Quota"]
 
 FaultKind = Literal["error", "stall", "drop", "trickle"]
 When = Literal["before", "after"]
@@ -126,3 +138,63 @@ class FaultPlan:
     def __len__(self) -> int:
         with self._lock:
             return sum(1 for f in self._faults if f.struck < f.times)
+
+
+class Quota:
+    """Calls per second per (account, action, region); beyond it, the gateway throttles.
+
+    ``set(n)`` limits every action, ``set(n, action)`` one action (it overrides
+    the all-actions limit), ``set(None, …)`` lifts a limit; 0 throttles every call.
+    """
+
+    def __init__(self) -> None:
+        self._limits: dict[str | None, int] = {}
+        #: (account, action, region) -> (the calendar second, calls admitted in it).
+        self._windows: dict[tuple[str, str, str], tuple[int, int]] = {}
+        #: Send ``x-acs-retry-after`` (ms to the next window) with a throttled answer.
+        self.send_retry_after = False
+        self._lock = threading.Lock()
+
+    def set(self, calls_per_second: int | None, action: str | None = None) -> None:
+        """Limit ``action`` (None: every action) to ``calls_per_second``; None lifts the limit."""
+        if calls_per_second is not None and (
+            isinstance(calls_per_second, bool)
+            or not isinstance(calls_per_second, int)
+            or calls_per_second < 0
+        ):
+            raise ValueError(f"calls_per_second must be an integer >= 0 or None, not {calls_per_second!r}")
+        with self._lock:
+            if calls_per_second is None:
+                self._limits.pop(action, None)
+            else:
+                self._limits[action] = calls_per_second
+
+    def limit(self, action: str) -> int | None:
+        """The calls per second ``action`` may make, None when unlimited."""
+        with self._lock:
+            return self._limits.get(action, self._limits.get(None))
+
+    def admit(self, account_id: str, action: str, region: str, now: float) -> bool:
+        """Whether this call fits its window; an admitted call counts, a throttled one does not."""
+        key, second = (account_id, action, region), math.floor(now)
+        with self._lock:
+            limit = self._limits.get(action, self._limits.get(None))
+            window, count = self._windows.get(key, (second, 0))
+            if window != second:
+                window, count = second, 0
+            if limit is not None and count >= limit:
+                return False
+            self._windows[key] = (window, count + 1)
+            return True
+
+    @staticmethod
+    def retry_after_ms(now: float) -> int:
+        """Milliseconds until the next window opens (at least 1)."""
+        return max(1, math.ceil((math.floor(now) + 1 - now) * 1000))
+
+    def clear(self) -> None:
+        """No limit, no count, no Retry-After header."""
+        with self._lock:
+            self._limits.clear()
+            self._windows.clear()
+            self.send_retry_after = False

@@ -10,6 +10,20 @@ Transient statuses (``creating``, ``initial_syncing``, ``failovering`` …) move
 on as :class:`Transitions` says: at once (the default), after N describe calls
 that show the resource, or only when a test calls :meth:`EbsBackend.advance`
 (moto's state manager, in small).
+
+Replica groups: a group's Start, Stop or Failover carries its member pairs
+along. The members show the matching transient status (``failovering`` …) and
+settle together with the group, in the same step (:meth:`EbsBackend.advance` of
+the group, or of any member, completes them all). The call is recorded as one
+:class:`Operation` of the group's action, with the members it carried in
+``members``: a member's change is not an API call of its own.
+
+The fake's choice: a member pair's own Start/Stop/FailoverDiskReplicaPair answers 403 ``OperationDenied``.
+
+(The real API says only that the pairs of a group are managed together, not
+which code refuses one of them; ``OperationDenied`` is the one code in the
+FailoverDiskReplicaPair, Start and Stop error tables that says "not allowed"
+without naming a status: the group codes are documented for other operations.)
 """
 
 from __future__ import annotations
@@ -156,6 +170,8 @@ class _Pending:
     rule: Transition
     remaining_describes: int
     on_success: Callable[[], None] | None = None
+    #: A group's transition: the ids of the member pairs it carries, which settle with it.
+    members: tuple[str, ...] = ()
 
 
 @dataclass
@@ -168,6 +184,8 @@ class Operation:
     status_after: str
     client_token: str | None
     at: float
+    #: A group operation: the member pairs whose status it changed along with the group's.
+    members: tuple[str, ...] = ()
 
 
 @dataclass
@@ -202,6 +220,8 @@ class ReplicaPair:
     standby_zone: str = ""
     pending: _Pending | None = field(default=None, repr=False)
     synced_once: bool = False
+    #: The group whose transition carries this pair ("" when none): the pair settles when it does.
+    following: str = field(default="", repr=False)
 
     @property
     def resource_id(self) -> str:
@@ -408,17 +428,43 @@ class EbsBackend:
         transient: str,
         token: str | None,
         on_success: Callable[[], None] | None = None,
+        members: tuple[str, ...] = (),
     ) -> None:
-        """Enter ``transient`` and let it move on as its :class:`Transition` says."""
+        """Enter ``transient`` and let it move on as its :class:`Transition` says.
+
+        ``members`` (a group's operation): the pairs already carried along by
+        :meth:`_begin_group`, recorded in the one :class:`Operation`.
+        """
         before = resource.status
         self._set_status(resource, transient)
         self.operations.append(
-            Operation(action, resource.resource_id, before, transient, token, self.clock())
+            Operation(action, resource.resource_id, before, transient, token, self.clock(), members)
         )
         rule = self.transitions.get(transient)
-        resource.pending = _Pending(rule, rule.times, on_success)
+        resource.pending = _Pending(rule, rule.times, on_success, members)
         if rule.progression == "immediate":
             self._complete(resource)
+
+    def _begin_group(
+        self,
+        group: ReplicaGroup,
+        action: str,
+        transient: str,
+        token: str | None,
+        members: Mapping[str, str],
+        on_success: Callable[[], None] | None = None,
+    ) -> None:
+        """Like :meth:`_begin`, the member pairs (id -> their transient status) carried along.
+
+        The members are set first: an immediate transition completes them with
+        the group inside :meth:`_begin`.
+        """
+        for pair_id, member_transient in members.items():
+            pair = self.pairs[pair_id]
+            pair.pending = None  # the group's transition is the member's now
+            self._set_status(pair, member_transient)
+            pair.following = group.replica_group_id
+        self._begin(group, action, transient, token, on_success, tuple(members))
 
     def _complete(self, resource: Resource) -> None:
         pending = resource.pending
@@ -426,12 +472,26 @@ class EbsBackend:
             return
         resource.pending = None
         success, failure = _OUTCOMES[resource.status]
-        if pending.rule.fail:
-            self._set_status(resource, failure)
-            return
-        self._set_status(resource, success)
-        if pending.on_success is not None:
+        outcome = failure if pending.rule.fail else success
+        self._set_status(resource, outcome)
+        self._settle_members(resource.resource_id, pending.members, outcome)
+        if not pending.rule.fail and pending.on_success is not None:
             pending.on_success()
+
+    def _settle_members(self, group_id: str, members: tuple[str, ...], outcome: str) -> None:
+        """The members still carried by ``group_id`` end where the group ended, in the same step."""
+        for pair_id in members:
+            pair = self.pairs.get(pair_id)
+            # A member the world changed meanwhile (invalidated, deleted) no longer follows.
+            if pair is not None and pair.following == group_id:
+                pair.following = ""
+                self._set_status(pair, outcome)
+
+    def _owner(self, resource: Resource) -> Resource:
+        """Whose transition moves ``resource``: the group carrying a member, else the resource itself."""
+        if isinstance(resource, ReplicaPair) and resource.following:
+            return self.groups.get(resource.following, resource)
+        return resource
 
     def _on_describe(self, resource: Resource) -> None:
         pending = resource.pending
@@ -443,13 +503,17 @@ class EbsBackend:
             pending.remaining_describes -= 1
 
     def advance(self, resource_id: str | None = None) -> int:
-        """Complete the pending transition of one resource, or of all; return how many."""
+        """Complete the pending transition of one resource, or of all; return how many.
+
+        A group's transition completes with its members; a member's id
+        advances the group that carries it.
+        """
         with self._lock:
             resources: Iterable[Resource]
             if resource_id is None:
                 resources = [*self.pairs.values(), *self.groups.values()]
             else:
-                resources = [self._any(resource_id)]
+                resources = [self._owner(self._any(resource_id))]
             done = 0
             for resource in resources:
                 if resource.pending is not None:
@@ -482,6 +546,16 @@ class EbsBackend:
         if resource.status not in allowed:
             raise OperationDenied(
                 "OperationDenied.InvalidStatus", f"{resource.resource_id} is {resource.status}."
+            )
+
+    @staticmethod
+    def _require_not_member(pair: ReplicaPair) -> None:
+        """A pair in a group is managed with its group only (the fake's code: see the module docstring)."""
+        if pair.replica_group_id:
+            raise OperationDenied(
+                "OperationDenied",
+                f"{pair.replica_pair_id} is in replica group {pair.replica_group_id}: "
+                "operate on the group, which manages all its pairs together.",
             )
 
     @staticmethod
@@ -581,20 +655,19 @@ class EbsBackend:
     ) -> None:
         with self._lock:
             pair = self._pair(region, pair_id)
+            self._require_not_member(pair)
             self._require_status(pair, _START_FROM)
 
             def synced() -> None:
                 pair.synced_once = True
                 pair.last_recover_point = int(self.clock())
 
-            transient = "syncing" if pair.synced_once else "initial_syncing"
-            if one_shot:
-                transient = "manual_syncing"
-            self._begin(pair, "StartDiskReplicaPair", transient, client_token, synced)
+            self._begin(pair, "StartDiskReplicaPair", _start_transient(pair, one_shot), client_token, synced)
 
     def stop_pair(self, *, region: str, pair_id: str, client_token: str | None = None) -> None:
         with self._lock:
             pair = self._pair(region, pair_id)
+            self._require_not_member(pair)
             self._require_status(pair, _STOP_FROM)
             self._begin(pair, "StopDiskReplicaPair", "stopping", client_token)
 
@@ -602,6 +675,7 @@ class EbsBackend:
         with self._lock:
             pair = self._pair(region, pair_id)
             self._require_standby_region(region, pair.source_region)
+            self._require_not_member(pair)
             if pair.status in _FAILOVER_DENIED:
                 self._require_status(pair, ())
             if pair.status == "failovering":
@@ -690,6 +764,8 @@ class EbsBackend:
     ) -> ReplicaGroup:
         """CreateDiskReplicaGroup; ``group_id`` fixes the id (seed files only)."""
         with self._lock:
+            if group_id is not None and group_id in self.groups:
+                raise ValueError(f"group {group_id} exists already")
             _check_zone("SourceZoneId", source_zone, region)
             _check_zone("DestinationZoneId", destination_zone, destination_region)
             if destination_region == region:
@@ -733,6 +809,10 @@ class EbsBackend:
                 return
             if pair.replica_group_id:
                 raise OperationDenied("OperationDenied.PairInAnotherGroup")
+            # Documented for the pair; for the group it is the fake's choice, so that a member
+            # never joins mid-replication and the group's next operation carries it along.
+            self._require_status(pair, _START_FROM)
+            self._require_status(group, _START_FROM)
             if (pair.source_zone_id, pair.destination_zone_id) != (
                 group.source_zone_id,
                 group.destination_zone_id,
@@ -751,24 +831,44 @@ class EbsBackend:
         with self._lock:
             group = self._group(region, group_id)
             self._require_status(group, _START_FROM)
-            if not group.pair_ids:
-                raise OperationDenied("OperationDenied.NoPairInGroup")
-            for pair_id in group.pair_ids:
-                if self.pairs[pair_id].status in _START_FROM:
-                    self.start_pair(region=region, pair_id=pair_id, one_shot=one_shot)
+            members = self._members(group, _START_FROM)
 
             def synced() -> None:
-                group.last_recover_point = int(self.clock())
+                # One recovery point for the group and every member: they replicate at the same moment.
+                point = int(self.clock())
+                group.last_recover_point = point
+                for pair in self._members(group):
+                    pair.synced_once = True
+                    pair.last_recover_point = point
 
-            self._begin(
+            self._begin_group(
                 group,
                 "StartDiskReplicaGroup",
                 "manual_syncing" if one_shot else "initial_syncing",
                 client_token,
+                {pair.replica_pair_id: _start_transient(pair, one_shot) for pair in members},
                 synced,
             )
 
+    def stop_group(self, *, region: str, group_id: str, client_token: str | None = None) -> None:
+        """StopDiskReplicaGroup: the group and its pairs stop replicating, together."""
+        with self._lock:
+            group = self._group(region, group_id)
+            self._require_status(group, _STOP_FROM)
+            members = self._members(group, _STOP_FROM)
+            self._begin_group(
+                group,
+                "StopDiskReplicaGroup",
+                "stopping",
+                client_token,
+                {pair.replica_pair_id: "stopping" for pair in members},
+            )
+
     def failover_group(self, *, region: str, group_id: str, client_token: str | None = None) -> None:
+        """FailoverDiskReplicaGroup: the group and its pairs fail over, together.
+
+        A group already ``failovering`` or ``failovered`` is accepted and left as it is.
+        """
         with self._lock:
             group = self._group(region, group_id)
             self._require_standby_region(region, group.source_region_id)
@@ -777,9 +877,41 @@ class EbsBackend:
                 raise OperationDenied("OperationDenied.NoPairInGroup")
             if group.status in ("failovering", "failovered"):
                 return
-            for pair_id in group.pair_ids:
-                self.failover_pair(region=region, pair_id=pair_id)
-            self._begin(group, "FailoverDiskReplicaGroup", "failovering", client_token)
+            members = self._members(group, denied=_FAILOVER_DENIED)
+            self._begin_group(
+                group,
+                "FailoverDiskReplicaGroup",
+                "failovering",
+                client_token,
+                {pair.replica_pair_id: "failovering" for pair in members},
+            )
+
+    def _members(
+        self,
+        group: ReplicaGroup,
+        allowed: Iterable[str] | None = None,
+        *,
+        denied: Iterable[str] = (),
+    ) -> list[ReplicaPair]:
+        """The group's pairs; with ``allowed`` or ``denied``, each must be fit for the group's operation.
+
+        An operation needs members (``NoPairInGroup``); a member whose own status
+        refuses it is ``PairGroupStatusConflict``.
+        """
+        members = [self.pairs[pair_id] for pair_id in group.pair_ids]
+        if allowed is None and not denied:
+            return members
+        if not members:
+            raise OperationDenied("OperationDenied.NoPairInGroup")
+        allowed_set = frozenset(allowed) if allowed is not None else None
+        denied_set = frozenset(denied)
+        for pair in members:
+            if pair.status in denied_set or (allowed_set is not None and pair.status not in allowed_set):
+                raise OperationDenied(
+                    "OperationDenied.PairGroupStatusConflict",
+                    f"{pair.replica_pair_id} is {pair.status}, {group.replica_group_id} is {group.status}.",
+                )
+        return members
 
     def describe_groups(
         self,
@@ -805,22 +937,25 @@ class EbsBackend:
         resource_group_id: str | None,
         tags: list[dict[str, str]] | None,
     ) -> list[dict[str, Any]]:
-        """The describe filters shared by pairs and groups; each resource shown counts as described."""
-        found: list[dict[str, Any]] = []
-        for resource in resources:
-            if not resource.visible_in(region) or resource.site_in(region) != site:
-                continue
-            if ids is not None and resource.resource_id not in ids:
-                continue
-            if name and name not in resource.name:
-                continue
-            if resource_group_id and resource.resource_group_id != resource_group_id:
-                continue
-            if tags and not _has_tags(resource.tags, tags):
-                continue
-            self._on_describe(resource)
-            found.append(resource.to_api(region))
-        return found
+        """The describe filters shared by pairs and groups.
+
+        Each transition shown counts as described once per call: a group's
+        counts once however many of its members (and itself) the answer holds.
+        """
+        shown = [
+            resource
+            for resource in resources
+            if resource.visible_in(region)
+            and resource.site_in(region) == site
+            and (ids is None or resource.resource_id in ids)
+            and (not name or name in resource.name)
+            and (not resource_group_id or resource.resource_group_id == resource_group_id)
+            and (not tags or _has_tags(resource.tags, tags))
+        ]
+        owners = {owner.resource_id: owner for owner in map(self._owner, shown)}
+        for owner in owners.values():
+            self._on_describe(owner)
+        return [resource.to_api(region) for resource in shown]
 
     # -- events from the world, not from the API -----------------------------
 
@@ -829,13 +964,29 @@ class EbsBackend:
         with self._lock:
             pair = self.pairs[pair_id]
             pair.pending = None
+            pair.following = ""
             self._set_status(pair, "invalid")
             pair.status_message = reason
 
-    def replicate(self, pair_id: str, at: float | None = None) -> None:
-        """A replication cycle completed: ``LastRecoverPoint`` moves to ``at`` (default now)."""
+    def replicate(self, resource_id: str, at: float | None = None) -> None:
+        """A replication cycle completed: ``LastRecoverPoint`` moves to ``at`` (default now).
+
+        For a group, the group's and every member's: a group's pairs share one recovery point.
+        """
         with self._lock:
-            self.pairs[pair_id].last_recover_point = int(self.clock() if at is None else at)
+            resource = self._any(resource_id)
+            point = int(self.clock() if at is None else at)
+            resource.last_recover_point = point
+            if isinstance(resource, ReplicaGroup):
+                for pair in self._members(resource):
+                    pair.last_recover_point = point
+
+
+def _start_transient(pair: ReplicaPair, one_shot: bool) -> str:
+    """The status a Start puts ``pair`` in: a one-shot sync, its first full copy, or a later cycle."""
+    if one_shot:
+        return "manual_syncing"
+    return "syncing" if pair.synced_once else "initial_syncing"
 
 
 def _swap_direction(pair: ReplicaPair) -> None:

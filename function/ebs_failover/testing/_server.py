@@ -10,8 +10,10 @@ Besides the EBS API on ``/``, it answers control calls under ``/_fake/``
 ``POST /_fake/faults``         body: ``{"kind": "error"|"stall"|"drop"|"trickle", "action": …, …}``
 ``POST /_fake/transitions``    body: ``{"status": "failovering", "progression": …, "times": N}``
 ``POST /_fake/advance``        body: ``{"resource_id": …}`` (or ``{}`` for all)
+``POST /_fake/quota``          body: ``{"calls_per_second": N|null, "action": …, "retry_after": bool}``
 ``GET  /_fake/calls``          the recorded calls
 ``GET  /_fake/pairs``          every pair, as seen from its primary region
+``GET  /_fake/groups``         every group, as seen from its primary region
 =============================  ===============================================
 """
 
@@ -74,6 +76,11 @@ class FakeEbsServer(LocalServer):
         if verb == "transitions":
             fake.transitions.set(payload.pop("status"), **payload)
             return {"ok": True}
+        if verb == "quota":
+            fake.set_quota(payload.pop("calls_per_second"), payload.pop("action", None))
+            if "retry_after" in payload:
+                fake.quotas.send_retry_after = bool(payload.pop("retry_after"))
+            return {"ok": True}
         if verb == "advance":
             done = sum(fake.backend(a).advance(payload.get("resource_id")) for a in fake.accounts())
             return {"advanced": done}
@@ -88,6 +95,12 @@ class FakeEbsServer(LocalServer):
                 pair.to_api(pair.source_region)
                 for account in fake.accounts()
                 for pair in fake.backend(account).pairs.values()
+            ]
+        if verb == "groups":
+            return [
+                group.to_api(group.source_region_id)
+                for account in fake.accounts()
+                for group in fake.backend(account).groups.values()
             ]
         raise KeyError(verb)
 

@@ -29,8 +29,9 @@ from ._exceptions import (
     InvalidParameter,
     InvalidVersion,
     MissingParameter,
+    Throttling,
 )
-from ._faults import Fault, FaultPlan
+from ._faults import Fault, FaultPlan, Quota
 from ._models import EbsBackend
 
 __all__ = ["ACTIONS", "API_VERSION", "Answer", "WireRequest", "WireResponse", "dispatch"]
@@ -282,6 +283,13 @@ def _start_group(backend: EbsBackend, p: Params) -> dict[str, Any]:
     return {}
 
 
+def _stop_group(backend: EbsBackend, p: Params) -> dict[str, Any]:
+    backend.stop_group(
+        region=p.region(), group_id=p.resource_id("ReplicaGroupId"), client_token=p.client_token()
+    )
+    return {}
+
+
 def _failover_group(backend: EbsBackend, p: Params) -> dict[str, Any]:
     backend.failover_group(
         region=p.region(), group_id=p.resource_id("ReplicaGroupId"), client_token=p.client_token()
@@ -375,6 +383,7 @@ ACTIONS: dict[str, Handler] = {
     "CreateDiskReplicaGroup": _create_group,
     "AddDiskReplicaPair": _add_pair,
     "StartDiskReplicaGroup": _start_group,
+    "StopDiskReplicaGroup": _stop_group,
     "FailoverDiskReplicaGroup": _failover_group,
     "DescribeDiskReplicaGroups": _describe_groups,
 }
@@ -393,6 +402,7 @@ class Service(Protocol):
     clock: Callable[[], float]
     credentials: CredentialStore
     faults: FaultPlan
+    quotas: Quota
 
     def backend(self, account_id: str) -> EbsBackend: ...
 
@@ -408,6 +418,7 @@ class Exchange:
     access_key_id: str | None = None
     account_id: str | None = None
     replayed: bool = False
+    throttled: bool = False
 
 
 def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
@@ -429,9 +440,10 @@ def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
         handler = ACTIONS.get(request.action)
         if handler is None:
             raise InvalidActionNotFound()
+        _throttle(fake, exchange, credential.account_id)
         fault = fake.faults.take(request.action, params)
         if fault is not None and fault.kind == "error":
-            raise InjectedError(fault.status, fault.code, fault.message)
+            raise InjectedError(fault.status, fault.code, fault.message, fault.retry_after)
         if fault is not None and fault.when == "before":
             return Answer(None, fault), exchange
         backend = fake.backend(credential.account_id)
@@ -445,9 +457,20 @@ def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
         return Answer(_json(200, body, body["RequestId"]), fault), exchange
     except EbsApiError as error:
         response = _error(fake, request, request_id, error)
-        if fault is not None and fault.kind == "error" and fault.retry_after is not None:
-            response.headers["x-acs-retry-after"] = str(fault.retry_after)
+        if error.retry_after is not None:
+            response.headers["x-acs-retry-after"] = str(error.retry_after)
         return Answer(response), exchange
+
+
+def _throttle(fake: Service, exchange: Exchange, account_id: str) -> None:
+    """The gateway's flow control, before the service sees the call: a throttled call has no effect,
+    strikes no fault and uses no ClientToken up."""
+    now = fake.clock()
+    region = exchange.params.get("RegionId", "")
+    if fake.quotas.admit(account_id, exchange.action, region, now):
+        return
+    exchange.throttled = True
+    raise Throttling(Quota.retry_after_ms(now) if fake.quotas.send_retry_after else None)
 
 
 def _json(status: int, body: dict[str, Any], request_id: str) -> WireResponse:
