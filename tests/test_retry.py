@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ebs_failover.ebs import Budget, EbsError, retrying
+from ebs_failover.errors import EbsError
+from ebs_failover.sdk import Budget, retrying
 
 
 class Script:

@@ -272,7 +272,7 @@ def test_the_environment_is_one_the_code_accepts() -> None:
     assert settings.callback_token == sample_values()["CallbackToken"]
     assert settings.region is None  # FailoverRegion '' is "the function's region"
     # The policy's pair list and the function's targets name the same pairs in the sample deployment.
-    assert set(evaluated.parameter("ReplicaPairIds")) == settings.configured_pairs
+    assert set(evaluated.parameter("ReplicaPairIds")) == settings.configured_targets
 
 
 def test_the_parameters_offer_what_the_code_accepts_with_the_code_defaults() -> None:

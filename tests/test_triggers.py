@@ -684,7 +684,7 @@ def test_manual_request() -> None:
         rule=None,
         time=None,
         event_type=None,
-        pair_id="pair-cn-demo0db01",
+        target_id="pair-cn-demo0db01",
         reason="region down",
         summary={"replicaPairId": "pair-cn-demo0db01", "reason": "region down"},
     )
@@ -722,7 +722,7 @@ def test_invalid_manual_requests(overrides: dict[str, Any], field: str) -> None:
 
 def test_manual_limits_are_inclusive() -> None:
     trigger = parse(manual(replicaPairId="pair-" + "a" * 60, reason="x" * 500))
-    assert trigger.pair_id == "pair-" + "a" * 60
+    assert trigger.target_id == "pair-" + "a" * 60
     assert trigger.reason == "x" * 500
     assert len(trigger.summary["reason"]) == 200
 

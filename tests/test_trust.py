@@ -352,17 +352,18 @@ def test_dry_run_finds_what_live_would_find(
 def test_a_pair_whose_calls_keep_failing_leaves_the_others_their_time(
     fake: FakeEbs, settings: pytest.MonkeyPatch
 ) -> None:
-    """Both pairs of one instance's alarm; every Describe of the first stalls: the second is still failed
-    over."""
+    """Both pairs of one instance's alarm; every Failover of the first stalls: the second is still failed
+    over, and verified (the calls run side by side, each with its own retries)."""
     settings.setenv("FAILOVER_TARGETS", json.dumps({APP_INSTANCE: [DB_PAIR, APP_PAIR]}))
-    fake.faults.stall(DESCRIBE, times=10_000, match={"PairIds": DB_PAIR})
+    fake.faults.stall(FAILOVER, times=10_000, match={"ReplicaPairId": DB_PAIR})
     event = alarm(f"instanceId={APP_INSTANCE}")
     with pytest.raises(TransientFailure) as raised:  # the first pair: FC delivers the event again
         handler(event, _context(timeout=5))
-    assert raised.value.pair_id == DB_PAIR
+    assert raised.value.target_id == DB_PAIR
     assert fake.pair(APP_PAIR).status == "failovered"
-    assert fake.calls_for(FAILOVER)
-    assert {c.params["ReplicaPairId"] for c in fake.calls_for(FAILOVER)} == {APP_PAIR}
+    assert fake.pair(DB_PAIR).status == "normal"  # every attempt stalled before the fake acted
+    accepted = [c for c in fake.calls_for(FAILOVER) if c.status == 200]
+    assert [c.params["ReplicaPairId"] for c in accepted] == [APP_PAIR]
 
 
 def test_a_call_that_trickles_its_answer_ends_at_the_deadline(settings: pytest.MonkeyPatch) -> None:

@@ -41,7 +41,8 @@ DEFAULT_EVENT_TYPES = (
 VARIABLES: dict[str, str] = {
     "FAILOVER_MODE": "dry-run (default) or live; only live calls FailoverDiskReplicaPair",
     "FAILOVER_TARGETS": (
-        "JSON object: resource id (d-…, i-…) -> pair id or list of pair ids; the only pairs ever touched"
+        "JSON object: resource id (d-…, i-…) -> a target or a list of targets, each a pair (pair-…) or a "
+        "replica group (pg-…); the only pairs and groups ever touched"
     ),
     "FAILOVER_REGION": "region of the secondary disks (default: the function's own region)",
     "FAILOVER_MIN_LEVEL": "lowest alarm level that acts: INFO, WARN or CRITICAL (default CRITICAL)",
@@ -60,6 +61,15 @@ VARIABLES: dict[str, str] = {
     ),
     "FAILOVER_MAX_EVENT_AGE": (
         "seconds: refuse an alarm or event older than this as stale (default 3600; 0: no limit)"
+    ),
+    "FAILOVER_MAX_TARGETS": (
+        "an alarm or event that maps more targets than this is refused whole (default 20; a manual request "
+        "may raise it for itself with maxTargets)"
+    ),
+    "FAILOVER_CONCURRENCY": "Failover calls in flight at once (default 10)",
+    "FAILOVER_CALLS_PER_SECOND": (
+        "calls per second per EBS API, after a first burst of FAILOVER_CONCURRENCY (default 10; keep it "
+        "below your account's quota, which the console and Terraform share)"
     ),
     "EBS_ENDPOINT": "EBS endpoint override, e.g. ebs-vpc.cn-shanghai.aliyuncs.com or 127.0.0.1:8080",
     "EBS_PROTOCOL": "https (default) or http, for EBS_ENDPOINT",
@@ -81,7 +91,7 @@ CREDENTIAL_VARIABLES = (
     "ALIBABA_CLOUD_SECURITY_TOKEN",
 )
 
-_PAIR_ID = re.compile(r"^pair-[A-Za-z0-9-]{1,60}$")
+_TARGET_ID = re.compile(r"^(pair|pg)-[A-Za-z0-9-]{1,60}$")
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$")
 
@@ -99,6 +109,9 @@ class Settings:
     verify_seconds: float
     max_data_loss: float | None
     max_event_age: float | None
+    max_targets: int
+    concurrency: int
+    calls_per_second: float
     ebs_endpoint: str | None
     ebs_protocol: str
     notify_targets: tuple[str, ...]
@@ -121,8 +134,9 @@ class Settings:
         return self.mode == "live"
 
     @property
-    def configured_pairs(self) -> frozenset[str]:
-        return frozenset(pair for pairs in self.targets.values() for pair in pairs)
+    def configured_targets(self) -> frozenset[str]:
+        """Every pair and group id ``FAILOVER_TARGETS`` names."""
+        return frozenset(target for targets in self.targets.values() for target in targets)
 
 
 def load(environ: Mapping[str, str]) -> Settings:
@@ -137,6 +151,9 @@ def load(environ: Mapping[str, str]) -> Settings:
         verify_seconds=_seconds(environ, "FAILOVER_VERIFY_SECONDS", 30.0, 600.0),
         max_data_loss=_limit(environ, "FAILOVER_MAX_DATA_LOSS", None),
         max_event_age=_limit(environ, "FAILOVER_MAX_EVENT_AGE", 3600.0),
+        max_targets=_count(environ, "FAILOVER_MAX_TARGETS", 20, 1000),
+        concurrency=_count(environ, "FAILOVER_CONCURRENCY", 10, 100),
+        calls_per_second=_rate(environ, "FAILOVER_CALLS_PER_SECOND", 10.0, 1000.0),
         ebs_endpoint=environ.get("EBS_ENDPOINT") or None,
         ebs_protocol=_choice(environ, "EBS_PROTOCOL", ("https", "http"), "https"),
         notify_targets=_notify_targets(environ.get("NOTIFY_TARGETS", "")),
@@ -192,10 +209,12 @@ def _targets(raw: str) -> dict[str, tuple[str, ...]]:
             )
         listed = [pairs] if isinstance(pairs, str) else pairs
         if not isinstance(listed, list) or not listed or not all(isinstance(p, str) for p in listed):
-            raise ConfigError(name, f"a pair id or a non-empty list of pair ids for {resource}", str(pairs))
+            raise ConfigError(
+                name, f"a pair or group id, or a non-empty list of them, for {resource}", str(pairs)
+            )
         for pair in listed:
-            if not _PAIR_ID.match(pair):
-                raise ConfigError(name, f"pair ids such as pair-cn-… for {resource}", pair)
+            if not _TARGET_ID.match(pair):
+                raise ConfigError(name, f"pair ids (pair-cn-…) or group ids (pg-…) for {resource}", pair)
         targets[resource] = tuple(dict.fromkeys(listed))
     return targets
 
@@ -250,6 +269,32 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, highest: flo
         raise ConfigError(name, "a number of seconds", raw) from None
     if not 0 <= value <= highest:  # NaN fails too
         raise ConfigError(name, f"0 to {highest:.0f} seconds", raw)
+    return value
+
+
+def _count(environ: Mapping[str, str], name: str, default: int, highest: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"a whole number from 1 to {highest}", raw) from None
+    if not 1 <= value <= highest:
+        raise ConfigError(name, f"a whole number from 1 to {highest}", raw)
+    return value
+
+
+def _rate(environ: Mapping[str, str], name: str, default: float, highest: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, "a number of calls per second", raw) from None
+    if not 0.1 <= value <= highest:  # NaN fails too
+        raise ConfigError(name, f"0.1 to {highest:.0f} calls per second", raw)
     return value
 
 

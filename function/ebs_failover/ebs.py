@@ -1,31 +1,57 @@
-"""Act: look at a pair, fail it over with its ClientToken, classify what EBS said.
+"""Act: look at every target, fail over those that pass every check, watch them settle.
 
-The only module that talks to EBS. The SDK (and tenacity) are imported when
-the first client is built, so an ignored or rejected event never pays for
-them. There is one retry layer, here: the SDK's own retries stay off (its
-default), and transient failures (5xx, ``RequestTimeout``, throttling, network
-faults) are retried with exponential backoff and jitter, always with the same
-ClientToken, within the invocation's time budget. When the budget runs out on
-a transient failure, :class:`TransientFailure` is raised so that FC's async
-retry delivers the event again (the same token makes that safe).
+The only module that decides what EBS's answers mean. Per invocation, and per
+wave of distinct targets (a batch that names one pair twice makes two waves):
+
+1. **Preflight**, batched: one ``DescribeDiskReplicaGroups`` for the groups and
+   one ``DescribeDiskReplicaPairs`` for the pairs and the groups' members, each
+   per 100 ids, from the standby region as the ``backup`` site (and, for what is
+   not there, one more from the ``production`` site, to explain why).
+2. **Checks**, per target, pure: the trigger's disk, replica-group membership
+   (a pair in a group is never failed over alone), status, fail-back, direction,
+   recovery point, replication stopped, data loss.
+3. **Failover**, live only: the calls run concurrently, at most
+   ``FAILOVER_CONCURRENCY`` at once, paced per API by the invocation's
+   :class:`~ebs_failover.pacing.Pacer`; each target keeps its own ClientToken
+   and its own retries (see :mod:`ebs_failover.sdk`), so a throttled or hanging
+   target holds up no other.
+4. **Verification**: polls start as soon as the calls are accepted (when calls
+   are still in flight, half a second later, so that one poll covers many),
+   one batched Describe per poll for every target still being watched, then
+   back off; each target's watch ends when it settles or its window closes.
+
+A target's calls that keep failing transiently until the time budget runs out
+make, in live mode, :attr:`Acted.retry` a :class:`TransientFailure`, which the
+handler raises (after its result) so that FC's async retry delivers the event
+again; the same ClientTokens make that safe.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from .credentials import Credentials
+from . import log
 from .errors import EbsError, TransientFailure
+from .pacing import Pacer
 from .policy import Target
+from .sdk import Budget, EbsClient, Tally, client_for, retrying
 
-__all__ = ["Budget", "EbsClient", "EbsError", "TargetResult", "TransientFailure", "client_for", "fail_over"]
-
-T = TypeVar("T")
+__all__ = [
+    "Acted",
+    "Budget",
+    "EbsClient",
+    "EbsError",
+    "Guards",
+    "TargetResult",
+    "TransientFailure",
+    "client_for",
+    "fail_over",
+]
 
 #: Statuses in which failing over cannot help: the outcome is ``refused``.
 _HOPELESS = frozenset({"invalid", "deleted", "deleting", "delete_failed", "creating", "create_failed"})
@@ -36,18 +62,16 @@ _NO_DATA = frozenset({"created", "initial_syncing"})
 _FAILING_BACK = frozenset({"reprotecting", "reprotect_failed"})
 #: A verification looks again after these many seconds, the last one repeated.
 _VERIFY_WAITS = (0.5, 1.0, 2.0, 4.0)
-#: How long an accepted failover may leave the pair as it was before EBS is taken to have replayed an
-#: earlier answer for the ClientToken (an accepted failover turns the pair ``failovering`` at once).
+#: How long an accepted failover may leave the target as it was before EBS is taken to have replayed an
+#: earlier answer for the ClientToken (an accepted failover turns it ``failovering`` at once).
 _REPLAY_GRACE = 3.0
-_MAX_READ_TIMEOUT_MS = 10_000
-_CONNECT_TIMEOUT_MS = 5_000
 
 #: What to tell the operator about an error code that retrying will not fix.
 HINTS: dict[str, tuple[str, str]] = {
-    "Forbidden": ("failed", "the function's RAM role lacks ebs:{action} on this pair"),
+    "Forbidden": ("failed", "the function's RAM role lacks ebs:{action} on this target"),
     "Forbidden.Action": (
         "failed",
-        "grant the function's RAM role ebs:FailoverDiskReplicaPair and ebs:DescribeDiskReplicaPairs",
+        "grant the function's RAM role ebs:{action} (and the other actions its policy in template.yml lists)",
     ),
     "OperationDenied.OperateNotAllowedForPrimary": (
         "failed",
@@ -57,10 +81,18 @@ HINTS: dict[str, tuple[str, str]] = {
         "failed",
         "EBS refused the call on the secondary site; check the pair's regions and FAILOVER_REGION",
     ),
-    "OperationDenied": ("refused", "EBS does not allow a failover of this pair now; check it in the console"),
+    "OperationDenied": (
+        "refused",
+        "EBS does not allow a failover of this target now; check it in the console",
+    ),
+    "OperationDenied.NoPairInGroup": ("refused", "the replica group has no pairs: nothing to fail over"),
+    "OperationDenied.PairGroupStatusConflict": (
+        "refused",
+        "a pair of the group is in a status that forbids the group's failover; check it in the console",
+    ),
     "NoSuchResource": (
         "failed",
-        "the pair does not exist in FAILOVER_REGION; check FAILOVER_TARGETS and the region",
+        "the target does not exist in FAILOVER_REGION; check FAILOVER_TARGETS and the region",
     ),
     "IdempotentParameterMismatch": (
         "failed",
@@ -79,31 +111,25 @@ HINTS: dict[str, tuple[str, str]] = {
 }
 
 
-class Budget:
-    """The invocation's time: the function timeout less a safety margin."""
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """What the act stage must check for every target, from the settings and the trigger."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self.deadline = clock() + max(seconds, 0.0)
-
-    def remaining(self) -> float:
-        return max(self.deadline - self._clock(), 0.0)
-
-    def share(self, parts: int) -> Budget:
-        """This budget's next ``1/parts``: a target's own deadline, so that one stuck pair leaves the
-        others theirs (what a target does not use goes to the ones after it)."""
-        return Budget(self.remaining() / max(parts, 1), self._clock)
-
-    def remaining_ms(self) -> int:
-        """Whole milliseconds left (a call's timeout is counted in them): 0 means no call fits."""
-        return int(self.remaining() * 1000)
+    #: The standby region (``FAILOVER_REGION``): a target must replicate toward it.
+    region: str
+    #: ``FAILOVER_MODE=live``; otherwise every check is made and the Failover call is not.
+    live: bool
+    verify_seconds: float
+    max_data_loss: float | None
+    #: A manual request: an operator may fail over a target whose replication is stopped; an alarm may not.
+    by_operator: bool
 
 
 @dataclass
 class TargetResult:
-    """What happened to one pair."""
+    """What happened to one pair or replica group (``target_id`` is ``pair-…`` or ``pg-…``)."""
 
-    pair_id: str
+    target_id: str
     client_token: str
     outcome: str
     status_before: str | None = None
@@ -115,330 +141,479 @@ class TargetResult:
     rpo_seconds: int | None = None
     last_recover_point: int | None = None
     source_disk_id: str | None = None
-    #: After an accepted failover (or one found done): whether the pair was seen ``failovered``.
+    #: A group's pairs as the preflight saw them: ``pair_id``, ``status``, ``source_disk_id``.
+    member_pairs: list[dict[str, Any]] | None = None
+    #: After an accepted failover (or one found done): whether the target was seen ``failovered``.
     verified: bool | None = None
-    #: Seconds from the Failover request to the first look that saw the pair ``failovered``.
+    #: Seconds from the Failover request to the first look that saw the target ``failovered``.
     failover_seconds: float | None = None
     attempts: int = 0
     duration_ms: float = 0.0
 
+    @property
+    def is_group(self) -> bool:
+        return self.target_id.startswith("pg-")
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        """The result's entry: ``pair_id`` (or ``group_id``) first, then every field that is set."""
+        entry: dict[str, Any] = {"group_id" if self.is_group else "pair_id": self.target_id}
+        entry.update((k, v) for k, v in self.__dict__.items() if v is not None and k != "target_id")
+        return entry
 
 
-@functools.lru_cache(maxsize=8)
-def client_for(
-    region: str, credentials: Credentials | None, *, endpoint: str | None, protocol: str
-) -> EbsClient:
-    """An SDK client per region, credentials and endpoint, built once and kept across warm invocations.
+@dataclass
+class Acted:
+    """What the act stage did: a result per target, in the order given."""
 
-    A new STS token (FC rotates them) is new credentials, so a new client. (Connections are the SDK's
-    own business: darabonba keeps one HTTP session per host for the process.)
-    """
-    return EbsClient(region, credentials, endpoint=endpoint, protocol=protocol)
-
-
-class EbsClient:
-    """The SDK client for one region, with error classification.
-
-    The calls go through the SDK client's generic ``call_api`` (Alibaba Cloud's
-    "generic call"): the same client, endpoint, signing, transport and exceptions
-    as ``describe_disk_replica_pairs`` / ``failover_disk_replica_pair``, whose
-    bodies are exactly this call with these ``Params``; what it adds is a read
-    timeout per call, so that a hung call ends within the invocation's budget.
-    """
-
-    def __init__(
-        self,
-        region: str,
-        credentials: Credentials | None,
-        *,
-        endpoint: str | None = None,
-        protocol: str = "https",
-    ) -> None:
-        from alibabacloud_ebs20210730.client import Client
-        from alibabacloud_tea_openapi.utils_models import Config
-
-        self.region = region
-        options: dict[str, Any] = {"region_id": region, "protocol": protocol}
-        if endpoint:
-            options["endpoint"] = endpoint
-        if credentials is not None:
-            options.update(
-                access_key_id=credentials.access_key_id,
-                access_key_secret=credentials.access_key_secret,
-                security_token=credentials.security_token,
-            )
-        else:
-            from alibabacloud_credentials.client import Client as DefaultCredentials
-
-            options["credential"] = DefaultCredentials()
-        self._client = Client(Config(**options))
-
-    def describe(self, pair_id: str, site: str, budget: Budget) -> dict[str, Any] | None:
-        """The pair as seen from this region as ``site`` (``backup``/``production``), or None."""
-        body = self._call(
-            "DescribeDiskReplicaPairs", {"RegionId": self.region, "PairIds": pair_id, "Site": site}, budget
-        )
-        for pair in body.get("ReplicaPairs") or ():
-            if isinstance(pair, dict) and pair.get("ReplicaPairId") == pair_id:
-                return pair
-        return None
-
-    def failover(self, pair_id: str, token: str, budget: Budget) -> str:
-        """FailoverDiskReplicaPair; returns the RequestId."""
-        body = self._call(
-            "FailoverDiskReplicaPair",
-            {"RegionId": self.region, "ReplicaPairId": pair_id, "ClientToken": token},
-            budget,
-        )
-        return str(body.get("RequestId") or "")
-
-    def _call(self, action: str, query: dict[str, str], budget: Budget) -> dict[str, Any]:
-        """The response body of one SDK call, or :class:`EbsError`."""
-        from alibabacloud_tea_openapi.utils_models import OpenApiRequest
-        from darabonba.runtime import RuntimeOptions
-
-        remaining_ms = budget.remaining_ms()
-        if remaining_ms <= 0:
-            raise EbsError("BudgetExhausted", None, "no time left in the invocation", None, action=action)
-        timeout_ms = min(remaining_ms, _MAX_READ_TIMEOUT_MS)
-        runtime = RuntimeOptions(
-            read_timeout=timeout_ms, connect_timeout=min(_CONNECT_TIMEOUT_MS, timeout_ms)
-        )
-        # The SDK's timeouts bound each wait for a byte, not the call: an endpoint that trickles its
-        # answer would hold the call past them. The call runs in a thread of its own and is given up at
-        # the deadline (the thread ends when the socket does; a Failover it completes is idempotent).
-        call = _Call(lambda: self._client.call_api(_operation(action), OpenApiRequest(query=query), runtime))
-        try:
-            response = call.result(timeout_ms / 1000)
-        except TimeoutError:
-            raise EbsError(
-                "RequestTimeout", None, "no whole answer within the time budget", None, action=action
-            ) from None
-        except Exception as error:  # the SDK raises many classes; reduce them to one
-            raise _classify(error, action) from None
-        body = response.get("body") if isinstance(response, dict) else None
-        return body if isinstance(body, dict) else {}
-
-
-class _Call(threading.Thread):
-    """One SDK call on a daemon thread, so that waiting for it can end at a deadline."""
-
-    def __init__(self, function: Callable[[], Any]) -> None:
-        super().__init__(daemon=True, name="ebs-call")
-        self._function = function
-        self._outcome: tuple[bool, Any] | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self._outcome = (True, self._function())
-        except BaseException as error:  # handed to the waiting thread, raised there
-            self._outcome = (False, error)
-
-    def result(self, timeout: float) -> Any:
-        self.join(timeout)
-        if self._outcome is None:
-            raise TimeoutError
-        ok, value = self._outcome
-        if not ok:
-            raise value
-        return value
-
-
-def _operation(action: str) -> Any:
-    """What alibabacloud_ebs20210730's ``<operation>_with_options`` builds for ``action``."""
-    from alibabacloud_tea_openapi.utils_models import Params
-
-    return Params(
-        action=action,
-        version="2021-07-30",
-        protocol="HTTPS",
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
-
-
-def _classify(error: Exception, action: str) -> EbsError:
-    code = getattr(error, "code", None)
-    status = getattr(error, "status_code", None)
-    request_id = getattr(error, "request_id", None)
-    if code in (None, "None") or not isinstance(status, int):
-        return EbsError("NetworkError", None, type(error).__name__, None, action=action)
-    data = getattr(error, "data", None) or {}
-    message = str(data.get("Message", "")) if isinstance(data, Mapping) else ""
-    retry_after_ms = getattr(error, "retry_after", None)  # ThrottlingException only
-    retry_after = retry_after_ms / 1000 if isinstance(retry_after_ms, int) and retry_after_ms > 0 else None
-    request = str(request_id) if request_id else None
-    return EbsError(str(code), status, message, request, retry_after, action=action)
-
-
-class Tally(Protocol):
-    """What counts the attempts of a call (a :class:`TargetResult`)."""
-
-    attempts: int
-
-
-def retrying(
-    budget: Budget,
-    tally: Tally,
-    call: Callable[..., T],
-    *args: Any,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """``call(*args)``, retrying transient :class:`EbsError` with backoff and jitter within ``budget``.
-
-    Every attempt made adds one to ``tally.attempts`` (none when the budget leaves no time for one).
-    """
-    if budget.remaining_ms() <= 0:
-        raise EbsError("BudgetExhausted", None, "no time left in the invocation", None)
-    tally.attempts += 1
-    try:
-        return call(*args)
-    except EbsError as error:
-        if not error.transient:
-            raise
-        return _retry_after(error, budget, tally, functools.partial(call, *args), sleep)
-
-
-def _retry_after(
-    failed: EbsError,
-    budget: Budget,
-    tally: Tally,
-    call: Callable[[], T],
-    sleep: Callable[[float], None],
-) -> T:
-    """Retry ``call`` after its first attempt failed transiently (``failed``), with tenacity."""
-    # Only a transient failure pays for tenacity, its import and its machinery.
-    from tenacity import (
-        RetryCallState,
-        Retrying,
-        retry_if_exception,
-        wait_exponential,
-        wait_random,
-    )
-
-    def transient(error: BaseException) -> bool:
-        return isinstance(error, EbsError) and error.transient
-
-    backoff = wait_exponential(multiplier=0.2, max=5) + wait_random(0, 0.5)
-
-    def wait(state: RetryCallState) -> float:
-        """The backoff, or longer when EBS said how long to wait (throttling)."""
-        error = state.outcome.exception() if state.outcome is not None else None
-        asked = error.retry_after if isinstance(error, EbsError) and error.retry_after else 0.0
-        return max(backoff(state), asked)
-
-    def out_of_time(state: RetryCallState) -> bool:
-        """Stop when the wait before the next attempt would use the rest of the budget (its clock)."""
-        return state.upcoming_sleep >= budget.remaining()
-
-    pending: EbsError | None = failed
-    last = failed  # what EBS said last, reported if the budget runs out before the next attempt
-    for attempt in Retrying(
-        retry=retry_if_exception(transient),
-        wait=wait,
-        stop=out_of_time,
-        reraise=True,
-        sleep=sleep,
-    ):
-        with attempt:
-            if pending is not None:  # tenacity's first attempt is the one that already failed
-                first, pending = pending, None
-                raise first
-            if budget.remaining_ms() <= 0:  # the wait overslept the rest of the budget: no attempt fits
-                raise last
-            tally.attempts += 1
-            try:
-                return call()
-            except EbsError as error:
-                last = error
-                raise
-    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+    results: list[TargetResult]
+    #: Set, in live mode, when a target's calls kept failing transiently until the time budget ran out.
+    retry: TransientFailure | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Guards:
-    """What the act stage must check for every target, from the settings and the trigger."""
+class _Seen:
+    """A pair or a group as a Describe showed it, read the same way for both (groups name their regions
+    ``SourceRegionId`` / ``DestinationRegionId``, pairs ``SourceRegion`` / ``DestinationRegion``)."""
 
-    #: The standby region (``FAILOVER_REGION``): a pair must replicate toward it.
-    region: str
-    #: ``FAILOVER_MODE=live``; otherwise every check is made and the Failover call is not.
-    live: bool
-    verify_seconds: float
-    max_data_loss: float | None
-    #: A manual request: an operator may fail over a pair whose replication is stopped; an alarm may not.
-    by_operator: bool
+    status: str
+    destination_region: str
+    standby_region: str
+    last_recover_point: int | None
+    rpo: int | None
+    #: The pair's source disk; for a group, its members' (as far as they were seen).
+    source_disks: tuple[str, ...]
+    #: A pair's ``ReplicaGroupId``: set when the pair belongs to a replica group.
+    group_id: str = ""
+    #: A group's pairs.
+    member_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any], members: Mapping[str, Mapping[str, Any]]) -> _Seen:
+        """``raw`` as Describe answered it (a pair, or a group whose pairs, when seen, are in ``members``)."""
+        last, rpo = raw.get("LastRecoverPoint"), raw.get("RPO")
+        is_group = "ReplicaGroupId" in raw and "ReplicaPairId" not in raw
+        member_ids = tuple(str(p) for p in raw.get("PairIds") or () if isinstance(p, str)) if is_group else ()
+        if is_group:
+            disks = tuple(
+                str(members[p]["SourceDiskId"]) for p in member_ids if members.get(p, {}).get("SourceDiskId")
+            )
+        else:
+            disks = (str(raw["SourceDiskId"]),) if raw.get("SourceDiskId") else ()
+        return cls(
+            status=str(raw.get("Status")),
+            destination_region=str(raw.get("DestinationRegionId" if is_group else "DestinationRegion") or ""),
+            standby_region=str(raw.get("StandbyRegion") or ""),
+            last_recover_point=last if isinstance(last, int) and last > 0 else None,
+            rpo=rpo if isinstance(rpo, int) else None,
+            source_disks=disks,
+            group_id="" if is_group else str(raw.get("ReplicaGroupId") or ""),
+            member_ids=member_ids,
+        )
+
+
+@dataclass(eq=False)
+class _Work:
+    """One target's way through a wave: what was seen of it, and its result so far."""
+
+    target: Target
+    guards: Guards
+    result: TargetResult
+    started: float
+    seen: _Seen | None = None
+    #: The preflight's Describe failed for it: the error, explained once the wave's looks are done.
+    failure: EbsError | None = None
+
+    def finish(self) -> None:
+        self.result.duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
 
 
 def fail_over(
     client: EbsClient,
-    target: Target,
+    work: Sequence[tuple[Target, Guards]],
     budget: Budget,
-    guards: Guards,
     *,
+    concurrency: int,
+    calls_per_second: float,
     now: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-) -> TargetResult:
-    """Describe the pair and check it; then fail it over and watch it settle (live), or say what live
-    would do (dry-run)."""
-    started = time.perf_counter()
-    result = TargetResult(target.pair_id, target.client_token, "failed")
-    try:
-        pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
-        if pair is None:
-            _not_standby(client, target, result, budget, now)
+) -> Acted:
+    """Every target of ``work``: checked, then (live) failed over and watched, many at once; dry-run makes
+    every call but the Failover. ``now`` is the wall clock (recovery points are unix seconds)."""
+    act = _Act(client, budget, Pacer(calls_per_second, concurrency), concurrency, now, sleep)
+    results: list[TargetResult | None] = [None] * len(work)
+    for wave in _waves(work):
+        done = act.wave([work[index] for index in wave])
+        for index, result in zip(wave, done, strict=True):
+            results[index] = result
+    return Acted([result for result in results if result is not None], act.retry)
+
+
+def _waves(work: Sequence[tuple[Target, Guards]]) -> list[list[int]]:
+    """Indexes of ``work`` in waves of distinct targets: a target named twice (two events of a batch) is
+    acted on again only once the first has settled, so that the second sees what the first did."""
+    waves: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for index, (target, _) in enumerate(work):
+        wave = seen.get(target.target_id, -1) + 1
+        seen[target.target_id] = wave
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(index)
+    return waves
+
+
+class _Act:
+    """The act stage of one invocation: the client, the time budget, the pacing, and what must be retried."""
+
+    def __init__(
+        self,
+        client: EbsClient,
+        budget: Budget,
+        pacer: Pacer,
+        concurrency: int,
+        now: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.client, self.budget, self.pacer, self.concurrency = client, budget, pacer, concurrency
+        self.now, self.sleep = now, sleep
+        self.retry: TransientFailure | None = None
+
+    def wave(self, items: Sequence[tuple[Target, Guards]]) -> list[TargetResult]:
+        started = time.perf_counter()
+        works = [
+            _Work(target, guards, TargetResult(target.target_id, target.client_token, "failed"), started)
+            for target, guards in items
+        ]
+        self._preflight(works)
+        requests: list[_Work] = []
+        for work in works:
+            if work.failure is not None:
+                self._failed(work, work.failure)
+            elif work.seen is not None and not _refused(work) and _ready(work):
+                requests.append(work)
+        if requests:
+            self._request_and_watch(requests)
+        for work in works:
+            if work.result.duration_ms == 0.0:
+                work.finish()
+        return [work.result for work in works]
+
+    # -- preflight -------------------------------------------------------------------------------------
+
+    def _preflight(self, works: list[_Work]) -> None:
+        """Describe every target (batched) from the backup site; explain what is not there."""
+        groups = [work for work in works if work.target.is_group]
+        pairs = [work for work in works if not work.target.is_group]
+        raw_groups = self._describe(groups, [w.target.target_id for w in groups], "backup", groups=True)
+        member_ids = [pair for raw in raw_groups.values() for pair in raw.get("PairIds") or ()]
+        members_and_pairs = [*(w.target.target_id for w in pairs), *member_ids]
+        raw_pairs = self._describe(works if member_ids else pairs, members_and_pairs, "backup")
+        missing: list[_Work] = []
+        for work in works:
+            raw = (raw_groups if work.target.is_group else raw_pairs).get(work.target.target_id)
+            if work.failure is not None:
+                continue
+            if raw is None:
+                missing.append(work)
+                continue
+            work.seen = _Seen.of(raw, raw_pairs)
+            _note(work.result, work.seen, self.now)
+            if work.target.is_group:
+                work.result.member_pairs = [
+                    _member(pair, raw_pairs.get(pair)) for pair in work.seen.member_ids
+                ]
+        if missing:
+            self._not_standby(missing)
+
+    def _describe(
+        self, works: list[_Work], ids: list[str], site: str, *, groups: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """One batched Describe on behalf of ``works``: its attempts count for each; its failure is each one's
+        (``_Work.failure``) and the answer is then empty."""
+        if not ids:
+            return {}
+        tally = _Tally()
+        try:
+            return self._describing(tally, ids, site, groups)
+        except EbsError as error:
+            for work in works:
+                if work.failure is None:
+                    work.failure = error
+            return {}
+        finally:
+            for work in works:
+                work.result.attempts += tally.attempts
+
+    def _describing(self, tally: Tally, ids: list[str], site: str, groups: bool) -> dict[str, dict[str, Any]]:
+        """A batched Describe of ``ids``, with retries counted in ``tally``."""
+        describe = functools.partial(self.client.describe, groups=groups)
+        return retrying(self.budget, tally, describe, ids, site, self.budget, self.pacer)
+
+    def _not_standby(self, works: list[_Work]) -> None:
+        """Targets that are not a backup in this region: a fail-back made this region their source, or the
+        region (or the id) is wrong."""
+        groups = [work for work in works if work.target.is_group]
+        pairs = [work for work in works if not work.target.is_group]
+        found = {
+            **self._describe(groups, [w.target.target_id for w in groups], "production", groups=True),
+            **self._describe(pairs, [w.target.target_id for w in pairs], "production"),
+        }
+        region = self.client.region
+        for work in works:
+            result, raw = work.result, found.get(work.target.target_id)
+            if work.failure is not None:
+                continue
+            if raw is None:
+                result.outcome, result.error_code = "failed", "NoSuchResource"
+                result.hint = (
+                    f"{work.target.target_id} is not visible in {region}; check FAILOVER_TARGETS and "
+                    "FAILOVER_REGION"
+                )
+                continue
+            seen = _Seen.of(raw, {})
+            _note(result, seen, self.now)
+            if seen.standby_region == region:
+                result.outcome = "refused"
+                result.hint = (
+                    f"the {_noun(work)} now replicates from {region} toward {seen.destination_region}: a "
+                    "fail-back reversed it, and the function never fights one"
+                )
+            else:
+                result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
+                result.hint = HINTS["OperationDenied.OperateNotAllowedForPrimary"][1]
+
+    # -- failover and verification -----------------------------------------------------------------------
+
+    def _request_and_watch(self, works: list[_Work]) -> None:
+        """The Failovers, concurrently; each accepted one watched until it settles (batched looks)."""
+        watches: list[_Watch] = []
+        with ThreadPoolExecutor(min(self.concurrency, len(works)), thread_name_prefix="ebs-failover") as pool:
+            pending: dict[Future[float | None], _Work] = {pool.submit(self._request, w): w for w in works}
+            while pending or any(watch.open for watch in watches):
+                due = _next_look(watches, in_flight=bool(pending))
+                pause = max(due - time.monotonic(), 0.0) if due is not None else None
+                if pending:
+                    done, _ = wait(pending, timeout=pause, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        work = pending.pop(future)
+                        requested = future.result()  # _request never raises
+                        if requested is not None:
+                            watches.append(_Watch(work, requested, self.budget.deadline))
+                        else:
+                            work.finish()
+                elif pause:
+                    self.sleep(pause)
+                due = _next_look(watches, in_flight=bool(pending))
+                if due is not None and due <= time.monotonic():
+                    self._look([watch for watch in watches if watch.open])
+
+    def _request(self, work: _Work) -> float | None:
+        """One target's Failover, with its own retries: when it was requested (monotonic), or None when it was
+        not accepted (the result says why). Runs on a worker thread; never raises."""
+        requested = time.monotonic()
+        try:
+            work.result.request_id = retrying(
+                self.budget,
+                work.result,
+                self.client.failover,
+                work.target.target_id,
+                work.target.client_token,
+                self.budget,
+                self.pacer,
+            )
+        except EbsError as error:
+            self._failed(work, error)
+            return None
+        except Exception as error:  # a bug in one target's handling must not lose what the others did
+            log.LOGGER.error("unexpected_error", exc_info=error, target_id=work.target.target_id)
+            work.result.outcome, work.result.error_code = "failed", type(error).__name__
+            return None
+        return requested
+
+    def _look(self, watches: list[_Watch]) -> None:
+        """One batched look at every watched target (pairs and groups apart); each watch judges its own."""
+        for groups in (False, True):
+            mine = [watch for watch in watches if watch.work.target.is_group == groups]
+            if not mine:
+                continue
+            tally = _Tally()
+            ids = [watch.work.target.target_id for watch in mine]
+            try:
+                found, error = self._describing(tally, ids, "backup", groups), None
+            except EbsError as failed:
+                found, error = {}, failed.code
+            at = time.monotonic()
+            for watch in mine:
+                watch.work.result.attempts += tally.attempts
+                watch.observe(found.get(watch.work.target.target_id), error, at)
+
+    def _look_again(self, work: _Work) -> None:
+        """After InvalidStatus: report what the target is now (someone else may have failed it over)."""
+        try:
+            found = self._describing(work.result, [work.target.target_id], "backup", work.target.is_group)
+        except EbsError:
+            return
+        raw = found.get(work.target.target_id)
+        if raw is None:
+            return
+        result = work.result
+        result.status_after = str(raw.get("Status"))
+        if result.status_after in _DONE:
+            result.outcome = "already_failed_over"
+            result.verified = result.status_after == "failovered"
         else:
-            _note_pair(result, pair, now)
-            if not _refused(result, pair, target, guards):
-                _act_on(client, target, result, pair, budget, guards, sleep)
-    except EbsError as error:
-        if error.transient and guards.live:
-            raise TransientFailure(target.pair_id, error.code, result.attempts) from None
-        _explain(result, error)
+            result.outcome = "refused"
+            result.hint = f"EBS refused the failover in status {result.status_after}"
+
+    def _failed(self, work: _Work, error: EbsError) -> None:
+        """A call for this target ended in ``error``: a retry for FC (transient, live), or an explanation."""
+        result = work.result
+        if error.transient and work.guards.live:
+            result.outcome, result.error_code = "failed", error.code
+            result.hint = "EBS kept failing transiently; FC's async retry will deliver the event again"
+            try:  # raised here, so that the log line's traceback shows where the target gave up
+                raise TransientFailure(work.target.target_id, error.code, result.attempts)
+            except TransientFailure as failure:
+                self.retry = failure
+            return
+        _explain(result, error, _failover_action(work) if error.action is None else error.action)
         if error.code == "OperationDenied.InvalidStatus":
-            _look_again(client, target, result, budget)
-    result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    return result
+            self._look_again(work)
 
 
-def _refused(result: TargetResult, pair: Mapping[str, Any], target: Target, guards: Guards) -> bool:
-    """Whether a check stops this target here (its outcome and hint set): wrong signal, no data, a
-    fail-back, too much data loss. A pair already failed over passes (nothing more to do)."""
-    status = str(pair.get("Status"))
-    source_disk = str(pair.get("SourceDiskId") or "")
-    destination = str(pair.get("DestinationRegion") or "")
-    if target.source_disks and source_disk not in target.source_disks:
+@dataclass
+class _Tally:
+    """The attempts of one batched call, added to each target it was made for."""
+
+    attempts: int = 0
+
+
+class _Watch:
+    """The verification of one accepted failover: what each look saw, until the target settles or the watch's
+    window closes. The result says what was seen, never more."""
+
+    def __init__(self, work: _Work, requested: float, deadline: float) -> None:
+        self.work, self.requested = work, requested
+        verify = work.guards.verify_seconds
+        # A target that has not moved is watched for the grace at least: only then is it a replayed answer.
+        self.window_end = min(requested + max(verify, _REPLAY_GRACE + 0.5), deadline)
+        self.settled_by = min(requested + verify, deadline)
+        self.accepted = time.monotonic()
+        self.next_look = self.accepted
+        self.looked = False
+        self.open = True
+        self._waits = iter(_VERIFY_WAITS)
+
+    def due(self, in_flight: bool) -> float:
+        """When this watch wants its next look: its first, right after acceptance, unless other calls are
+        still in flight (then a little later, so that one look covers them too)."""
+        if not self.looked and in_flight:
+            return self.next_look + _VERIFY_WAITS[0]
+        return self.next_look
+
+    def observe(self, raw: Mapping[str, Any] | None, look_error: str | None, at: float) -> None:
+        """Judge one look: ``raw`` is the target as seen (None: not seen, or ``look_error`` says why)."""
+        self.looked = True
+        result = self.work.result
+        if raw is None:  # accepted, and not seen since: say exactly that
+            look = (
+                f"the look that verifies it failed ({look_error})"
+                if look_error
+                else f"the {_noun(self.work)} was not visible to the look that verifies it"
+            )
+            result.outcome, result.verified = "failed_over", False
+            result.hint = f"EBS accepted the failover; {look}"
+            return self._close()
+        seen = str(raw.get("Status"))
+        elapsed = at - self.requested
+        if seen == "failovered":
+            result.outcome, result.verified = "failed_over", True
+            result.status_after, result.failover_seconds = seen, round(elapsed, 1)
+            return self._close()
+        if seen == "failover_failed":
+            result.outcome, result.status_after = "failed", seen
+            result.hint = (
+                "EBS accepted the failover and it ended in failover_failed: the secondary is not writable"
+            )
+            return self._close()
+        if seen != "failovering" and elapsed >= _REPLAY_GRACE:
+            result.outcome, result.status_after, result.hint = "failed", seen, _replayed(self.work, seen)
+            return self._close()
+        pause = next(self._waits, _VERIFY_WAITS[-1])
+        if seen != "failovering":  # look again right when the grace has passed, not a wait later
+            pause = min(pause, max(_REPLAY_GRACE - elapsed, 0.0) + 0.05)
+        end = self.settled_by if seen == "failovering" else self.window_end
+        if at + pause < end:
+            self.next_look = at + pause
+            return None
+        result.status_after, result.outcome, result.verified = seen, "failed_over", False
+        if seen == "failovering":
+            result.hint = (
+                f"EBS accepted the failover; the {_noun(self.work)} was still failovering when the watch "
+                "ended "
+                f"(FAILOVER_VERIFY_SECONDS {self.work.guards.verify_seconds:g} s, or the time budget)"
+            )
+        else:  # the budget ended the watch before the grace: not enough seen to call it a replay
+            result.hint = (
+                f"EBS accepted the failover; the {_noun(self.work)} still showed {seen} when the time ran "
+                "out "
+                "(if it never moves, EBS answered with an earlier result for this ClientToken)"
+            )
+        return self._close()
+
+    def _close(self) -> None:
+        self.open = False
+        self.work.finish()
+
+
+def _next_look(watches: Iterable[_Watch], *, in_flight: bool) -> float | None:
+    """When the next batched look is due (monotonic), or None when no watch is open."""
+    return min((watch.due(in_flight) for watch in watches if watch.open), default=None)
+
+
+def _refused(work: _Work) -> bool:
+    """Whether a check stops this target here (its outcome and hint set): wrong signal, one member of a
+    group, no data, a fail-back, too much data loss. A target already failed over passes."""
+    seen, target, guards, result = work.seen, work.target, work.guards, work.result
+    assert seen is not None  # only targets the preflight saw are checked
+    noun = _noun(work)
+    if target.source_disks and not set(seen.source_disks) & set(target.source_disks):
         result.outcome = "ignored"
         result.hint = (
-            f"the trigger is about {', '.join(target.source_disks)}, and this pair's source (primary) disk "
-            f"is {source_disk or 'unknown'}: nothing to fail over for it"
+            f"the trigger is about {', '.join(target.source_disks)}, and this {noun}'s source (primary) "
+            "disks "
+            f"are {', '.join(seen.source_disks) or 'unknown'}: nothing to fail over for it"
         )
-    elif status in _DONE:
+    elif seen.group_id:
+        result.outcome = "refused"
+        result.hint = (
+            f"the pair belongs to replica group {seen.group_id}, whose pairs fail over together to one point "
+            f"in time: configure {seen.group_id} in FAILOVER_TARGETS instead of the pair"
+        )
+    elif seen.status in _DONE:
         return False
-    elif status in _HOPELESS:
-        result.outcome, result.hint = "refused", f"a pair in status {status} cannot be failed over"
-    elif status in _FAILING_BACK:
-        result.outcome = "refused"
-        result.hint = f"the pair is {status}: a fail-back is under way, and the function never fights one"
-    elif destination and destination != guards.region:
+    elif seen.status in _HOPELESS:
+        result.outcome, result.hint = "refused", f"a {noun} in status {seen.status} cannot be failed over"
+    elif seen.status in _FAILING_BACK:
         result.outcome = "refused"
         result.hint = (
-            f"the pair replicates toward {destination}, not toward FAILOVER_REGION {guards.region}: "
-            "a fail-back reversed it, and the function never fights one"
+            f"the {noun} is {seen.status}: a fail-back is under way, and the function never fights one"
         )
-    elif status in _NO_DATA or not result.last_recover_point:
+    elif seen.destination_region and seen.destination_region != guards.region:
         result.outcome = "refused"
         result.hint = (
-            f"the secondary holds no recovery point (status {status}, LastRecoverPoint "
-            f"{pair.get('LastRecoverPoint') or 0}): the first full synchronisation has not finished"
+            f"the {noun} replicates toward {seen.destination_region}, not toward FAILOVER_REGION "
+            f"{guards.region}: a fail-back reversed it, and the function never fights one"
         )
-    elif status == "stopped" and not guards.by_operator:
+    elif target.is_group and not seen.member_ids:
+        result.outcome, result.hint = "refused", "the replica group has no pairs: nothing to fail over"
+    elif seen.status in _NO_DATA or not seen.last_recover_point:
+        result.outcome = "refused"
+        result.hint = (
+            f"the secondary holds no recovery point (status {seen.status}, LastRecoverPoint "
+            f"{seen.last_recover_point or 0}): the first full synchronisation has not finished"
+        )
+    elif seen.status == "stopped" and not guards.by_operator:
         result.outcome = "refused"
         result.hint = (
             "replication is stopped (a fail-back with ReverseReplicate=false, or maintenance): an alarm "
@@ -459,162 +634,61 @@ def _refused(result: TargetResult, pair: Mapping[str, Any], target: Target, guar
     return True
 
 
-def _act_on(
-    client: EbsClient,
-    target: Target,
-    result: TargetResult,
-    pair: Mapping[str, Any],
-    budget: Budget,
-    guards: Guards,
-    sleep: Callable[[float], None],
-) -> None:
-    status = str(pair.get("Status"))
-    if status in _DONE:
-        result.outcome, result.status_after = "already_failed_over", status
-        result.verified = status == "failovered"
-        return
-    if not guards.live:
+def _ready(work: _Work) -> bool:
+    """Whether this target, past every check, is to be failed over now; otherwise its outcome is set."""
+    seen, result = work.seen, work.result
+    assert seen is not None
+    if seen.status in _DONE:
+        result.outcome, result.status_after = "already_failed_over", seen.status
+        result.verified = seen.status == "failovered"
+        return False
+    if not work.guards.live:
         result.outcome = "dry_run"
-        result.hint = "every check passed: FAILOVER_MODE=live would call FailoverDiskReplicaPair now"
-        return
-    requested = time.monotonic()
-    result.request_id = retrying(budget, result, client.failover, target.pair_id, target.client_token, budget)
-    _verify(client, target, result, requested, budget, guards, sleep)
+        result.hint = f"every check passed: FAILOVER_MODE=live would call {_failover_action(work)} now"
+        return False
+    return True
 
 
-def _verify(
-    client: EbsClient,
-    target: Target,
-    result: TargetResult,
-    requested: float,
-    budget: Budget,
-    guards: Guards,
-    sleep: Callable[[float], None],
-) -> None:
-    """Watch an accepted failover until the pair settles or the verification window ends: the result says
-    what was seen, never more."""
-    # A pair that has not moved is watched for the grace at least: only then is it a replayed answer.
-    window_end = min(requested + max(guards.verify_seconds, _REPLAY_GRACE + 0.5), budget.deadline)
-    settled_by = min(requested + guards.verify_seconds, budget.deadline)
-    waits = iter(_VERIFY_WAITS)
-    while True:
-        try:
-            pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
-        except EbsError as error:  # accepted, and not seen since: say exactly that
-            pair, look = None, f"the look that verifies it failed ({error.code})"
-        else:
-            look = "the pair was not visible to the look that verifies it"
-        if pair is None:
-            result.outcome, result.verified, result.hint = (
-                "failed_over",
-                False,
-                f"EBS accepted the failover; {look}",
-            )
-            return
-        seen = str(pair.get("Status"))
-        elapsed = time.monotonic() - requested
-        if seen == "failovered":
-            result.outcome, result.verified = "failed_over", True
-            result.status_after, result.failover_seconds = seen, round(elapsed, 1)
-            return
-        if seen == "failover_failed":
-            result.outcome, result.status_after = "failed", seen
-            result.hint = (
-                "EBS accepted the failover and it ended in failover_failed: the secondary is not writable"
-            )
-            return
-        if seen != "failovering" and elapsed >= _REPLAY_GRACE:
-            result.outcome, result.status_after, result.hint = "failed", seen, _replayed(seen)
-            return
-        pause = next(waits, _VERIFY_WAITS[-1])
-        if seen != "failovering":  # look again right when the grace has passed, not a wait later
-            pause = min(pause, max(_REPLAY_GRACE - elapsed, 0.0) + 0.05)
-        end = settled_by if seen == "failovering" else window_end
-        if time.monotonic() + pause >= end:
-            break
-        sleep(pause)
-    result.status_after = seen
-    if seen == "failovering":
-        result.outcome, result.verified = "failed_over", False
-        result.hint = (
-            "EBS accepted the failover; the pair was still failovering when the watch ended "
-            f"(FAILOVER_VERIFY_SECONDS {guards.verify_seconds:g} s, or the pair's share of the time budget)"
-        )
-    else:  # the budget ended the watch before the grace: not enough seen to call it a replay
-        result.outcome, result.verified = "failed_over", False
-        result.hint = (
-            f"EBS accepted the failover; the pair still showed {seen} when the time ran out (if it never "
-            "moves, EBS answered with an earlier result for this ClientToken)"
-        )
+def _noun(work: _Work) -> str:
+    return "group" if work.target.is_group else "pair"
 
 
-def _replayed(seen: str) -> str:
+def _failover_action(work: _Work) -> str:
+    return "FailoverDiskReplicaGroup" if work.target.is_group else "FailoverDiskReplicaPair"
+
+
+def _member(pair_id: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A group's pair as the result lists it."""
+    if raw is None:
+        return {"pair_id": pair_id, "status": None, "hint": "not visible to the preflight's Describe"}
+    return {"pair_id": pair_id, "status": raw.get("Status"), "source_disk_id": raw.get("SourceDiskId")}
+
+
+def _replayed(work: _Work, seen: str) -> str:
     return (
-        f"EBS accepted the call but the pair stayed {seen}: it answered with an earlier result for "
+        f"EBS accepted the call but the {_noun(work)} stayed {seen}: it answered with an earlier result for "
         "this ClientToken, so this trigger identity was used before (a reused idempotencyKey, or an "
         "old event replayed after a fail-back); to fail over again, use a new identity"
     )
 
 
-def _not_standby(
-    client: EbsClient, target: Target, result: TargetResult, budget: Budget, now: Callable[[], float]
-) -> None:
-    """The pair is not a backup in this region: a fail-back made this region its source, or the region is
-    wrong."""
-    primary = retrying(budget, result, client.describe, target.pair_id, "production", budget)
-    if primary is None:
-        result.outcome, result.error_code = "failed", "NoSuchResource"
-        result.hint = (
-            f"{target.pair_id} is not visible in {client.region}; check FAILOVER_TARGETS and FAILOVER_REGION"
-        )
-        return
-    _note_pair(result, primary, now)
-    if primary.get("StandbyRegion") == client.region:
-        result.outcome = "refused"
-        result.hint = (
-            f"the pair now replicates from {client.region} toward {primary.get('DestinationRegion')}: a "
-            "fail-back reversed it, and the function never fights one"
-        )
-    else:
-        result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
-        result.hint = HINTS["OperationDenied.OperateNotAllowedForPrimary"][1]
-
-
-def _look_again(client: EbsClient, target: Target, result: TargetResult, budget: Budget) -> None:
-    """After InvalidStatus: report what the pair is now (someone else may have failed it over)."""
-    try:
-        pair = retrying(budget, result, client.describe, target.pair_id, "backup", budget)
-    except EbsError:
-        return
-    if pair is None:
-        return
-    result.status_after = str(pair.get("Status"))
-    if result.status_after in _DONE:
-        result.outcome = "already_failed_over"
-        result.verified = result.status_after == "failovered"
-    else:
-        result.outcome = "refused"
-        result.hint = f"EBS refused the failover in status {result.status_after}"
-
-
-def _explain(result: TargetResult, error: EbsError) -> None:
+def _explain(result: TargetResult, error: EbsError, action: str) -> None:
     outcome, hint = HINTS.get(error.code, ("failed", f"EBS answered {error.code}: {error.message}"))
     if error.code == "OperationDenied.InvalidStatus":
-        outcome, hint = "refused", "EBS refused the failover in the pair's current status"
+        outcome, hint = "refused", "EBS refused the failover in the target's current status"
     if error.transient:  # dry-run only: live raises for FC to retry
         hint = f"EBS could not be reached ({error.code}): the rehearsal is incomplete"
     if error.code in HINTS:  # the function's own templates; never format text that came from EBS
-        hint = hint.format(action=error.action or "DescribeDiskReplicaPairs")
+        hint = hint.format(action=action)
     result.outcome, result.error_code, result.hint = outcome, error.code, hint
     result.request_id = error.request_id or result.request_id
 
 
-def _note_pair(result: TargetResult, pair: Mapping[str, Any], now: Callable[[], float]) -> None:
-    result.status_before = str(pair.get("Status"))
-    result.source_disk_id = str(pair.get("SourceDiskId")) if pair.get("SourceDiskId") else None
-    rpo = pair.get("RPO")
-    result.rpo_seconds = int(rpo) if isinstance(rpo, int) else None
-    last = pair.get("LastRecoverPoint")
-    if isinstance(last, int) and last > 0:
-        result.last_recover_point = last
-        result.data_loss_seconds = max(int(now()) - last, 0)
+def _note(result: TargetResult, seen: _Seen, now: Callable[[], float]) -> None:
+    result.status_before = seen.status
+    if not result.is_group:
+        result.source_disk_id = seen.source_disks[0] if seen.source_disks else None
+    result.rpo_seconds = seen.rpo
+    if seen.last_recover_point is not None:
+        result.last_recover_point = seen.last_recover_point
+        result.data_loss_seconds = max(int(now()) - seen.last_recover_point, 0)

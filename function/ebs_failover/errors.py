@@ -106,9 +106,9 @@ class EbsError(EbsFailoverError):
 class TransientFailure(EbsFailoverError):
     """EBS kept failing transiently until the time budget ran out; FC should deliver the event again."""
 
-    def __init__(self, pair_id: str, code: str, attempts: int) -> None:
-        self.pair_id, self.code, self.attempts = pair_id, code, attempts
-        super().__init__(f"{pair_id}: {code} after {attempts} attempts; the time budget ran out")
+    def __init__(self, target_id: str, code: str, attempts: int) -> None:
+        self.target_id, self.code, self.attempts = target_id, code, attempts
+        super().__init__(f"{target_id}: {code} after {attempts} attempts; the time budget ran out")
 
 
 class NotifyError(EbsFailoverError):

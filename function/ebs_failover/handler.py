@@ -240,7 +240,8 @@ class _Invocation:
     def _fail_over(
         self, work: list[tuple[Target, ebs.Guards]], settings: config.Settings
     ) -> list[dict[str, Any]]:
-        """Every target in turn, each on its share of the time left; dry-run makes every call but Failover."""
+        """Every target, many at once (FAILOVER_CONCURRENCY, FAILOVER_CALLS_PER_SECOND); dry-run makes every
+        call but Failover."""
         budget = ebs.Budget(self._left() - settings.time_margin)
         client = ebs.client_for(
             self.region or "",
@@ -248,27 +249,25 @@ class _Invocation:
             endpoint=settings.ebs_endpoint,
             protocol=settings.ebs_protocol,
         )
-        done: list[dict[str, Any]] = []
-        for left, (target, guards) in zip(range(len(work), 0, -1), work, strict=True):
-            try:
-                outcome = ebs.fail_over(client, target, budget.share(left), guards)
-            except TransientFailure as failure:
-                self.retry = failure
-                outcome = ebs.TargetResult(
-                    target.pair_id,
-                    target.client_token,
-                    "failed",
-                    error_code=failure.code,
-                    attempts=failure.attempts,
-                    hint="EBS kept failing transiently; FC's async retry will deliver the event again",
-                )
-            except Exception as error:  # a bug in one pair's handling must not lose what the others did
-                log.LOGGER.error("unexpected_error", exc_info=error, replica_pair_id=target.pair_id)
-                outcome = ebs.TargetResult(
-                    target.pair_id, target.client_token, "failed", error_code=type(error).__name__
-                )
-            done.append(outcome.to_dict())
-        return done
+        try:
+            acted = ebs.fail_over(
+                client,
+                work,
+                budget,
+                concurrency=settings.concurrency,
+                calls_per_second=settings.calls_per_second,
+            )
+        except Exception as error:  # a bug in the act stage must still end in a result naming every target
+            log.LOGGER.error("unexpected_error", exc_info=error)
+            return [
+                ebs.TargetResult(
+                    target.target_id, target.client_token, "failed", error_code=type(error).__name__
+                ).to_dict()
+                for target, _ in work
+            ]
+        if acted.retry is not None:
+            self.retry = acted.retry
+        return [result.to_dict() for result in acted.results]
 
     def _left(self) -> float:
         """Seconds before FC ends the invocation."""

@@ -2,8 +2,8 @@
 
 The rules, in order:
 
-1. A manual request names one pair; it acts only if that pair is configured
-   in ``FAILOVER_TARGETS`` (else ``refused``).
+1. A manual request names one pair, one replica group, or a disk or instance
+   id; it acts only on what ``FAILOVER_TARGETS`` configures (else ``refused``).
 2. An alarm acts only while alerting (``OK`` and ``INSUFFICIENT_DATA`` are
    recoveries: ``ignored``) and at or above ``FAILOVER_MIN_LEVEL``.
 3. An event acts only if its type is in ``FAILOVER_EVENT_TYPES`` (CloudMonitor's
@@ -15,7 +15,10 @@ The rules, in order:
    and the act stage fails a pair over only if one of them is its source
    (primary) disk. A trigger that names only instances acts on their pairs.
 5. A trigger older than ``FAILOVER_MAX_EVENT_AGE`` is ``refused`` as stale.
-6. ``FAILOVER_MODE`` decides between ``dry_run`` and a live failover.
+6. A trigger that maps more targets (pairs and groups, a group counting once) than
+   ``FAILOVER_MAX_TARGETS`` is ``refused`` whole: a mis-mapped alarm must not fail
+   a region over. A manual request may set its own cap (``maxTargets``).
+7. ``FAILOVER_MODE`` decides between ``dry_run`` and a live failover.
 
 A level-less alarm counts as ``INFO``: it acts only when ``FAILOVER_MIN_LEVEL`` is ``INFO``.
 """
@@ -37,16 +40,23 @@ _ALARM_EVENT_TYPES = frozenset({"cms:CloudMonitor:AlertWebHook"})
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One pair to fail over, with the ClientToken this trigger uses for it.
+    """One pair (``pair-…``) or replica group (``pg-…``) to fail over, with the ClientToken this trigger
+    uses for it.
 
-    ``source_disks``: the disks whose trouble this pair answers; the pair's source disk must be one of
-    them (empty: no such check, as for an instance alarm or a manual request).
+    ``source_disks``: the disks whose trouble this target answers; the pair's source disk (for a group,
+    one of its pairs') must be one of them (empty: no such check, as for an instance alarm or a manual
+    request).
     """
 
-    pair_id: str
+    target_id: str
     client_token: str
     resource_id: str | None
     source_disks: tuple[str, ...] = ()
+
+    @property
+    def is_group(self) -> bool:
+        """A replica group, failed over whole with FailoverDiskReplicaGroup."""
+        return self.target_id.startswith("pg-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +83,7 @@ def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
     if not is_alarm and trigger.event_type not in settings.event_types:
         return _skip("ignored", f"event type {trigger.event_type} is not in FAILOVER_EVENT_TYPES")
     disks = tuple(resource for resource in trigger.resource_ids if resource.startswith("d-"))
-    targets: dict[str, Target] = {}
-    for resource in trigger.resource_ids:
-        for pair_id in settings.targets.get(resource, ()):
-            token = client_token(trigger.identity, pair_id)
-            targets.setdefault(pair_id, Target(pair_id, token, resource, disks))
+    targets = _mapped(trigger, settings, disks)
     if not targets:
         named = _some(trigger.resource_ids) or "no resource"
         return _skip("ignored", f"{named}: nothing mapped in FAILOVER_TARGETS")
@@ -85,15 +91,52 @@ def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
     if settings.max_event_age is not None and age > settings.max_event_age:
         limit = f"FAILOVER_MAX_EVENT_AGE {settings.max_event_age:.0f} s"
         return _skip("refused", f"stale: the trigger is {age:.0f} s old, over {limit}")
-    return Plan(tuple(targets.values()), settings.live, "alert on a configured resource")
+    if len(targets) > settings.max_targets:
+        return _skip("refused", _too_many(len(targets), settings.max_targets, "FAILOVER_MAX_TARGETS"))
+    return Plan(targets, settings.live, "alert on a configured resource")
+
+
+def _mapped(trigger: Trigger, settings: Settings, disks: tuple[str, ...]) -> tuple[Target, ...]:
+    """The targets the trigger's resource ids map to, each once, in the order they are named."""
+    targets: dict[str, Target] = {}
+    for resource in trigger.resource_ids:
+        for target_id in settings.targets.get(resource, ()):
+            token = client_token(trigger.identity, target_id)
+            targets.setdefault(target_id, Target(target_id, token, resource, disks))
+    return tuple(targets.values())
 
 
 def _manual(trigger: Trigger, settings: Settings) -> Plan:
-    pair_id = trigger.pair_id or ""
-    if pair_id not in settings.configured_pairs:
-        return _skip("refused", f"{pair_id} is not a pair configured in FAILOVER_TARGETS")
-    target = Target(pair_id, client_token(trigger.identity, pair_id), None)
-    return Plan((target,), settings.live, f"manual request: {trigger.reason}")
+    named = trigger.target_id or ""
+    if named.startswith(("d-", "i-")):
+        # An operator naming a disk or an instance asks for what it maps, whatever its source disk is.
+        targets = tuple(
+            Target(target_id, client_token(trigger.identity, target_id), named)
+            for target_id in settings.targets.get(named, ())
+        )
+        if not targets:
+            return _skip("refused", f"{named} is not a resource mapped in FAILOVER_TARGETS")
+    elif named in settings.configured_targets:
+        targets = (Target(named, client_token(trigger.identity, named), None),)
+    else:
+        kind = "group" if named.startswith("pg-") else "pair"
+        return _skip("refused", f"{named} is not a {kind} configured in FAILOVER_TARGETS")
+    reason = f"manual request: {trigger.reason}"
+    limit = trigger.max_targets or settings.max_targets
+    if len(targets) > limit:
+        variable = "its maxTargets" if trigger.max_targets else "FAILOVER_MAX_TARGETS"
+        return _skip("refused", _too_many(len(targets), limit, variable))
+    if trigger.max_targets is not None and trigger.max_targets != settings.max_targets:
+        raised = settings.max_targets
+        reason += f" (maxTargets {trigger.max_targets} in place of FAILOVER_MAX_TARGETS {raised})"
+    return Plan(targets, settings.live, reason)
+
+
+def _too_many(count: int, limit: int, variable: str) -> str:
+    return (
+        f"the trigger maps {count} targets, over {variable} {limit}: refused whole, so that a mis-mapped "
+        "alarm cannot fail a region over (a manual request may raise the cap with maxTargets)"
+    )
 
 
 def _severe_enough(level: str | None, minimum: str) -> bool:

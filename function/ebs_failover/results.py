@@ -1,8 +1,8 @@
 """The result event: one CloudEvents 1.0 event per invocation.
 
 ``type`` ends in the outcome (``com.aliyun.ebs-failover.failed_over`` …),
-``subject`` is the pair id (several, comma-separated, when one alarm maps to
-several pairs), and ``data`` carries everything an operator needs: the
+``subject`` is the pair or group id (several, comma-separated, when one alarm
+maps to several targets), and ``data`` carries everything an operator needs: the
 outcome, the trigger, each pair's ClientToken, EBS RequestId, status before
 and after, data-loss window, error code and hint, and durations.
 """
@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the command line reads FAILURES without loading the parse stage
     from .triggers import Trigger
 
-__all__ = ["FAILURES", "OUTCOMES", "TYPE_PREFIX", "aggregate", "batch_entry", "build", "trigger_summary"]
+__all__ = [
+    "FAILURES",
+    "OUTCOMES",
+    "TYPE_PREFIX",
+    "aggregate",
+    "batch_entry",
+    "build",
+    "target_id",
+    "trigger_summary",
+]
 
 #: Every outcome, the most serious first (the invocation's outcome is the most serious of its targets').
 OUTCOMES = ("failed", "refused", "failed_over", "already_failed_over", "dry_run", "ignored", "rejected")
@@ -26,6 +35,11 @@ FAILURES = frozenset({"failed", "rejected"})
 TYPE_PREFIX = "com.aliyun.ebs-failover."
 #: Resource ids a result lists at most: an alarm may name thousands, and the result must fit a message.
 RESOURCES_SHOWN = 50
+
+
+def target_id(target: dict[str, Any]) -> str:
+    """A result entry's pair id, or group id."""
+    return str(target.get("pair_id") or target.get("group_id"))
 
 
 def aggregate(outcomes: Sequence[str]) -> str:
@@ -59,7 +73,7 @@ def batch_entry(
         "identity": None if trigger is None else trigger.identity,
         "outcome": outcome,
         "reason": reason,
-        "pairs": [target["pair_id"] for target in targets],
+        "targets": [target_id(target) for target in targets],
     }
 
 
@@ -104,5 +118,5 @@ def build(
         "data": data,
     }
     if targets:
-        event["subject"] = ",".join(str(target["pair_id"]) for target in targets)
+        event["subject"] = ",".join(target_id(target) for target in targets)
     return event

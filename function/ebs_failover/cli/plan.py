@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ebs_failover import results
 from ebs_failover.errors import CliError
 from ebs_failover.triggers import SCHEMA_DIR
 
@@ -75,10 +76,10 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
     if needs_request_id:
         summary["identity"] = "manual:(the FC request id)"
     if trigger.kind == "manual":
-        summary.update(pair_id=trigger.pair_id, reason=trigger.reason)
+        summary.update(target_id=trigger.target_id, reason=trigger.reason)
     targets = [
         {
-            "pair_id": target.pair_id,
+            "group_id" if target.is_group else "pair_id": target.target_id,
             "resource_id": target.resource_id,
             "client_token": None if needs_request_id else target.client_token,
         }
@@ -124,7 +125,7 @@ def _print_checked(checked: Checked) -> None:
             ("event type", trigger["event_type"] or "-"),
         ]
         if trigger["kind"] == "manual":
-            rows += [("pair id", trigger["pair_id"] or "-"), ("reason", trigger["reason"] or "-")]
+            rows += [("target", trigger["target_id"] or "-"), ("reason", trigger["reason"] or "-")]
     rows += [
         ("mode", checked.mode),
         ("region", checked.region or "(the function's region)"),
@@ -137,7 +138,8 @@ def _print_checked(checked: Checked) -> None:
         print("targets:")
         for target in checked.targets:
             resource = f"({target['resource_id']})" if target["resource_id"] else "(manual)"
-            print(f"  {target['pair_id']:<24} {resource:<24} {target['client_token'] or _UNKNOWN_TOKEN}")
+            token = target["client_token"] or _UNKNOWN_TOKEN
+            print(f"  {results.target_id(target):<24} {resource:<24} {token}")
 
 
 def run_token(args: argparse.Namespace) -> int:
@@ -153,7 +155,7 @@ def run_token(args: argparse.Namespace) -> int:
     if not checked.targets:
         raise CliError(f"no ClientToken: the event is {checked.outcome} ({checked.reason})", EXIT_FAILED)
     for target in checked.targets:
-        print(f"{target['pair_id']} {target['client_token']}")
+        print(f"{results.target_id(target)} {target['client_token']}")
     return EXIT_OK
 
 

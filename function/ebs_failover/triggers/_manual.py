@@ -1,4 +1,9 @@
-"""The manual failover request: ``{"action": "failover", "replicaPairId", "reason", "idempotencyKey"?}``."""
+"""The manual failover request.
+
+``{"action": "failover", "replicaPairId" | "replicaGroupId" | "resourceId", "reason", "idempotencyKey"?,
+"maxTargets"?}``: exactly one of the three names what to fail over (a pair, a replica group, or every
+target a disk or instance id maps in ``FAILOVER_TARGETS``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ from . import _values as values
 from ._model import InvalidEvent, Trigger
 from ._schema import validate
 
+#: The fields that name a manual request's target, one of which it must carry.
+TARGET_FIELDS = ("replicaPairId", "replicaGroupId", "resourceId")
+
 
 def manual_trigger(request: dict[str, Any], request_id: str | None) -> Trigger:
     """A :class:`Trigger` for a manual request; identity ``manual:<idempotencyKey>``, else the FC request id.
@@ -17,23 +25,34 @@ def manual_trigger(request: dict[str, Any], request_id: str | None) -> Trigger:
     The schema refuses unknown fields, so a typo in an optional field cannot pass unnoticed.
     """
     validate("manual", request)
+    named = [name for name in TARGET_FIELDS if name in request]
+    if len(named) != 1:
+        raise InvalidEvent(
+            named[1] if len(named) > 1 else "replicaPairId",
+            "exactly one of replicaPairId, replicaGroupId, resourceId (what to fail over)",
+        )
     key = request.get("idempotencyKey")
     if key is None:
         if not isinstance(request_id, str) or not request_id.strip():
             raise InvalidEvent("idempotencyKey", "a non-empty string (no FC request id to fall back on)")
         key = request_id
-    pair_id: str = request["replicaPairId"]
+    target_id: str = request[named[0]]
     reason: str = request["reason"]
+    max_targets: int | None = request.get("maxTargets")
+    summary = {named[0]: target_id, "reason": shorten(reason, values.SUMMARY_LIMIT)}
+    if max_targets is not None:
+        summary["maxTargets"] = str(max_targets)
     return Trigger(
         kind="manual",
         identity=values.identity("manual", key),
         state="MANUAL",
         level=None,
-        resource_ids=(),
+        resource_ids=(target_id,) if named[0] == "resourceId" else (),
         rule=None,
         time=None,
         event_type=None,
-        pair_id=pair_id,
+        target_id=target_id,
         reason=reason,
-        summary={"replicaPairId": pair_id, "reason": shorten(reason, values.SUMMARY_LIMIT)},
+        max_targets=max_targets,
+        summary=summary,
     )

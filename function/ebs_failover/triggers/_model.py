@@ -39,7 +39,9 @@ class Trigger:
     ``rule``: the alarm rule id, or the event type / name.
     ``time``: unix seconds, or ``None`` when the shape carries no time.
     ``event_type``: the event type / name for events; ``None`` for threshold alarms and manual requests.
-    ``pair_id`` and ``reason``: manual requests only.
+    ``target_id``, ``reason`` and ``max_targets``: manual requests only; ``target_id`` is the pair
+    (``pair-``), group (``pg-``) or disk or instance (``d-``, ``i-``) the request names, ``max_targets`` its
+    own cap on the number of targets (``maxTargets``), if it sets one.
     ``summary``: a few short human-readable fields for the result event.
     ``http``: set when the event arrived inside an FC HTTP-trigger envelope.
     """
@@ -52,8 +54,9 @@ class Trigger:
     rule: str | None
     time: float | None
     event_type: str | None
-    pair_id: str | None = None
+    target_id: str | None = None
     reason: str | None = None
+    max_targets: int | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
     http: HttpRequestInfo | None = None
 
