@@ -237,12 +237,27 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port to bind (default: any free port)")
-    serve.add_argument("--seed", metavar="FILE", help="JSON seed file of credentials and pairs to load")
+    serve.add_argument(
+        "--seed", metavar="FILE", help="JSON seed file of credentials, pairs and groups to load"
+    )
     serve.add_argument(
         "--repeat-failover",
         choices=("accept", "deny"),
         default="accept",
         help="what a failover of an already failovered pair answers (default: accept)",
+    )
+    serve.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long every answer takes, as a network round trip would (default: 0)",
+    )
+    serve.add_argument(
+        "--quota",
+        type=int,
+        metavar="N",
+        help="calls per second per account, action and region; beyond, 400 Throttling.User (default: none)",
     )
 
     schema = _verb(

@@ -12,7 +12,10 @@ from ._common import EXIT_FAILED, EXIT_OK
 def run_serve(args: argparse.Namespace) -> int:
     from ebs_failover.testing import FakeEbs, FakeEbsServer
 
-    fake = FakeEbs(repeat_failover=args.repeat_failover)
+    if args.latency < 0 or (args.quota is not None and args.quota < 0):
+        print("ebs-failover: --latency and --quota must not be negative", file=sys.stderr)
+        return EXIT_FAILED
+    fake = FakeEbs(repeat_failover=args.repeat_failover, latency=args.latency, quota=args.quota)
     if args.seed:
         try:
             pair_ids = fake.load_seed(args.seed)

@@ -14,6 +14,7 @@ Besides the EBS API on ``/``, it answers control calls under ``/_fake/``
 ``GET  /_fake/calls``          the recorded calls
 ``GET  /_fake/pairs``          every pair, as seen from its primary region
 ``GET  /_fake/groups``         every group, as seen from its primary region
+``GET  /_fake/stats``          ``{"in_flight", "max_in_flight", "throttled"}``: concurrency and quota
 =============================  ===============================================
 """
 
@@ -96,6 +97,12 @@ class FakeEbsServer(LocalServer):
                 for account in fake.accounts()
                 for pair in fake.backend(account).pairs.values()
             ]
+        if verb == "stats":
+            return {
+                "in_flight": fake.in_flight,
+                "max_in_flight": fake.max_in_flight,
+                "throttled": len(fake.throttled),
+            }
         if verb == "groups":
             return [
                 group.to_api(group.source_region_id)
