@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._auth import DEFAULT_ACCOUNT_ID, Credential
     from ._context import FcContext, FcCredentials, FcFunction, FcTracing
-    from ._faults import Fault, FaultPlan
+    from ._faults import Fault, FaultPlan, Quota
     from ._http import PROXY_VARIABLES
     from ._mns import FakeMnsServer
     from ._mock import EBS_URL, MockEbs, mock_ebs
@@ -68,6 +68,7 @@ _HOMES = {
     "FaultPlan": "_faults",
     "MockEbs": "_mock",
     "Operation": "_models",
+    "Quota": "_faults",
     "RecordedCall": "_service",
     "ReplicaGroup": "_models",
     "ReplicaPair": "_models",
@@ -97,6 +98,7 @@ __all__ = [
     "FaultPlan",
     "MockEbs",
     "Operation",
+    "Quota",
     "RecordedCall",
     "ReplicaGroup",
     "ReplicaPair",

@@ -16,7 +16,11 @@ along. The members show the matching transient status (``failovering`` …) and
 settle together with the group, in the same step (:meth:`EbsBackend.advance` of
 the group, or of any member, completes them all). The call is recorded as one
 :class:`Operation` of the group's action, with the members it carried in
-``members``: a member's change is not an API call of its own.
+``members``: a member's change is not an API call of its own. With the
+``describes`` progression, an answer showing the group or any of its members
+counts once toward the group's transition. AddDiskReplicaPair takes a pair
+``created`` or ``stopped`` (documented) into a group ``created`` or ``stopped``
+(the fake's choice, so that members always move with their group).
 
 The fake's choice: a member pair's own Start/Stop/FailoverDiskReplicaPair answers 403 ``OperationDenied``.
 
