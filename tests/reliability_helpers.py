@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from ebs_failover import log
+from ebs_failover import log, results
 from ebs_failover.cli.run import event_files
 from ebs_failover.handler import handler
 from ebs_failover.results import OUTCOMES, TYPE_PREFIX
@@ -168,7 +168,9 @@ class Live:
             error = raised
         elapsed = time.perf_counter() - started
         changes = [
-            op for op in self.fake.operations[changes_before:] if op.action == "FailoverDiskReplicaPair"
+            op
+            for op in self.fake.operations[changes_before:]
+            if op.action in ("FailoverDiskReplicaPair", "FailoverDiskReplicaGroup")
         ]
         return Invocation(
             result, error, self.stream.getvalue(), self.fake.calls[calls_before:], changes, elapsed
@@ -198,15 +200,17 @@ def check_invariants(live: Live, call: Invocation) -> None:
     if not data["targets"]:  # decided before any look at EBS
         assert call.calls == [], (outcome, [c.action for c in call.calls])
     if outcome in NO_CALL_OUTCOMES:  # at most a look (a dry-run's, or one that found the wrong disk)
-        assert {c.action for c in call.calls} <= {"DescribeDiskReplicaPairs"}, (outcome, call.calls)
+        looks = {"DescribeDiskReplicaPairs", "DescribeDiskReplicaGroups"}
+        assert {c.action for c in call.calls} <= looks, (outcome, call.calls)
     if outcome == "rejected":
         assert data["error"]["code"] in ("InvalidEvent", "Unauthorized")
     # State: never more than one failover of a pair, ever (the fake is reseeded after one).
     per_pair = Counter(op.resource_id for op in call.changes)
     assert all(n == 1 for n in per_pair.values()), per_pair
-    total = Counter(op.resource_id for op in live.fake.state_changes())
+    failovers = [*live.fake.state_changes(), *live.fake.state_changes("FailoverDiskReplicaGroup")]
+    total = Counter(op.resource_id for op in failovers)
     assert all(n == 1 for n in total.values()), total
-    failed_over = {t["pair_id"] for t in data["targets"] if t["outcome"] == "failed_over"}
+    failed_over = {results.target_id(t) for t in data["targets"] if t["outcome"] == "failed_over"}
     assert failed_over == set(per_pair)  # a pair is reported failed over exactly when it was
     assert all(t["verified"] for t in data["targets"] if t["outcome"] == "failed_over")
     if call.changes:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import responses
 
-from ebs_failover import cli
+from ebs_failover import cli, results
 from ebs_failover.cli.run import event_files
 from ebs_failover.testing import FakeEbs, MockEbs
 from ebs_failover.token import client_token
@@ -140,7 +140,7 @@ def test_check_json_matches_every_sample(
         got = {k: trigger[k] for k in ("kind", "identity", "state", "level", "resource_ids")}
         assert got == {k: want[k] for k in got}, name
         for target in plan["targets"]:
-            assert target["client_token"] == client_token(want["identity"], target["pair_id"])
+            assert target["client_token"] == client_token(want["identity"], results.target_id(target))
         assert bool(plan["targets"]) == (outcome == "fail_over"), name
         checked += 1
     assert checked >= 10
@@ -409,7 +409,7 @@ def test_replay_prints_one_line_per_event_and_checks_expected(
     code, out, err = run(capsys, "replay", str(directory))
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["event", "outcome", "each", "pair"]
+    assert lines[0].split() == ["event", "outcome", "each", "target"]
     # The embedded fake shows a failover failovering to one look: about half a second to verify.
     rows = {
         line.split()[0]: re.sub(r"in \d+(\.\d)? s", "in N s", " ".join(line.split()[1:]))
@@ -464,7 +464,7 @@ def test_make_demo_replays_the_sample_events_on_one_fake(capsys: pytest.CaptureF
     assert re.search(rf"^  {DB_PAIR}\s+failovered\s+\(cn-hangzhou -> cn-shanghai\)$", out, re.M), out
     assert (
         out.splitlines()[-1]
-        == f"{len(event_files(EVENTS))} events replayed on one fake, 2 failovers changed state"
+        == f"{len(event_files(EVENTS))} events replayed on one fake, 3 failovers changed state"
     )
 
 

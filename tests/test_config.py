@@ -85,3 +85,37 @@ def test_a_targets_value_nested_too_deep_is_a_config_error() -> None:
     deep = "[" * 100_000 + "]" * 100_000
     with pytest.raises(ConfigError, match="FAILOVER_TARGETS"):
         config.load({"FAILOVER_TARGETS": deep})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FAILOVER_CONCURRENCY", "0", "a whole number from 1 to 100"),
+        ("FAILOVER_CONCURRENCY", "101", "a whole number from 1 to 100"),
+        ("FAILOVER_CONCURRENCY", "2.5", "a whole number from 1 to 100"),
+        ("FAILOVER_MAX_TARGETS", "0", "a whole number from 1 to 1000"),
+        ("FAILOVER_MAX_TARGETS", "many", "a whole number from 1 to 1000"),
+        ("FAILOVER_CALLS_PER_SECOND", "0", "0.1 to 1000 calls per second"),
+        ("FAILOVER_CALLS_PER_SECOND", "nan", "0.1 to 1000 calls per second"),
+        ("FAILOVER_CALLS_PER_SECOND", "fast", "a number of calls per second"),
+        ("FAILOVER_TARGETS", '{"i-bp1abc": "pg_orders"}', "group ids (pg-…)"),
+        ("FAILOVER_TARGETS", '{"i-bp1abc": ["pair-cn-a", 5]}', "a pair or group id"),
+    ],
+)
+def test_the_fleet_settings_are_validated(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config.load({variable: value})
+    assert raised.value.variable == variable
+    assert expected in str(raised.value)
+
+
+def test_the_fleet_settings_defaults_and_groups_as_targets() -> None:
+    settings = config.load(
+        {"FAILOVER_TARGETS": '{"i-bp1abc": ["pair-cn-a", "pg-orders"], "d-bp1x": "pg-orders"}'}
+    )
+    assert (settings.max_targets, settings.concurrency, settings.calls_per_second) == (20, 10, 10.0)
+    assert settings.configured_targets == {"pair-cn-a", "pg-orders"}
+    tuned = config.load(
+        {"FAILOVER_CONCURRENCY": "50", "FAILOVER_CALLS_PER_SECOND": "2.5", "FAILOVER_MAX_TARGETS": "60"}
+    )
+    assert (tuned.max_targets, tuned.concurrency, tuned.calls_per_second) == (60, 50, 2.5)

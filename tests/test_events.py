@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ebs_failover import log
+from ebs_failover import log, results
 from ebs_failover.cli.run import event_files
 from ebs_failover.handler import handler
 from ebs_failover.testing import FakeEbs, FcContext, MockEbs
@@ -42,7 +42,12 @@ def test_there_are_enough_samples_of_every_outcome() -> None:
 
 
 def _per_target(result: dict[str, Any]) -> dict[str, str]:
-    return {target["pair_id"]: target["outcome"] for target in result["data"]["targets"]}
+    return {results.target_id(target): target["outcome"] for target in result["data"]["targets"]}
+
+
+def _failovers(fake: FakeEbs) -> int:
+    """State changes made by Failover calls, pairs' and groups'."""
+    return len(fake.state_changes()) + len(fake.state_changes("FailoverDiskReplicaGroup"))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -52,13 +57,13 @@ def test_each_sample_gives_its_recorded_outcome_once(fake: FakeEbs, path: Path) 
     assert result["data"]["outcome"] == expected, result["data"]["reason"]
     assert _per_target(result) == EXPECTED[path.name].get("targets", {})
     failed_over = [t for t in result["data"]["targets"] if t["outcome"] == "failed_over"]
-    failovers = len(fake.state_changes())
+    failovers = _failovers(fake)
     assert failovers == len(failed_over)
     assert all(t["verified"] is True and t["status_after"] == "failovered" for t in failed_over)
     if expected == "failed_over":
         again = handler(path.read_bytes(), FcContext(request_id="redelivery"))
         assert again["data"]["outcome"] == "already_failed_over"
-        assert len(fake.state_changes()) == failovers  # the redelivery changed nothing
+        assert _failovers(fake) == failovers  # the redelivery changed nothing
     if not result["data"]["targets"]:
         assert fake.calls == []  # decided without a look at EBS
 
@@ -72,5 +77,5 @@ def test_dry_run_of_each_sample_reaches_the_live_outcome_and_changes_nothing(
     live = EXPECTED[path.name].get("targets", {})
     assert _per_target(result) == {pair: "dry_run" if o == "failed_over" else o for pair, o in live.items()}
     assert result["data"]["dry_run"] is True
-    assert fake.state_changes() == []
-    assert {call.action for call in fake.calls} <= {"DescribeDiskReplicaPairs"}
+    assert _failovers(fake) == 0
+    assert {call.action for call in fake.calls} <= {"DescribeDiskReplicaPairs", "DescribeDiskReplicaGroups"}

@@ -720,6 +720,44 @@ def test_invalid_manual_requests(overrides: dict[str, Any], field: str) -> None:
     assert invalid(manual(**overrides), request_id="fc-req-1").field == field
 
 
+def test_a_manual_request_may_name_a_group_or_a_resource_and_its_own_cap() -> None:
+    group = parse(manual(replicaPairId=None, replicaGroupId="pg-orders0cluster", maxTargets=5))
+    assert (group.target_id, group.max_targets, group.resource_ids) == ("pg-orders0cluster", 5, ())
+    assert group.summary == {
+        "replicaGroupId": "pg-orders0cluster",
+        "reason": "region down",
+        "maxTargets": "5",
+    }
+    resource = parse(manual(replicaPairId=None, resourceId="i-bp1demo0app01"))
+    assert (resource.target_id, resource.resource_ids, resource.max_targets) == (
+        "i-bp1demo0app01",
+        ("i-bp1demo0app01",),
+        None,
+    )
+
+
+_EXACTLY_ONE = "exactly one of replicaPairId, replicaGroupId, resourceId"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "expected"),
+    [
+        ({"replicaPairId": None}, "replicaPairId", _EXACTLY_ONE),  # nothing named
+        ({"replicaGroupId": "pg-a"}, "replicaGroupId", _EXACTLY_ONE),  # two named
+        ({"replicaPairId": None, "replicaGroupId": "pair-cn-x"}, "replicaGroupId", "pg-"),
+        ({"replicaPairId": None, "resourceId": "pair-cn-x"}, "resourceId", "disk (d-…) or instance (i-…)"),
+        ({"maxTargets": 0}, "maxTargets", "from 1 to 1000"),
+        ({"maxTargets": 1001}, "maxTargets", "from 1 to 1000"),
+        ({"maxTargets": "5"}, "maxTargets", "from 1 to 1000"),
+    ],
+)
+def test_a_manual_request_names_exactly_one_target_and_a_sane_cap(
+    overrides: dict[str, Any], field: str, expected: str
+) -> None:
+    error = invalid(manual(**overrides), request_id="fc-req-1")
+    assert (error.field, expected in error.expected) == (field, True), error.expected
+
+
 def test_manual_limits_are_inclusive() -> None:
     trigger = parse(manual(replicaPairId="pair-" + "a" * 60, reason="x" * 500))
     assert trigger.target_id == "pair-" + "a" * 60

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ebs_failover import results
 from ebs_failover.errors import CliError
 from ebs_failover.redact import shorten
 from ebs_failover.results import FAILURES
@@ -120,6 +121,8 @@ def run_invoke(args: argparse.Namespace) -> int:
         context = FcContext(request_id=request_id, function=function, region=region)
         with patched_environ({}, remove=OUTSIDE_WORLD), MockEbs(fake):
             result = _call_handler(raw, context)
+        for group in fake.backend().groups.values():
+            note(f"embedded fake EBS: {group.replica_group_id} is {group.status}")
         for pair in fake.backend().pairs.values():
             note(f"embedded fake EBS: {pair.replica_pair_id} is {pair.status}")
     print(json.dumps(result, indent=2, ensure_ascii=False))
@@ -175,7 +178,7 @@ def run_replay(args: argparse.Namespace) -> int:
     mismatches: list[str] = []
     unexpected: list[str] = []
     shared = _fake(replay.seed, replay.config) if args.shared_fake else None
-    print(f"{'event':<44} {'outcome':<20} each pair")
+    print(f"{'event':<44} {'outcome':<20} each target")
     with patched_environ(replay.env, remove=OUTSIDE_WORLD):
         for path in replay.files:
             fake = shared if shared is not None else _fake(replay.seed, replay.config)
@@ -197,7 +200,11 @@ def run_replay(args: argparse.Namespace) -> int:
             print(f"{path.name:<44} {outcome:<20} {pairs}{remark}")
     total = len(replay.files)
     if shared is not None:
-        print("fake EBS, final pair states:")
+        print("fake EBS, final states:")
+        for group in shared.backend().groups.values():
+            route = f"{group.source_region_id} -> {group.destination_region_id}"
+            members = ", ".join(group.pair_ids)
+            print(f"  {group.replica_group_id:<22} {group.status:<12} ({route}; group of {members})")
         for pair in shared.backend().pairs.values():
             route = f"{pair.source_region} -> {pair.destination_region}"
             print(f"  {pair.replica_pair_id:<22} {pair.status:<12} ({route})")
@@ -211,7 +218,7 @@ def run_replay(args: argparse.Namespace) -> int:
     checked = f", {total - len(unexpected)} as expected" if replay.expected is not None else ""
     changed = ""
     if shared is not None:
-        count = len(shared.state_changes())
+        count = len(shared.state_changes()) + len(shared.state_changes("FailoverDiskReplicaGroup"))
         changed = f" on one fake, {count} failover{'' if count == 1 else 's'} changed state"
     print(f"{total} events replayed{changed}{checked}")
     return EXIT_OK
@@ -231,7 +238,9 @@ def _outcome(result: dict[str, Any]) -> tuple[str, str]:
 
 
 def _pair_outcome(target: dict[str, Any]) -> str:
-    shown = f"{target.get('pair_id')} {target.get('outcome')}"
+    shown = f"{results.target_id(target)} {target.get('outcome')}"
+    if target.get("member_pairs"):
+        shown += f" [{len(target['member_pairs'])} pairs]"
     if target.get("verified") is True and "failover_seconds" in target:
         shown += f" (verified failovered in {target['failover_seconds']:g} s)"
     elif target.get("verified") is False:
