@@ -75,12 +75,13 @@ def demo() -> dict[str, Any]:
     return loaded
 
 
-def pair_ids(targets_json: str) -> list[str]:
-    """What an operator passes as ReplicaPairIds: every pair id in FAILOVER_TARGETS."""
+def pair_ids(targets_json: str, prefix: str = "pair-") -> list[str]:
+    """What an operator passes as ReplicaPairIds (``prefix`` ``pg-``: as ReplicaGroupIds): every pair
+    (group) id in FAILOVER_TARGETS."""
     pairs: list[str] = []
     for value in json.loads(targets_json).values():
         for pair in [value] if isinstance(value, str) else value:
-            if pair not in pairs:
+            if pair not in pairs and pair.startswith(prefix):
                 pairs.append(pair)
     return pairs
 
@@ -90,6 +91,7 @@ def sample_values(failover_region: str = "") -> dict[str, str]:
     return {
         "FailoverTargets": env["FAILOVER_TARGETS"],
         "ReplicaPairIds": ",".join(pair_ids(env["FAILOVER_TARGETS"])),
+        "ReplicaGroupIds": ",".join(pair_ids(env["FAILOVER_TARGETS"], "pg-")),
         "FailoverMode": "live",
         "FailoverRegion": failover_region,
         "CodeBucket": "ebs-failover-code",
@@ -272,7 +274,9 @@ def test_the_environment_is_one_the_code_accepts() -> None:
     assert settings.callback_token == sample_values()["CallbackToken"]
     assert settings.region is None  # FailoverRegion '' is "the function's region"
     # The policy's pair list and the function's targets name the same pairs in the sample deployment.
-    assert set(evaluated.parameter("ReplicaPairIds")) == settings.configured_targets
+    configured = {*evaluated.parameter("ReplicaPairIds"), *evaluated.parameter("ReplicaGroupIds")}
+    assert configured == settings.configured_targets
+    assert (settings.max_targets, settings.concurrency, settings.calls_per_second) == (20, 10, 10.0)
 
 
 def test_the_parameters_offer_what_the_code_accepts_with_the_code_defaults() -> None:
@@ -286,6 +290,10 @@ def test_the_parameters_offer_what_the_code_accepts_with_the_code_defaults() -> 
     assert params["FailoverRegion"]["Default"] == ""
     assert config.load({"FAILOVER_REGION": params["FailoverRegion"]["Default"]}).region is None
     assert params["ReplicaPairIds"]["Type"] == "CommaDelimitedList"
+    assert params["ReplicaGroupIds"]["Type"] == "CommaDelimitedList"
+    assert params["FailoverMaxTargets"]["Default"] == defaults.max_targets
+    assert params["FailoverConcurrency"]["Default"] == defaults.concurrency
+    assert params["FailoverCallsPerSecond"]["Default"] == defaults.calls_per_second
     assert params["FunctionName"]["Default"] == "ebs-failover"
 
 
@@ -362,6 +370,12 @@ def run_live(evaluated: ros.Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[Fak
         ).encode()
         for pair in evaluated.parameter("ReplicaPairIds")
     ]
+    events += [
+        json.dumps(
+            {"action": "failover", "replicaGroupId": group, "reason": "drill", "idempotencyKey": "t-1"}
+        ).encode()
+        for group in evaluated.parameter("ReplicaGroupIds")
+    ]
     mns = FakeMnsServer()
     fake = FakeEbs(seed=11)
     with mns:
@@ -399,8 +413,12 @@ def test_the_policy_allows_exactly_what_the_code_calls(
     # ... and on the resources the calls were about.
     policy = statements(evaluated)
     for call in fake.calls:
-        pair = call.params.get("ReplicaPairId") or call.params.get("PairIds", "")
-        arn = f"acs:ebs:{call.region_id}:{call.account_id}:diskreplicapair/{pair}"
+        if "Group" in call.action:
+            group = call.params.get("ReplicaGroupId") or call.params.get("GroupIds", "")
+            arn = f"acs:ebs:{call.region_id}:{call.account_id}:diskreplicagroup/{group}"
+        else:
+            pair = call.params.get("ReplicaPairId") or call.params.get("PairIds", "")
+            arn = f"acs:ebs:{call.region_id}:{call.account_id}:diskreplicapair/{pair}"
         assert allows(policy, f"ebs:{call.action}", arn), arn
     endpoint = re.fullmatch(
         r"https://(\d+)\.mns\.([a-z0-9-]+)\.aliyuncs\.com",
@@ -438,6 +456,25 @@ def test_failover_is_allowed_only_on_the_configured_pairs_in_the_standby_region(
     assert failover["Resource"] == [f"acs:ebs:{standby}:{tenant}:diskreplicapair/pair-cn-only1"]
 
 
+def test_a_group_failover_is_allowed_only_on_the_configured_groups() -> None:
+    evaluated = stack()
+    tenant, standby = evaluated.tenant, evaluated.region
+    [group] = evaluated.parameter("ReplicaGroupIds")
+    policy = statements(evaluated)
+    assert allows(
+        policy, "ebs:FailoverDiskReplicaGroup", f"acs:ebs:{standby}:{tenant}:diskreplicagroup/{group}"
+    )
+    assert not allows(
+        policy, "ebs:FailoverDiskReplicaGroup", f"acs:ebs:{standby}:{tenant}:diskreplicagroup/pg-x"
+    )
+    none = statements(stack(ReplicaGroupIds=""))
+    [failover] = [s for s in none if "ebs:FailoverDiskReplicaGroup" in s["Action"]]
+    assert failover["Resource"] == [f"acs:ebs:{standby}:{tenant}:diskreplicagroup/no-group-configured"]
+    assert not allows(
+        none, "ebs:FailoverDiskReplicaGroup", f"acs:ebs:{standby}:{tenant}:diskreplicagroup/{group}"
+    )
+
+
 def test_fc_can_publish_to_its_failure_destination() -> None:
     evaluated = stack()
     async_config = evaluated.properties(only("ALIYUN::FC3::AsyncInvokeConfig"))
@@ -462,8 +499,8 @@ def test_no_wildcard_action_and_a_wildcard_resource_only_where_unverified() -> N
         assert isinstance(statement["Action"], list)
         actions += statement["Action"]
         if "*" in statement["Resource"]:
-            # ebs-api.md §5: the resource level of DescribeDiskReplicaPairs is unverified.
-            assert statement["Action"] == ["ebs:DescribeDiskReplicaPairs"]
+            # ebs-api.md §5: the resource level of the Describe actions is unverified.
+            assert statement["Action"] == ["ebs:DescribeDiskReplicaPairs", "ebs:DescribeDiskReplicaGroups"]
     assert all("*" not in action for action in actions), actions
 
 
