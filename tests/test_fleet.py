@@ -409,3 +409,34 @@ def test_a_batch_naming_one_pair_twice_fails_it_over_once_and_reports_the_second
     outcomes = [t["outcome"] for t in result["data"]["targets"]]
     assert outcomes == ["failed_over", "already_failed_over"]
     assert len(fake.state_changes()) == 1
+
+
+def test_a_bug_in_one_targets_failover_is_that_targets_failure_logged_with_the_invocations_keys(
+    settings: pytest.MonkeyPatch, logs: Any
+) -> None:
+    """A bug injected into one pair's Failover (not a cloud answer): that pair is failed, the other is
+    failed over, and the worker thread's log line carries the request and correlation ids."""
+    from ebs_failover import sdk
+
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(0), _pair(1)]}))
+    real = sdk.EbsClient.failover
+
+    def buggy(self: sdk.EbsClient, target_id: str, *args: Any, **kwargs: Any) -> str:
+        if target_id == _pair(0):
+            raise RuntimeError("injected bug")
+        return real(self, target_id, *args, **kwargs)
+
+    settings.setattr(sdk.EbsClient, "failover", buggy)
+    fake = _fake(groups=False, pairs=2)
+    with MockEbs(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context(request_id="req-bug"))
+    targets = _by_id(result)
+    assert (targets[_pair(0)]["outcome"], targets[_pair(0)]["error_code"]) == ("failed", "RuntimeError")
+    assert targets[_pair(1)]["outcome"] == "failed_over"
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    [bug] = [line for line in lines if line["message"] == "unexpected_error"]
+    assert (bug["function_request_id"], bug["correlation_id"], bug["target_id"]) == (
+        "req-bug",
+        "cms:t-1",
+        _pair(0),
+    )

@@ -28,6 +28,7 @@ again; the same ClientTokens make that safe.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -388,7 +389,9 @@ class _Act:
         """The Failovers, concurrently; each accepted one watched until it settles (batched looks)."""
         watches: list[_Watch] = []
         with ThreadPoolExecutor(min(self.concurrency, len(works)), thread_name_prefix="ebs-failover") as pool:
-            pending: dict[Future[float | None], _Work] = {pool.submit(self._request, w): w for w in works}
+            pending: dict[Future[float | None], _Work] = {
+                pool.submit(_in_context(self._request), w): w for w in works
+            }
             while pending or any(watch.open for watch in watches):
                 due = _next_look(watches, in_flight=bool(pending))
                 pause = max(due - time.monotonic(), 0.0) if due is not None else None
@@ -564,6 +567,13 @@ class _Watch:
     def _close(self) -> None:
         self.open = False
         self.work.finish()
+
+
+def _in_context(function: Callable[[_Work], float | None]) -> Callable[[_Work], float | None]:
+    """``function`` run in a copy of the caller's context, so that a worker's log line carries the
+    invocation's keys (request id, correlation id), as the handler's own lines do."""
+    context = contextvars.copy_context()
+    return functools.partial(context.run, function)
 
 
 def _next_look(watches: Iterable[_Watch], *, in_flight: bool) -> float | None:
