@@ -573,7 +573,11 @@ def _in_context(function: Callable[[_Work], float | None]) -> Callable[[_Work], 
     """``function`` run in a copy of the caller's context, so that a worker's log line carries the
     invocation's keys (request id, correlation id), as the handler's own lines do."""
     context = contextvars.copy_context()
-    return functools.partial(context.run, function)
+
+    def run(work: _Work) -> float | None:
+        return context.run(function, work)
+
+    return run
 
 
 def _next_look(watches: Iterable[_Watch], *, in_flight: bool) -> float | None:
