@@ -1,4 +1,8 @@
-"""``python -m bench [--quick] [--only NAME ...] [--no-write]``: run, print, update BENCHMARKS.md."""
+"""``python -m bench [NAME ...] [--quick] [--only NAME ...] [--no-write]``: run, print, update BENCHMARKS.md.
+
+``fleet`` writes its own block (the headline, between ``<!-- bench:fleet:start -->`` and
+``<!-- bench:fleet:end -->``); the others share the main one, left alone when none of them ran.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from datetime import datetime, timezone
 
 from ._common import ROOT, Figure, machine, spread
 
-BENCHES = ("warm", "cold", "storm", "size")
+BENCHES = ("fleet", "warm", "cold", "storm", "size")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+FLEET_START, FLEET_END = "<!-- bench:fleet:start -->", "<!-- bench:fleet:end -->"
 REPORT = ROOT / "BENCHMARKS.md"
 
 
@@ -27,8 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these ({', '.join(BENCHES)})",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="the same as --only NAME")
     args = parser.parse_args(argv)
-    chosen = args.only or list(BENCHES)
+    unknown = [name for name in args.names if name not in BENCHES]
+    if unknown:
+        parser.error(f"unknown bench {unknown[0]!r} (choose from {', '.join(BENCHES)})")
+    chosen = [name for name in BENCHES if name in (args.only or []) + args.names] or list(BENCHES)
     sys.path.insert(
         0, str(ROOT / "function")
     )  # the function as FC loads it, even without the editable install
@@ -38,10 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     size_rows: list[tuple[str, int]] = []
     timings: dict[str, float] = {}
+    fleet_block = ""
     for name in chosen:
         t0 = time.perf_counter()
         print(f"… {name}", file=sys.stderr, flush=True)
-        if name == "warm":
+        if name == "fleet":
+            fleet_block = run_fleet(host, args.quick)
+        elif name == "warm":
             from . import warm
 
             figures += warm.run(rounds=5 if args.quick else 21, batch=40 if args.quick else 100)
@@ -66,12 +78,37 @@ def main(argv: list[str] | None = None) -> int:
             figures += found
         timings[name] = time.perf_counter() - t0
     total = time.perf_counter() - started
-    block = render(figures, size_rows, host, args.quick, timings, total)
-    print(block)
+    blocks: list[tuple[str, str, str]] = []
+    if fleet_block:
+        blocks.append((fleet_block, FLEET_START, FLEET_END))
+    if any(name != "fleet" for name in chosen):
+        blocks.append((render(figures, size_rows, host, args.quick, timings, total), START, END))
+    for block, _, _ in blocks:
+        print(block + "\n")
     if not args.no_write:
-        write(block)
+        for block, start, end in blocks:
+            write(block, start, end)
         print(f"(written to {REPORT.relative_to(ROOT)})", file=sys.stderr)
     return 0
+
+
+def run_fleet(host: str, quick: bool) -> str:
+    """The fleet bench's block: when and where, its tables, its wall time."""
+    from . import fleet
+
+    t0 = time.perf_counter()
+    table = fleet.run(rounds=1 if quick else 3, quota_rounds=1 if quick else 2).render()
+    seconds = time.perf_counter() - t0
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            f"Run {when}{' (--quick)' if quick else ''}: {host}.",
+            "",
+            table,
+            "",
+            f"Bench wall time: fleet {seconds:.0f} s.",
+        ]
+    )
 
 
 def render(
@@ -124,13 +161,15 @@ def _ratio(figure: Figure) -> str:
     return shown
 
 
-def write(block: str) -> None:
-    text = REPORT.read_text() if REPORT.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    REPORT.write_text(f"{head}{START}\n{block}\n{END}{tail}")
+def write(block: str, start: str = START, end: str = END) -> None:
+    """Replace what is between ``start`` and ``end`` in BENCHMARKS.md (the markers added at its end when
+    missing)."""
+    text = REPORT.read_text() if REPORT.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
+    if start not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    REPORT.write_text(f"{head}{start}\n{block}\n{end}{tail}")
 
 
 if __name__ == "__main__":
