@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,20 @@ class Ebs:
 
     def status(self, pair_id: str) -> str:
         return str(self.describe(pair_id)["Status"])
+
+
+@contextmanager
+def mounted(fake: FakeEbs, how: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``fake`` where the handler reaches it: in process (``how`` ``responses``), or on a 127.0.0.1 socket
+    (``server``: ``EBS_ENDPOINT`` and ``EBS_PROTOCOL`` point the function at it)."""
+    if how == "responses":
+        with MockEbs(fake) as mock:
+            yield mock
+        return
+    with FakeEbsServer(fake) as server:
+        monkeypatch.setenv("EBS_ENDPOINT", server.endpoint)
+        monkeypatch.setenv("EBS_PROTOCOL", "http")
+        yield server
 
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")

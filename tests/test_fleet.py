@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 
 from ebs_failover.handler import handler
-from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, FcCredentials, FcFunction, MockEbs
+from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, MockEbs
 from ebs_failover.token import client_token
 
-from .conftest import PRIMARY, STANDBY, live_settings, seed_pair
+from .conftest import PRIMARY, STANDBY, live_settings, mounted, seed_pair
 
 KEY, SECRET = "STS.fc-role", "Fleet-Secret-Value-9f8e7d"
 DESCRIBE, FAILOVER = "DescribeDiskReplicaPairs", "FailoverDiskReplicaPair"
@@ -77,32 +77,14 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 @pytest.fixture(params=["responses", "server"])
 def mount(request: pytest.FixtureRequest, settings: pytest.MonkeyPatch) -> Mount:
-    @contextmanager
-    def mounted(fake: FakeEbs) -> Iterator[Any]:
-        if request.param == "responses":
-            with MockEbs(fake) as mock:
-                yield mock
-            return
-        with FakeEbsServer(fake) as server:
-            settings.setenv("EBS_ENDPOINT", server.endpoint)
-            settings.setenv("EBS_PROTOCOL", "http")
-            yield server
-
-    return mounted
+    """How the fake is reached: in process (``responses``), or on a 127.0.0.1 socket."""
+    return lambda fake: mounted(fake, request.param, settings)
 
 
 @pytest.fixture
 def server(settings: pytest.MonkeyPatch) -> Callable[[FakeEbs], AbstractContextManager[Any]]:
     """The socket mounting only (for tests about timing between threads)."""
-
-    @contextmanager
-    def mounted(fake: FakeEbs) -> Iterator[Any]:
-        with FakeEbsServer(fake) as running:
-            settings.setenv("EBS_ENDPOINT", running.endpoint)
-            settings.setenv("EBS_PROTOCOL", "http")
-            yield running
-
-    return mounted
+    return lambda fake: mounted(fake, "server", settings)
 
 
 def _context(timeout: int = 30, request_id: str = "req-1") -> FcContext:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,9 @@ import pytest
 
 from ebs_failover.errors import TransientFailure
 from ebs_failover.handler import handler
-from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, FcCredentials, FcFunction, MockEbs
+from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, FcCredentials, FcFunction
 
-from .conftest import PRIMARY, STANDBY, live_settings, seed_pair
+from .conftest import PRIMARY, STANDBY, live_settings, mounted, seed_pair
 
 DB_PAIR, APP_PAIR = "pair-cn-demo0db01", "pair-cn-demo0app01"
 DB_DISK, APP_DISK, APP_INSTANCE = "d-bp1demo0primary01", "d-bp1demo0app0data1", "i-bp1demo0app01"
@@ -48,19 +48,7 @@ Mount = Callable[[FakeEbs], AbstractContextManager[Any]]
 @pytest.fixture(params=["responses", "server"])
 def mount(request: pytest.FixtureRequest, settings: pytest.MonkeyPatch) -> Mount:
     """How the fake is reached: in process (``responses``), or on a 127.0.0.1 socket."""
-
-    @contextmanager
-    def mounted(fake: FakeEbs) -> Iterator[Any]:
-        if request.param == "responses":
-            with MockEbs(fake) as mock:
-                yield mock
-            return
-        with FakeEbsServer(fake) as server:
-            settings.setenv("EBS_ENDPOINT", server.endpoint)
-            settings.setenv("EBS_PROTOCOL", "http")
-            yield server
-
-    return mounted
+    return lambda fake: mounted(fake, request.param, settings)
 
 
 @pytest.fixture

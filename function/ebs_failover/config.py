@@ -16,9 +16,9 @@ import functools
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .credentials import Credentials
 from .errors import ConfigError
@@ -260,41 +260,44 @@ def _event_types(raw: str | None) -> frozenset[str]:
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float, highest: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, "a number of seconds", raw) from None
-    if not 0 <= value <= highest:  # NaN fails too
-        raise ConfigError(name, f"0 to {highest:.0f} seconds", raw)
-    return value
+    return _bounded(
+        environ, name, default, float, 0.0, highest, "a number of seconds", f"0 to {highest:.0f} seconds"
+    )
 
 
 def _count(environ: Mapping[str, str], name: str, default: int, highest: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"a whole number from 1 to {highest}", raw) from None
-    if not 1 <= value <= highest:
-        raise ConfigError(name, f"a whole number from 1 to {highest}", raw)
-    return value
+    expected = f"a whole number from 1 to {highest}"
+    return _bounded(environ, name, default, int, 1, highest, expected, expected)
 
 
 def _rate(environ: Mapping[str, str], name: str, default: float, highest: float) -> float:
+    within = f"0.1 to {highest:.0f} calls per second"
+    return _bounded(environ, name, default, float, 0.1, highest, "a number of calls per second", within)
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def _bounded(
+    environ: Mapping[str, str],
+    name: str,
+    default: _Number,
+    parse: Callable[[str], _Number],
+    lowest: _Number,
+    highest: _Number,
+    unreadable: str,
+    out_of_range: str,
+) -> _Number:
+    """The number ``name`` holds, from ``lowest`` to ``highest`` (unset or blank: ``default``)."""
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(name, "a number of calls per second", raw) from None
-    if not 0.1 <= value <= highest:  # NaN fails too
-        raise ConfigError(name, f"0.1 to {highest:.0f} calls per second", raw)
+        raise ConfigError(name, unreadable, raw) from None
+    if not lowest <= value <= highest:  # NaN fails too
+        raise ConfigError(name, out_of_range, raw)
     return value
 
 
