@@ -19,6 +19,7 @@ from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, 
 from ebs_failover.token import client_token
 
 from .conftest import PRIMARY, STANDBY, live_settings, mounted, seed_pair
+from .test_trust import disk_event
 
 KEY, SECRET = "STS.fc-role", "Fleet-Secret-Value-9f8e7d"
 DESCRIBE, FAILOVER = "DescribeDiskReplicaPairs", "FailoverDiskReplicaPair"
@@ -379,9 +380,6 @@ def test_verification_looks_are_batched_and_start_right_after_acceptance(
 
 def test_a_batch_naming_one_pair_twice_fails_it_over_once_and_reports_the_second_as_done() -> None:
     """Two waves: the second event's pair is looked at after the first event's failover settled."""
-    # Through the pairs' handler path with an EventBridge batch of two disk events on the same disk.
-    from .test_trust import disk_event
-
     fake = _fake(groups=False)
     events = [json.loads(disk_event(LONE_DISK, INSTANCE)) for _ in range(2)]
     events[1]["id"] = "iohang-second"
@@ -422,3 +420,131 @@ def test_a_bug_in_one_targets_failover_is_that_targets_failure_logged_with_the_i
         "cms:t-1",
         _pair(0),
     )
+
+
+# -- what an independent review of the act stage found (each failed on the code before its fix) ----------
+
+
+def test_a_throttled_targets_watch_starts_when_its_failover_is_accepted(server: Any, settings: Any) -> None:
+    """The watch (FAILOVER_VERIFY_SECONDS, the replay grace, failover_seconds) counts from the attempt EBS
+    accepted, not from the first one: a pair accepted after a 2.5 s Retry-After is watched for its 2 s too,
+    and verified like the other."""
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(0), _pair(1)]}))
+    settings.setenv("FAILOVER_VERIFY_SECONDS", "2")
+    fake = _fake(groups=False, pairs=2)
+    fake.faults.error(FAILOVER, 400, "Throttling.User", retry_after=2500, match={"ReplicaPairId": _pair(0)})
+    fake.transitions.set("failovering", "describes", times=1)  # each pair needs a second look
+    with server(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    targets = _by_id(result)
+    assert targets[_pair(1)]["verified"] is True
+    assert targets[_pair(0)]["verified"] is True, targets[_pair(0)]
+
+
+def test_a_bug_after_one_targets_refusal_is_that_targets_alone(settings: Any) -> None:
+    """A bug injected into the look after one pair's InvalidStatus (not a cloud answer): the other pair,
+    which EBS failed over, is still reported failed_over (the bug once made every target failed)."""
+    from ebs_failover import sdk
+
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(0), _pair(1)]}))
+    real = sdk.EbsClient.describe
+
+    def buggy(self: sdk.EbsClient, ids: Any, *args: Any, **kwargs: Any) -> Any:
+        if list(ids) == [_pair(0)]:  # only the look after pair 0's InvalidStatus
+            raise RuntimeError("injected bug")
+        return real(self, ids, *args, **kwargs)
+
+    settings.setattr(sdk.EbsClient, "describe", buggy)
+    fake = _fake(groups=False, pairs=2)
+    fake.faults.error(FAILOVER, 400, "OperationDenied.InvalidStatus", match={"ReplicaPairId": _pair(0)})
+    with MockEbs(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    assert fake.pair(_pair(1)).status in ("failovering", "failovered")  # EBS did fail it over
+    assert _by_id(result)[_pair(1)]["outcome"] == "failed_over", _by_id(result)[_pair(1)]
+
+
+def test_one_missing_group_in_a_batched_describe_costs_only_itself(settings: Any) -> None:
+    """Real EBS may answer NoSuchResource to a batched DescribeDiskReplicaGroups naming one group that is
+    not there (ebs-api.md: Terraform maps it to not-found; the fake filters, so the answer is injected):
+    each id is then described alone, the two real groups fail over and the deleted one alone is failed."""
+    other, gone = "pg-billing0cluster", "pg-deleted0group"
+    other_members = ("pair-cn-billing0a", "pair-cn-billing0b")
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [GROUP, other, gone]}))
+    fake = FakeEbs(seed=15)
+    fake.register_credential(KEY, SECRET)
+    pairs = [seed_pair(p, d, "created") for p, d in zip(MEMBERS, MEMBER_DISKS, strict=True)]
+    pairs += [seed_pair(p, "d-bp1" + p[-8:], "created") for p in other_members]
+    second = {
+        **_seed_group(),
+        "ReplicaGroupId": other,
+        "GroupName": "billing",
+        "PairIds": list(other_members),
+    }
+    fake.load_seed({"pairs": pairs, "groups": [_seed_group(), second]})
+    fake.faults.error(
+        DESCRIBE_GROUPS,
+        404,
+        "NoSuchResource",
+        "The specified resource is not found.",
+        match={"GroupIds": ",".join([GROUP, other, gone]), "Site": "backup"},
+    )
+    with MockEbs(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    targets = _by_id(result)
+    assert (targets[GROUP]["outcome"], targets[other]["outcome"]) == ("failed_over", "failed_over"), targets
+    assert (targets[gone]["outcome"], targets[gone]["error_code"]) == ("failed", "NoSuchResource")
+
+
+def test_targets_waiting_out_a_throttle_hold_no_concurrency_slot(server: Any, settings: Any) -> None:
+    """FAILOVER_CONCURRENCY bounds the calls in flight, not the targets waiting: with 2 slots and two pairs
+    told to wait 3 s, the third pair is failed over before either of them."""
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(n) for n in range(3)]}))
+    settings.setenv("FAILOVER_CONCURRENCY", "2")
+    fake = _fake(groups=False, pairs=3)
+    for n in (0, 1):
+        fake.faults.error(
+            FAILOVER, 400, "Throttling.User", retry_after=3000, match={"ReplicaPairId": _pair(n)}
+        )
+    with server(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    assert {t["outcome"] for t in result["data"]["targets"]} == {"failed_over"}
+    accepted = {c.params["ReplicaPairId"]: c.at for c in fake.calls_for(FAILOVER) if c.status == 200}
+    assert accepted[_pair(2)] < min(accepted[_pair(0)], accepted[_pair(1)]), accepted
+
+
+def test_the_cap_bounds_a_batch_of_events_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three disk events in one EventBridge batch, FAILOVER_MAX_TARGETS=2: every event is refused, nothing
+    is called (a batch of hundreds of events would otherwise fail hundreds of pairs over)."""
+    disks = [f"d-bp1capped{n}" for n in range(3)]
+    pairs = [f"pair-cn-capped{n}" for n in range(3)]
+    live_settings(monkeypatch, dict(zip(disks, pairs, strict=True)))
+    monkeypatch.setenv("FAILOVER_MAX_TARGETS", "2")
+    fake = FakeEbs(seed=15)
+    fake.register_credential(KEY, SECRET)
+    fake.load_seed({"pairs": [seed_pair(p, d) for p, d in zip(pairs, disks, strict=True)]})
+    batch = [json.loads(disk_event(d, "i-bp1capped0")) for d in disks]
+    with MockEbs(fake):
+        result = handler(json.dumps(batch).encode(), _context())
+    assert result["data"]["outcome"] == "refused"
+    assert {e["outcome"] for e in result["data"]["batch"]} == {"refused"}
+    assert "the batch's events map 3 targets" in result["data"]["batch"][0]["reason"]
+    assert fake.calls == []
+
+
+def test_a_group_with_an_invalid_pair_is_refused_alike_in_dry_run_and_live(settings: Any) -> None:
+    """The group's pairs, as the preflight saw them, are checked too: with one pair invalid, live and
+    dry-run both refuse the group, naming the pair, and no Failover is sent."""
+    live_fake = _fake()
+    live_fake.backend().invalidate(MEMBERS[1])  # a member's disk was removed
+    with MockEbs(live_fake):
+        live = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    settings.setenv("FAILOVER_MODE", "dry-run")
+    fake = _fake()
+    fake.backend().invalidate(MEMBERS[1])
+    with MockEbs(fake):
+        rehearsal = handler(_alarm(f"instanceId={INSTANCE}", trans="t-2"), _context())
+    group_live, group_dry = _by_id(live)[GROUP], _by_id(rehearsal)[GROUP]
+    assert group_dry["member_pairs"][1]["status"] == "invalid"
+    assert (group_live["outcome"], group_dry["outcome"]) == ("refused", "refused")
+    assert MEMBERS[1] in group_live["hint"]
+    assert live_fake.calls_for(FAILOVER_GROUP) == fake.calls_for(FAILOVER_GROUP) == []

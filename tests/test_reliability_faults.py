@@ -172,6 +172,9 @@ def test_fault_matrix(fault: Fault, action: str, times: int) -> None:
                 assert len(describes) == 2
                 if times == 1 or action == FAILOVER:
                     assert call.target["status_after"] == "normal"
+            elif fault.code == "NoSuchResource" and action == DESCRIBE:
+                # Not there is absent, not an error: the production site is asked once, to say why.
+                assert [c.params["Site"] for c in faulted] == ["backup", "production"]
             else:
                 assert len(faulted) == 1  # never retried
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -63,6 +64,8 @@ _NO_DATA = frozenset({"created", "initial_syncing"})
 _FAILING_BACK = frozenset({"reprotecting", "reprotect_failed"})
 #: A verification looks again after these many seconds, the last one repeated.
 _VERIFY_WAITS = (0.5, 1.0, 2.0, 4.0)
+#: Worker threads of one wave at most: a target's thread waits (its turn, a backoff) without a call slot.
+_MAX_WORKERS = 100
 #: How long an accepted failover may leave the target as it was before EBS is taken to have replayed an
 #: earlier answer for the ClientToken (an accepted failover turns it ``failovering`` at once).
 _REPLAY_GRACE = 3.0
@@ -303,12 +306,14 @@ class _Act:
 
     def _preflight(self, works: list[_Work]) -> None:
         """Describe every target (batched) from the backup site; explain what is not there."""
-        groups = [work for work in works if work.target.is_group]
-        pairs = [work for work in works if not work.target.is_group]
-        raw_groups = self._describe(groups, [w.target.target_id for w in groups], "backup", groups=True)
-        member_ids = [pair for raw in raw_groups.values() for pair in raw.get("PairIds") or ()]
-        members_and_pairs = [*(w.target.target_id for w in pairs), *member_ids]
-        raw_pairs = self._describe(works if member_ids else pairs, members_and_pairs, "backup")
+        groups = {w.target.target_id: [w] for w in works if w.target.is_group}
+        raw_groups = self._describe(groups, "backup", groups=True)
+        # The pairs, and the groups' pairs (whose Describe is on the group's behalf), in one Describe.
+        pairs: dict[str, list[_Work]] = {w.target.target_id: [w] for w in works if not w.target.is_group}
+        for group_id, group in raw_groups.items():
+            for member in group.get("PairIds") or ():
+                pairs.setdefault(str(member), []).extend(groups[group_id])
+        raw_pairs = self._describe(pairs, "backup")
         missing: list[_Work] = []
         for work in works:
             raw = (raw_groups if work.target.is_group else raw_pairs).get(work.target.target_id)
@@ -327,22 +332,28 @@ class _Act:
             self._not_standby(missing)
 
     def _describe(
-        self, works: list[_Work], ids: list[str], site: str, *, groups: bool = False
+        self, owners: Mapping[str, list[_Work]], site: str, *, groups: bool = False
     ) -> dict[str, dict[str, Any]]:
-        """One batched Describe on behalf of ``works``: its attempts count for each; its failure is each one's
-        (``_Work.failure``) and the answer is then empty."""
-        if not ids:
+        """One batched Describe of the ids ``owners`` names, on behalf of their works: its attempts count for
+        each. When it fails for a reason one id can cause (an id EBS does not know, a parameter it
+        rejects), each id is described alone, so that one bad id costs only its own works; a failure is
+        each owner's (``_Work.failure``), and its ids are absent from the answer."""
+        if not owners:
             return {}
         tally = _Tally()
         try:
-            return self._describing(tally, ids, site, groups)
+            return self._describing(tally, list(owners), site, groups)
         except EbsError as error:
-            for work in works:
-                if work.failure is None:
-                    work.failure = error
-            return {}
+            if error.transient or len(owners) == 1:
+                for works in owners.values():
+                    _fail_first(works, error)
+                return {}
+            found: dict[str, dict[str, Any]] = {}
+            for target_id, works in owners.items():
+                found.update(self._describe({target_id: works}, site, groups=groups))
+            return found
         finally:
-            for work in works:
+            for work in {id(w): w for works in owners.values() for w in works}.values():
                 work.result.attempts += tally.attempts
 
     def _describing(self, tally: Tally, ids: list[str], site: str, groups: bool) -> dict[str, dict[str, Any]]:
@@ -353,12 +364,9 @@ class _Act:
     def _not_standby(self, works: list[_Work]) -> None:
         """Targets that are not a backup in this region: a fail-back made this region their source, or the
         region (or the id) is wrong."""
-        groups = [work for work in works if work.target.is_group]
-        pairs = [work for work in works if not work.target.is_group]
-        found = {
-            **self._describe(groups, [w.target.target_id for w in groups], "production", groups=True),
-            **self._describe(pairs, [w.target.target_id for w in pairs], "production"),
-        }
+        groups = {w.target.target_id: [w] for w in works if w.target.is_group}
+        pairs = {w.target.target_id: [w] for w in works if not w.target.is_group}
+        found = {**self._describe(groups, "production", groups=True), **self._describe(pairs, "production")}
         region = self.client.region
         for work in works:
             result, raw = work.result, found.get(work.target.target_id)
@@ -386,11 +394,19 @@ class _Act:
     # -- failover and verification -----------------------------------------------------------------------
 
     def _request_and_watch(self, works: list[_Work]) -> None:
-        """The Failovers, concurrently; each accepted one watched until it settles (batched looks)."""
+        """The Failovers, side by side; each accepted one watched until it settles (batched looks).
+
+        Every target has a worker thread of its own (up to :data:`_MAX_WORKERS`), and at most
+        ``concurrency`` calls are in flight: a target that waits (its turn, a backoff, a Retry-After)
+        holds up no other.
+        """
         watches: list[_Watch] = []
-        with ThreadPoolExecutor(min(self.concurrency, len(works)), thread_name_prefix="ebs-failover") as pool:
+        in_flight = threading.BoundedSemaphore(self.concurrency)
+        workers = min(len(works), _MAX_WORKERS)
+        with ThreadPoolExecutor(workers, thread_name_prefix="ebs-failover") as pool:
             pending: dict[Future[float | None], _Work] = {
-                pool.submit(_in_context(self._request), w): w for w in works
+                pool.submit(_in_context(functools.partial(self._request, slots=in_flight)), w): w
+                for w in works
             }
             while pending or any(watch.open for watch in watches):
                 due = _next_look(watches, in_flight=bool(pending))
@@ -399,39 +415,56 @@ class _Act:
                     done, _ = wait(pending, timeout=pause, return_when=FIRST_COMPLETED)
                     for future in done:
                         work = pending.pop(future)
-                        requested = future.result()  # _request never raises
-                        if requested is not None:
-                            watches.append(_Watch(work, requested, self.budget.deadline))
+                        accepted = future.result()  # _request never raises
+                        if accepted is not None:
+                            watches.append(_Watch(work, accepted, self.budget.deadline))
                         else:
                             work.finish()
                 elif pause:
                     self.sleep(pause)
                 due = _next_look(watches, in_flight=bool(pending))
                 if due is not None and due <= time.monotonic():
-                    self._look([watch for watch in watches if watch.open])
+                    self._look_safely([watch for watch in watches if watch.open])
 
-    def _request(self, work: _Work) -> float | None:
-        """One target's Failover, with its own retries: when it was requested (monotonic), or None when it was
-        not accepted (the result says why). Runs on a worker thread; never raises."""
-        requested = time.monotonic()
+    def _request(self, work: _Work, *, slots: threading.BoundedSemaphore) -> float | None:
+        """One target's Failover, with its own retries: when the attempt EBS accepted was sent (monotonic),
+        or None when none was (the result says why). Runs on a worker thread; never raises."""
+        sent = [0.0]
+
+        def attempt() -> str:
+            action = _failover_action(work)
+            if not self.pacer.wait(action, self.budget.deadline):
+                raise EbsError("BudgetExhausted", None, "no turn within the time budget", None, action=action)
+            with slots:  # only the call itself takes one of the FAILOVER_CONCURRENCY slots
+                sent[0] = time.monotonic()
+                return self.client.failover(work.target.target_id, work.target.client_token, self.budget)
+
         try:
-            work.result.request_id = retrying(
-                self.budget,
-                work.result,
-                self.client.failover,
-                work.target.target_id,
-                work.target.client_token,
-                self.budget,
-                self.pacer,
-            )
-        except EbsError as error:
-            self._failed(work, error)
-            return None
+            try:
+                work.result.request_id = retrying(self.budget, work.result, attempt)
+            except EbsError as error:
+                failure: EbsError | None = error
+            else:
+                failure = None
+            if failure is not None:
+                self._failed(work, failure)
+                return None
+            return sent[0]
         except Exception as error:  # a bug in one target's handling must not lose what the others did
             log.LOGGER.error("unexpected_error", exc_info=error, target_id=work.target.target_id)
             work.result.outcome, work.result.error_code = "failed", type(error).__name__
             return None
-        return requested
+
+    def _look_safely(self, watches: list[_Watch]) -> None:
+        """:meth:`_look`; a bug in it ends these watches with what is known (accepted, not seen since)."""
+        try:
+            self._look(watches)
+        except Exception as error:
+            log.LOGGER.error("unexpected_error", exc_info=error)
+            at = time.monotonic()
+            for watch in watches:
+                if watch.open:
+                    watch.observe(None, type(error).__name__, at)
 
     def _look(self, watches: list[_Watch]) -> None:
         """One batched look at every watched target (pairs and groups apart); each watch judges its own."""
@@ -569,6 +602,16 @@ class _Watch:
         self.work.finish()
 
 
+def _fail_first(works: Iterable[_Work], error: EbsError) -> None:
+    """``error`` is these works' failure, unless they already have one (or EBS said the id is unknown: a
+    target that is not there is described as absent, and the production-site look explains it)."""
+    if error.code == "NoSuchResource":
+        return
+    for work in works:
+        if work.failure is None:
+            work.failure = error
+
+
 def _in_context(function: Callable[[_Work], float | None]) -> Callable[[_Work], float | None]:
     """``function`` run in a copy of the caller's context, so that a worker's log line carries the
     invocation's keys (request id, correlation id), as the handler's own lines do."""
@@ -621,6 +664,8 @@ def _refused(work: _Work) -> bool:
         )
     elif target.is_group and not seen.member_ids:
         result.outcome, result.hint = "refused", "the replica group has no pairs: nothing to fail over"
+    elif target.is_group and (blocking := _blocking_member(result.member_pairs or [])):
+        result.outcome, result.hint = "refused", blocking
     elif seen.status in _NO_DATA or not seen.last_recover_point:
         result.outcome = "refused"
         result.hint = (
@@ -646,6 +691,24 @@ def _refused(work: _Work) -> bool:
     else:
         return False
     return True
+
+
+def _blocking_member(members: list[dict[str, Any]]) -> str | None:
+    """Why a group's pairs, as the preflight saw them, forbid its failover (EBS would refuse it, or the
+    group is not what FAILOVER_TARGETS was written for), or None."""
+    for member in members:
+        status = member.get("status")
+        if status is None:
+            return (
+                f"the group's pair {member['pair_id']} is not visible from the backup site: the group is not "
+                "whole here, so it is not failed over (check it in the console)"
+            )
+        if status in _HOPELESS or status in _FAILING_BACK:
+            return (
+                f"the group's pair {member['pair_id']} is {status}: EBS does not fail a group over with a "
+                "pair in that status (PairGroupStatusConflict), and the function never fights a fail-back"
+            )
+    return None
 
 
 def _ready(work: _Work) -> bool:

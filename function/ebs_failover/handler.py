@@ -19,7 +19,7 @@ from typing import Any
 from . import callback, config, ebs, log, redact, results
 from .credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
-from .policy import Plan, Target, decide
+from .policy import Plan, Target, cap_batch, decide
 from .triggers import Trigger, parse, split_batch
 
 __all__ = ["Decision", "decide_event", "handler"]
@@ -179,10 +179,13 @@ class _Invocation:
         return self._result(results.aggregate([t["outcome"] for t in done]), reason, done)
 
     def _run_batch(self, batch: list[dict[str, Any]], settings: config.Settings) -> dict[str, Any]:
-        """EventBridge's event-streaming batch: each event decided on its own, its pairs failed over on
-        their share of the time, one result listing every event's outcome."""
+        """EventBridge's event-streaming batch: each event decided on its own, the batch capped as one
+        (FAILOVER_MAX_TARGETS), every event's targets failed over together, one result listing every
+        event's outcome."""
         now = time.time()
-        decisions = [decide_event(event, settings, request_id=None, now=now) for event in batch]
+        decided = [decide_event(event, settings, request_id=None, now=now) for event in batch]
+        plans = cap_batch([d.plan for d in decided], settings)
+        decisions = [Decision(d.trigger, plan, d.error) for d, plan in zip(decided, plans, strict=True)]
         identities = ",".join(d.trigger.identity for d in decisions if d.trigger is not None)
         log.bind(correlation_id=redact.shorten(identities, 512))
         work = [

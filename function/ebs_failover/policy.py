@@ -17,7 +17,8 @@ The rules, in order:
 5. A trigger older than ``FAILOVER_MAX_EVENT_AGE`` is ``refused`` as stale.
 6. A trigger that maps more targets (pairs and groups, a group counting once) than
    ``FAILOVER_MAX_TARGETS`` is ``refused`` whole: a mis-mapped alarm must not fail
-   a region over. A manual request may set its own cap (``maxTargets``).
+   a region over. A manual request may set its own cap (``maxTargets``); the events of one batch
+   are capped together (:func:`cap_batch`).
 7. ``FAILOVER_MODE`` decides between ``dry_run`` and a live failover.
 
 A level-less alarm counts as ``INFO``: it acts only when ``FAILOVER_MIN_LEVEL`` is ``INFO``.
@@ -25,13 +26,14 @@ A level-less alarm counts as ``INFO``: it acts only when ``FAILOVER_MIN_LEVEL`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import LEVELS, Settings
 from .token import client_token
 from .triggers import Trigger
 
-__all__ = ["Plan", "Target", "decide"]
+__all__ = ["Plan", "Target", "cap_batch", "decide"]
 
 _ALARM_KINDS = frozenset({"cms_callback", "cms_alarm"})
 #: EventBridge event types that carry a threshold alarm (CloudMonitor's alert callback), judged by level.
@@ -94,6 +96,19 @@ def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
     if len(targets) > settings.max_targets:
         return _skip("refused", _too_many(len(targets), settings.max_targets, "FAILOVER_MAX_TARGETS"))
     return Plan(targets, settings.live, "alert on a configured resource")
+
+
+def cap_batch(plans: Sequence[Plan], settings: Settings) -> list[Plan]:
+    """The plans of one batch of events (EventBridge's event streaming), capped as one: when the plans
+    that act name more distinct targets together than ``FAILOVER_MAX_TARGETS``, every one of them is
+    ``refused`` (a storm of events is a region failing over, which a person decides)."""
+    acting = {target.target_id for plan in plans if plan.outcome is None for target in plan.targets}
+    if len(acting) <= settings.max_targets:
+        return list(plans)
+    reason = _too_many(len(acting), settings.max_targets, "FAILOVER_MAX_TARGETS").replace(
+        "the trigger maps", "the batch's events map", 1
+    )
+    return [plan if plan.outcome is not None else _skip("refused", reason) for plan in plans]
 
 
 def _mapped(trigger: Trigger, settings: Settings, disks: tuple[str, ...]) -> tuple[Target, ...]:

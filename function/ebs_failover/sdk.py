@@ -138,6 +138,8 @@ class EbsClient:
                 if not isinstance(next_token, str) or not next_token:
                     break
                 query = {**query, "NextToken": next_token}
+            else:  # never "not there" for an id on a page that was not read
+                raise EbsError("TooManyPages", None, f"more than {_MAX_PAGES} pages", None, action=action)
         return found
 
     def failover(self, target_id: str, token: str, budget: Budget, pacer: Pacer | None = None) -> str:
