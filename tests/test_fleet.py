@@ -548,3 +548,30 @@ def test_a_group_with_an_invalid_pair_is_refused_alike_in_dry_run_and_live(setti
     assert (group_live["outcome"], group_dry["outcome"]) == ("refused", "refused")
     assert MEMBERS[1] in group_live["hint"]
     assert live_fake.calls_for(FAILOVER_GROUP) == fake.calls_for(FAILOVER_GROUP) == []
+
+
+def test_a_target_whose_turn_comes_after_the_budget_is_retried_by_fc_and_sends_nothing(
+    settings: pytest.MonkeyPatch, logs: Any
+) -> None:
+    """One call every 10 s, a 2 s budget: the first pair fails over; the others' turns would come after the
+    budget, so no request is sent for them (their attempts are the preflight's alone) and FC is asked to
+    deliver the event again."""
+    from ebs_failover.errors import TransientFailure
+
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(n) for n in range(3)]}))
+    settings.setenv("FAILOVER_CONCURRENCY", "1")
+    settings.setenv("FAILOVER_CALLS_PER_SECOND", "0.1")
+    fake = _fake(groups=False, pairs=3)
+    with MockEbs(fake), pytest.raises(TransientFailure) as raised:
+        handler(_alarm(f"instanceId={INSTANCE}"), _context(timeout=3))
+    assert raised.value.code == "BudgetExhausted"
+    [line] = [json.loads(x) for x in logs.getvalue().splitlines() if json.loads(x)["message"] == "result"]
+    targets = _by_id(line["result"])
+    assert targets[_pair(0)]["outcome"] == "failed_over"
+    for n in (1, 2):
+        assert (targets[_pair(n)]["outcome"], targets[_pair(n)]["error_code"]) == (
+            "failed",
+            "BudgetExhausted",
+        )
+        assert targets[_pair(n)]["attempts"] == 1  # the preflight's Describe
+    assert [c.params["ReplicaPairId"] for c in fake.calls_for(FAILOVER)] == [_pair(0)]

@@ -434,6 +434,7 @@ class _Act:
         def attempt() -> str:
             action = _failover_action(work)
             if not self.pacer.wait(action, self.budget.deadline):
+                work.result.attempts -= 1  # counted by retrying, but no request was sent
                 raise EbsError("BudgetExhausted", None, "no turn within the time budget", None, action=action)
             with slots:  # only the call itself takes one of the FAILOVER_CONCURRENCY slots
                 sent[0] = time.monotonic()
