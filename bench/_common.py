@@ -7,7 +7,8 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,25 @@ class BareSdk:
         if self.status(pair) != "failovered":  # the benches' fakes finish a failover at once
             raise AssertionError(f"bare: {pair} not failovered after the failover")
         return "failed_over"
+
+
+@contextmanager
+def handler_environment(env: Mapping[str, str], sink: Any) -> Iterator[None]:
+    """The handler's settings ``env`` and its log into ``sink``, no proxies (the fakes are on loopback);
+    the process's environment and the log restored after."""
+    import io
+
+    from ebs_failover import log
+    from ebs_failover.testing import PROXY_VARIABLES
+
+    saved = dict(os.environ)
+    for proxy in PROXY_VARIABLES:
+        os.environ.pop(proxy, None)
+    os.environ.update(env)
+    log.configure(stream=sink)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        log.configure(stream=io.StringIO())

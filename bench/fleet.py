@@ -39,7 +39,6 @@ its own.
 from __future__ import annotations
 
 import gc
-import io
 import json
 import os
 import statistics
@@ -50,7 +49,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._common import STANDBY, bare_token, handler_env, log_sink, pair_id, sample, seed, spread
+from ._common import (
+    STANDBY,
+    bare_token,
+    handler_env,
+    handler_environment,
+    log_sink,
+    pair_id,
+    sample,
+    seed,
+    spread,
+)
 
 SIZES = (1, 5, 20, 50)
 LATENCY = 0.03
@@ -358,21 +367,12 @@ def _configure(pairs: list[str], concurrency: int | None, rate: float | None) ->
 @contextmanager
 def _environment() -> Iterator[None]:
     """No proxies, the log to /dev/null; the process's environment restored after."""
-    from ebs_failover import log
-    from ebs_failover.testing import PROXY_VARIABLES
-
-    saved = dict(os.environ)
     sink = log_sink()
-    for proxy in PROXY_VARIABLES:
-        os.environ.pop(proxy, None)
-    log.configure(stream=sink)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        log.configure(stream=io.StringIO())
-        sink.close()
+    with handler_environment({}, sink):
+        try:
+            yield
+        finally:
+            sink.close()
 
 
 def _timed(call: Callable[[], object]) -> float:

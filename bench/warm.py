@@ -20,7 +20,6 @@ does across a real network, and the ratio is what a user feels.
 from __future__ import annotations
 
 import gc
-import io
 import os
 import time
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from ._common import (
     bare_token,
     disk_id,
     handler_env,
+    handler_environment,
     log_sink,
     manual_event,
     pair_id,
@@ -166,21 +166,11 @@ class _Sides:
 @contextmanager
 def _environment(batch: int, sink: Any) -> Iterator[None]:
     """The handler's settings and log sink for the run; the process's environment restored after."""
-    from ebs_failover import log
-    from ebs_failover.testing import PROXY_VARIABLES
-
-    saved = dict(os.environ)
-    for proxy in PROXY_VARIABLES:
-        os.environ.pop(proxy, None)
-    os.environ.update(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}))
-    log.configure(stream=sink)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        log.configure(stream=io.StringIO())
-        sink.close()
+    with handler_environment(handler_env({disk_id("h", n): pair_id("h", n) for n in range(batch)}), sink):
+        try:
+            yield
+        finally:
+            sink.close()
 
 
 def _figure(
