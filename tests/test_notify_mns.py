@@ -17,7 +17,8 @@ from xml.etree import ElementTree
 import pytest
 
 from ebs_failover.credentials import Credentials
-from ebs_failover.notify import DEFAULT_TIMEOUT, NotifyError, default_endpoint, message_body, publish
+from ebs_failover.notify import DEFAULT_TIMEOUT, NotifyError, default_endpoint, message_body
+from ebs_failover.notify.mns import publish
 from ebs_failover.testing import PROXY_VARIABLES, FakeMnsServer
 from ebs_failover.testing._mns import MNS_XMLNS, content_md5, mns_signature
 

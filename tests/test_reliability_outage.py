@@ -83,18 +83,19 @@ def test_mns_outage_fails_over_once_raises_after_logging_and_the_retry_publishes
         print(f"\nOUTAGE {outage}: first NotifyError ({code}), retry {again.outcome}, published 1")
 
 
-def test_an_outage_does_not_raise_when_nothing_changed() -> None:
-    """Without a state change there is nothing FC's retry could tell better: no raise."""
+def test_an_outage_raises_only_for_a_result_a_person_needs() -> None:
+    """A rejection or a recovery is nobody's emergency: no raise. A refusal needs a person: told nobody,
+    it raises after its log line, for FC to deliver the event again (nothing changed, nothing will)."""
     with live_with_mns() as (live, mns):
         mns.down()
-        for name in (
-            "invalid-not-json.json",
-            "cms-callback-recovery.txt",
-            "manual-failover-not-configured.json",
-        ):
+        for name in ("invalid-not-json.json", "cms-callback-recovery.txt"):
             call = live.invoke(SAMPLES[name], context())
             assert call.error is None
             assert [n["ok"] for n in call.result_lines()[0]["notifications"]] == [False]
+        refused = live.invoke(SAMPLES["manual-failover-not-configured.json"], context())
+        assert isinstance(refused.error, NotifyError)
+        line = refused.result_lines()[0]
+        assert (line["outcome"], line["level"]) == ("refused", "ERROR")
         assert live.fake.state_changes() == []
 
 

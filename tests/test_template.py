@@ -270,7 +270,7 @@ def test_the_environment_is_one_the_code_accepts() -> None:
     settings = config.load({name: str(value) for name, value in env.items()})
     topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
     assert settings.live
-    assert settings.notify_targets == (f"mns:{topic}",)
+    assert [c.label for c in settings.notify_targets] == [f"mns:{topic}"]
     assert settings.callback_token == sample_values()["CallbackToken"]
     assert settings.region is None  # FailoverRegion '' is "the function's region"
     # The policy's pair list and the function's targets name the same pairs in the sample deployment.

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from .credentials import Credentials
 from .errors import ConfigError
+from .notify.channels import Channel, ChannelError, parse_channels
 from .triggers import level, resource_id
 
 __all__ = ["CREDENTIAL_VARIABLES", "LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
@@ -73,8 +74,16 @@ VARIABLES: dict[str, str] = {
     ),
     "EBS_ENDPOINT": "EBS endpoint override, e.g. ebs-vpc.cn-shanghai.aliyuncs.com or 127.0.0.1:8080",
     "EBS_PROTOCOL": "https (default) or http, for EBS_ENDPOINT",
-    "NOTIFY_TARGETS": "comma-separated channels for the result event, e.g. mns:ebs-failover-results",
+    "NOTIFY_TARGETS": (
+        "comma-separated channels for the result event, each <kind>:<name>, optionally [outcome,…]: "
+        "mns:<topic>, eventbridge:<bus>, dingtalk:<name>, lark:<name>, wecom:<name>, webhook:<name>"
+    ),
+    "NOTIFY_<NAME>_URL": "a robot's or webhook's URL, for the channel named <name> (secret)",
+    "NOTIFY_<NAME>_SECRET": "a robot's signing secret, or a webhook's HMAC key (secret)",
     "MNS_ENDPOINT": "MNS endpoint override (default: https://<account>.mns.<region>.aliyuncs.com)",
+    "EVENTBRIDGE_ENDPOINT": (
+        "EventBridge endpoint override (default: <account>.eventbridge.<region>.aliyuncs.com)"
+    ),
     "CALLBACK_TOKEN": "secret the CloudMonitor callback URL must carry as ?token=…",
     "CALLBACK_ALLOWED_IPS": (
         "comma-separated networks allowed to call the HTTP trigger, or cloudmonitor-intl (default: any)"
@@ -93,7 +102,6 @@ CREDENTIAL_VARIABLES = (
 
 _TARGET_ID = re.compile(r"^(pair|pg)-[A-Za-z0-9-]{1,60}$")
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
-_TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +122,9 @@ class Settings:
     calls_per_second: float
     ebs_endpoint: str | None
     ebs_protocol: str
-    notify_targets: tuple[str, ...]
+    notify_targets: tuple[Channel, ...]
     mns_endpoint: str | None
+    eventbridge_endpoint: str | None
     callback_token: str | None = field(repr=False)
     callback_networks: tuple[Any, ...]
     log_event: bool
@@ -156,8 +165,9 @@ def load(environ: Mapping[str, str]) -> Settings:
         calls_per_second=_rate(environ, "FAILOVER_CALLS_PER_SECOND", 10.0, 1000.0),
         ebs_endpoint=environ.get("EBS_ENDPOINT") or None,
         ebs_protocol=_choice(environ, "EBS_PROTOCOL", ("https", "http"), "https"),
-        notify_targets=_notify_targets(environ.get("NOTIFY_TARGETS", "")),
+        notify_targets=notify_targets(environ),
         mns_endpoint=environ.get("MNS_ENDPOINT") or None,
+        eventbridge_endpoint=environ.get("EVENTBRIDGE_ENDPOINT") or None,
         callback_token=environ.get("CALLBACK_TOKEN") or None,
         callback_networks=_networks(environ.get("CALLBACK_ALLOWED_IPS", "")),
         log_event=_choice(environ, "LOG_EVENT", ("true", "false"), "false") == "true",
@@ -167,18 +177,22 @@ def load(environ: Mapping[str, str]) -> Settings:
 
 
 _READ = (*VARIABLES, *CREDENTIAL_VARIABLES)
+#: The channels' own variables (``NOTIFY_<NAME>_URL`` …) have names of the user's choosing.
+_CHANNEL_PREFIX = "NOTIFY_"
 
 
 def current(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings the environment holds now (``os.environ`` unless ``environ`` is given)."""
     env = os.environ if environ is None else environ
-    return _settings(tuple(env.get(name) for name in _READ))
+    read = {name: env[name] for name in _READ if name in env}
+    read.update((name, value) for name, value in env.items() if name.startswith(_CHANNEL_PREFIX))
+    return _settings(tuple(sorted(read.items())))
 
 
 @functools.lru_cache(maxsize=1)
-def _settings(values: tuple[str | None, ...]) -> Settings:
-    """:func:`load` of these values of :data:`_READ` (a :class:`ConfigError` is not kept: raised anew)."""
-    return load({name: value for name, value in zip(_READ, values, strict=True) if value is not None})
+def _settings(values: tuple[tuple[str, str], ...]) -> Settings:
+    """:func:`load` of these variables (a :class:`ConfigError` is not kept: raised anew)."""
+    return load(dict(values))
 
 
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -323,10 +337,12 @@ def _networks(raw: str) -> tuple[Any, ...]:
         ) from None
 
 
-def _notify_targets(raw: str) -> tuple[str, ...]:
-    targets = tuple(item.strip() for item in raw.split(",") if item.strip())
-    for target in targets:
-        scheme, _, topic = target.partition(":")
-        if scheme != "mns" or not _TOPIC.match(topic):
-            raise ConfigError("NOTIFY_TARGETS", "channels such as mns:<topic-name>", target)
-    return targets
+def notify_targets(environ: Mapping[str, str]) -> tuple[Channel, ...]:
+    """The channels of ``NOTIFY_TARGETS``, with their ``NOTIFY_<NAME>_*`` variables (also read alone, to
+    tell of a configuration error elsewhere)."""
+    from .results import OUTCOMES
+
+    try:
+        return parse_channels(environ.get("NOTIFY_TARGETS", ""), environ, frozenset(OUTCOMES))
+    except ChannelError as error:
+        raise ConfigError(error.variable, error.expected, error.got) from None

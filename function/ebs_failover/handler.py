@@ -19,6 +19,7 @@ from typing import Any
 from . import callback, config, ebs, log, redact, results
 from .credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
+from .notify.channels import Channel
 from .policy import Plan, Target, cap_batch, decide
 from .triggers import Trigger, parse, split_batch
 
@@ -100,6 +101,7 @@ class _Invocation:
         self.region: str | None = None
         self.credentials: Credentials | None = None
         self.settings: config.Settings | None = None
+        self.channels: tuple[Channel, ...] = ()
 
     def run(self) -> dict[str, Any]:
         try:
@@ -109,47 +111,55 @@ class _Invocation:
             return self._result("failed", "unexpected error", error={"code": type(error).__name__})
 
     def tell(self, result: dict[str, Any]) -> list[dict[str, Any]]:
-        """Publish the result to every configured channel; a channel failure is reported, not raised."""
-        settings = self.settings
-        if settings is None or not settings.notify_targets:
-            return []
-        from .notify import DEFAULT_TIMEOUT, publish
+        """Publish the result to every channel that wants it; a channel failure is reported, not raised.
 
+        An HTTP-trigger request that did not authenticate is logged, never published: anyone who finds
+        the URL could otherwise flood the on-call channels.
+        """
+        if (result["data"].get("error") or {}).get("code") == "Unauthorized" or not self.channels:
+            return []
+        from .notify import DEFAULT_TIMEOUT, Where, publish
+
+        settings = self.settings
+        where = Where(
+            credentials=self.credentials,
+            # The topic and the bus live where the function runs, whatever FAILOVER_REGION says.
+            region=getattr(self.context, "region", None) or self.region or "",
+            account_id=str(getattr(self.context, "account_id", None) or ""),
+            mns_endpoint=settings.mns_endpoint if settings else os.environ.get("MNS_ENDPOINT") or None,
+            eventbridge_endpoint=(
+                settings.eventbridge_endpoint if settings else os.environ.get("EVENTBRIDGE_ENDPOINT") or None
+            ),
+            # Within what the function has left (the margin is kept for this).
+            timeout=max(min(DEFAULT_TIMEOUT, self._left() - 0.5), 0.5),
+        )
         try:
-            return publish(
-                result,
-                settings.notify_targets,
-                credentials=self.credentials,
-                # The topic lives where the function runs, whatever FAILOVER_REGION says.
-                region=getattr(self.context, "region", None) or self.region or "",
-                account_id=str(getattr(self.context, "account_id", None) or ""),
-                endpoint=settings.mns_endpoint,
-                # Within what the function has left (the margin is kept for this).
-                timeout=max(min(DEFAULT_TIMEOUT, self._left() - 0.5), 0.5),
-            )
+            return publish(result, self.channels, where)
         except Exception as error:  # a channel must never turn into a traceback
-            return [{"channel": ",".join(settings.notify_targets), "ok": False, "code": type(error).__name__}]
+            label = ",".join(channel.label for channel in self.channels)
+            return [{"channel": label, "ok": False, "code": type(error).__name__}]
 
     def failure(self, result: dict[str, Any], deliveries: list[dict[str, Any]]) -> EbsFailoverError | None:
-        """What the handler raises so that FC delivers the event again, if anything."""
+        """What the handler raises so that FC delivers the event again, if anything: a transient EBS
+        failure, or a result a person needs that every channel meant for it failed to take."""
         if self.retry is not None:
             return self.retry
-        undelivered = [d for d in deliveries if not d["ok"]]
-        changed = any(target.get("outcome") == "failed_over" for target in result["data"]["targets"])
-        if undelivered and changed:
-            # The state changed and nobody was told: FC's retry finds the pair failed over and tells.
-            first = undelivered[0]
-            message = redact.REDACTOR.scrub_text(str(first.get("error")))  # FC prints it: masked
-            return NotifyError(first["channel"], str(first.get("code")), message)
-        return None
+        if not deliveries or any(d["ok"] for d in deliveries) or not _needs_a_person(result):
+            return None
+        # Nobody was told: FC's retry runs the event again (the ClientTokens make that safe) and tells.
+        first = deliveries[0]
+        message = redact.REDACTOR.scrub_text(str(first.get("error")))  # FC prints it: masked
+        return NotifyError(first["channel"], str(first.get("code")), message)
 
     def _run(self) -> dict[str, Any]:
         try:
             settings = self.settings = config.current()
         except ConfigError as error:
+            self._channels_despite(error)
             return self._result(
                 "failed", str(error), error={"code": "ConfigError", "variable": error.variable}
             )
+        self.channels = settings.notify_targets
         self._find_credentials(settings)
         if settings.log_event:
             log.LOGGER.info("raw_event", raw_event=_printable(self.event))
@@ -305,6 +315,23 @@ class _Invocation:
         scrubbed: dict[str, Any] = redact.REDACTOR.scrub(result)
         return scrubbed
 
+    def _channels_despite(self, error: ConfigError) -> None:
+        """The channels to tell of a configuration error, when ``NOTIFY_TARGETS`` itself is valid, and the
+        credentials to sign with (every secret they hold registered with the redactor first)."""
+        if error.variable.startswith("NOTIFY_"):
+            return
+        try:
+            self.channels = config.notify_targets(os.environ)
+        except ConfigError:
+            return
+        environment = tuple(os.environ.get(name) for name in config.CREDENTIAL_VARIABLES)
+        held = getattr(self.context, "credentials", None)
+        fields = Credentials.fields(held) if held is not None else (None, None, None)
+        redact.REDACTOR.register((*environment, *fields, *(s for c in self.channels for s in c.secrets)))
+        key, secret, token = environment
+        fallback = Credentials(key, secret, token or None) if key and secret else None
+        self.credentials = Credentials.pick(fields, fallback)
+
     def _find_credentials(self, settings: config.Settings) -> None:
         """Find the function's credentials, and tell the redactor every secret this invocation holds.
 
@@ -314,8 +341,22 @@ class _Invocation:
         """
         held = getattr(self.context, "credentials", None)
         fields = Credentials.fields(held) if held is not None else (None, None, None)
-        redact.REDACTOR.register((*settings.environment_secrets, settings.callback_token, *fields))
+        channels = (secret for channel in settings.notify_targets for secret in channel.secrets)
+        redact.REDACTOR.register((*settings.environment_secrets, settings.callback_token, *fields, *channels))
         self.credentials = Credentials.pick(fields, settings.environment_credentials)
+
+
+#: Outcomes a person must hear of: the state changed, or could not be changed when it should have been.
+_NEED_A_PERSON = frozenset({"failed", "refused"})
+
+
+def _needs_a_person(result: dict[str, Any]) -> bool:
+    """A result that changed state (a failover, partial included) or needs a person (failed, refused, a
+    configuration error): one that must reach someone, or be delivered again by FC."""
+    data = result["data"]
+    return data["outcome"] in _NEED_A_PERSON or any(
+        t.get("outcome") == "failed_over" for t in data["targets"]
+    )
 
 
 def _nothing(outcome: str, reason: str) -> Plan:
