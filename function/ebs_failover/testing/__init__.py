@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._auth import DEFAULT_ACCOUNT_ID, Credential
     from ._context import FcContext, FcCredentials, FcFunction, FcTracing
+    from ._eventbridge import FakeEventBridgeServer
     from ._faults import Fault, FaultPlan, Quota
     from ._http import PROXY_VARIABLES
     from ._mns import FakeMnsServer
@@ -60,6 +61,7 @@ _HOMES = {
     "FakeEbs": "_service",
     "FakeEbsServer": "_server",
     "FakeMnsServer": "_mns",
+    "FakeEventBridgeServer": "_eventbridge",
     "FcContext": "_context",
     "FcCredentials": "_context",
     "FcFunction": "_context",
@@ -92,6 +94,7 @@ __all__ = [
     "FakeMnsServer",
     "FcContext",
     "FcCredentials",
+    "FakeEventBridgeServer",
     "FcFunction",
     "FcTracing",
     "Fault",
