@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Transition,
         Transitions,
     )
+    from ._robots import FakeRobotServer, RobotCall
     from ._server import FakeEbsServer
     from ._service import DEFAULT_CREDENTIAL, FakeEbs, RecordedCall
     from ._wire import ACTIONS, API_VERSION
@@ -61,6 +62,7 @@ _HOMES = {
     "FakeEbs": "_service",
     "FakeEbsServer": "_server",
     "FakeMnsServer": "_mns",
+    "FakeRobotServer": "_robots",
     "FakeEventBridgeServer": "_eventbridge",
     "FcContext": "_context",
     "FcCredentials": "_context",
@@ -72,6 +74,7 @@ _HOMES = {
     "Operation": "_models",
     "Quota": "_faults",
     "RecordedCall": "_service",
+    "RobotCall": "_robots",
     "ReplicaGroup": "_models",
     "ReplicaPair": "_models",
     "Transition": "_models",
@@ -92,6 +95,7 @@ __all__ = [
     "FakeEbs",
     "FakeEbsServer",
     "FakeMnsServer",
+    "FakeRobotServer",
     "FcContext",
     "FcCredentials",
     "FakeEventBridgeServer",
@@ -103,6 +107,7 @@ __all__ = [
     "Operation",
     "Quota",
     "RecordedCall",
+    "RobotCall",
     "ReplicaGroup",
     "ReplicaPair",
     "Transition",

@@ -1,0 +1,110 @@
+"""Tell a Lark (Feishu) group through its custom bot (``lark:<name>``), signed with its secret.
+
+The request (``…/open-apis/bot/v2/hook/<token>``, on ``open.feishu.cn`` or ``open.larksuite.com``)::
+
+    POST <NOTIFY_<NAME>_URL>
+    Content-Type: application/json
+    {"timestamp": "<s>", "sign": "<sign>", "msg_type": "interactive", "card": {…}}
+
+Signing differs from DingTalk's: ``sign`` is the base64 of HMAC-SHA256 *keyed with*
+``f"{timestamp}\\n{secret}"`` over an *empty* message, the timestamp in seconds (within an hour of
+Lark's clock), both in the body. The message is an interactive card: its header the title (coloured
+by outcome), its one element the Markdown text (:mod:`ebs_failover.notify._text`).
+
+The answer is ``{"code": 0, "msg": "success", "data": {}}`` (bots made before 2020 answer
+``{"StatusCode": 0, "StatusMessage": "success"}``; a reply carrying both is read by ``code``). Any other
+code is a failure ``Lark.<code>`` (``Lark.19021``: "sign match fail or timestamp is not within one hour
+from current time"), except ``11232`` ("frequency limited"), coded ``RateLimited``.
+
+Verified (secondary sources, ``dr-operations.md``; the 19021 answer quoted in feiyu563/PrometheusAlert#422):
+the signing and 19021. Not verified: the ``11232`` code and Lark's per-bot limit (about 100 a minute and
+5 a second, from memory: no local window is kept, Lark's answer decides), the ~20 KB request limit, and how
+much Markdown a card's ``markdown`` element renders (a heading or a list it does not render shows as text).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from ebs_failover.notify import _http, _text
+from ebs_failover.notify.channels import Channel, Where
+
+__all__ = ["RATE_LIMITED_CODES", "deliver", "message", "sign"]
+
+#: Lark's codes for a bot over its limit.
+RATE_LIMITED_CODES = frozenset({11232})
+#: The card header's colour for each outcome (Lark's template names).
+_COLOURS = {"failed_over": "green", "already_failed_over": "turquoise", "failed": "red", "refused": "orange"}
+
+
+def sign(secret: str, timestamp: int) -> str:
+    """The body's ``sign``: base64 HMAC-SHA256 keyed with ``"{timestamp}\\n{secret}"`` over nothing."""
+    return base64.b64encode(
+        hmac.new(f"{timestamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
+    ).decode()
+
+
+def message(event: dict[str, Any], secret: str | None, timestamp: int) -> dict[str, Any]:
+    """The JSON body: an interactive card, signed when the bot has a secret."""
+    title, text = _text.markdown(event)
+    text = (
+        text.split("\n\n", 1)[1] if text.startswith("### ") and "\n\n" in text else text
+    )  # the header has it
+    outcome = str((event.get("data") or {}).get("outcome"))
+    card = {
+        "config": {"wide_screen_mode": True},
+        "header": {
+            "title": {"tag": "plain_text", "content": title},
+            "template": _COLOURS.get(outcome, "blue"),
+        },
+        "elements": [{"tag": "markdown", "content": text}],
+    }
+    body: dict[str, Any] = {"msg_type": "interactive", "card": card}
+    if secret:
+        body = {"timestamp": str(timestamp), "sign": sign(secret, timestamp), **body}
+    return body
+
+
+def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
+    """Send the result to the bot; ``{"channel", "ok": True}`` or a failure entry. Never raises."""
+    return _http.attempt(channel, lambda: _send(event, channel, where))
+
+
+def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
+    if not channel.url:
+        raise _http.Failed("MissingUrl", "the bot has no URL")
+    body = json.dumps(message(event, channel.secret, int(time.time())), ensure_ascii=False).encode("utf-8")
+    answer = _http.post(channel.url, body, {"Content-Type": "application/json; charset=utf-8"}, where.timeout)
+    return _read(answer)
+
+
+def _read(answer: _http.Answer) -> dict[str, Any]:
+    reply = answer.json()
+    code = _code(reply)
+    if code is None:  # not Lark's JSON: an outage or a proxy's page
+        if not answer.ok:
+            raise _http.http_error(answer)
+        raise _http.Failed("HttpError", f"HTTP {answer.status} without Lark's code", status=answer.status)
+    if code == 0 and answer.ok:
+        return {}
+    text = str(reply.get("msg") or reply.get("StatusMessage") or "")
+    if code in RATE_LIMITED_CODES:
+        raise _http.Failed("RateLimited", f"Lark {code}: {text}")
+    if code == 0:  # a success code on an error status: trust the status
+        raise _http.http_error(answer)
+    raise _http.Failed(f"Lark.{code}", text or "Lark refused the message")
+
+
+def _code(reply: Any) -> int | None:
+    """The reply's ``code`` (or the older ``StatusCode``)."""
+    if not isinstance(reply, dict):
+        return None
+    for key in ("code", "StatusCode"):
+        if isinstance(reply.get(key), int) and not isinstance(reply.get(key), bool):
+            return int(reply[key])
+    return None

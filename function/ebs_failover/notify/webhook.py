@@ -1,0 +1,76 @@
+"""POST the result, as a CloudEvent, to any HTTPS endpoint (``webhook:<name>``).
+
+The request (CloudEvents' structured mode over HTTP)::
+
+    POST <NOTIFY_<NAME>_URL>
+    Content-Type: application/cloudevents+json; charset=utf-8
+    X-Ebs-Failover-Timestamp: 1718000000                      (only with NOTIFY_<NAME>_SECRET)
+    X-Ebs-Failover-Signature: sha256=<hex>                    (only with NOTIFY_<NAME>_SECRET)
+
+    {"specversion": "1.0", "id": "…", "type": "com.aliyun.ebs-failover.failed_over", …, "data": {…}}
+
+The body is the event as compact UTF-8 JSON, exactly as signed.
+
+**For receivers: verifying the signature** (as Stripe's webhooks do). ``<hex>`` is the lower-case hex
+HMAC-SHA256 keyed with the secret over ``f"{timestamp}.{body}"``, ``body`` the raw bytes received (do
+not re-serialise the JSON: another serialisation signs differently)::
+
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw_body, hashlib.sha256).hexdigest()
+    ok = hmac.compare_digest(f"sha256={expected}", signature) and abs(time.time() - int(timestamp)) <= 300
+
+Refuse a timestamp far from your clock (5 minutes is Stripe's tolerance): it stops the replay of an old
+request. The event's ``id`` is the same on FC's redelivery of an invocation only if the invocation is
+the same; de-duplicate on ``data.targets[].client_token`` for what the function did.
+
+Any 2xx is success (the entry names the status); another status is ``HttpError`` with the ``status``;
+no answer within ``Where.timeout`` is ``Timeout``, no connection ``NetworkError``. Redirects are not
+followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from ebs_failover.notify import _http
+from ebs_failover.notify.channels import Channel, Where
+
+__all__ = ["CONTENT_TYPE", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "body_of", "deliver", "signature"]
+
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+TIMESTAMP_HEADER = "X-Ebs-Failover-Timestamp"
+SIGNATURE_HEADER = "X-Ebs-Failover-Signature"
+
+
+def body_of(event: dict[str, Any]) -> bytes:
+    """The event as compact UTF-8 JSON."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, "{timestamp}." + body)>``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
+    """POST the event; ``{"channel", "ok": True, "status"}`` or a failure entry. Never raises."""
+    return _http.attempt(channel, lambda: _send(event, channel, where))
+
+
+def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
+    if not channel.url:
+        raise _http.Failed("MissingUrl", "the webhook has no URL")
+    body = body_of(event)
+    headers = {"Content-Type": CONTENT_TYPE}
+    if channel.secret:
+        timestamp = int(time.time())
+        headers[TIMESTAMP_HEADER] = str(timestamp)
+        headers[SIGNATURE_HEADER] = signature(channel.secret, timestamp, body)
+    answer = _http.post(channel.url, body, headers, where.timeout)
+    if not answer.ok:
+        raise _http.http_error(answer)
+    return {"status": answer.status}

@@ -1,0 +1,73 @@
+"""Tell a WeCom (企业微信) group through its group robot (``wecom:<name>``).
+
+The request::
+
+    POST <NOTIFY_<NAME>_URL>                        (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY)
+    Content-Type: application/json
+    {"msgtype": "markdown", "markdown": {"content": "…"}}
+
+WeCom group robots have no signing: the ``key`` in the URL is the only credential, which is why the URL
+is a secret (the redactor learns it) and nothing else is sent. ``markdown.content`` is at most 4096
+bytes of UTF-8: the text is kept within :data:`CONTENT_LIMIT` (``… N more targets``).
+
+The answer is ``{"errcode": 0, "errmsg": "ok"}``; any other ``errcode`` is a failure ``WeCom.<errcode>``
+(``WeCom.93000``: the key is not a robot's), except ``45009`` (over the limit), coded ``RateLimited``.
+A robot takes at most 20 messages a minute: as for DingTalk, this process keeps a sliding window per
+robot (:data:`RATE_WINDOW`) and sends nothing when it is full.
+
+Read in secondary sources and code that quotes WeCom's document 91770 (not WeCom's page itself): the
+URL, the body, the 4096-byte limit, the 20-a-minute limit, 93000 and 45009. Not verified: the exact
+``errmsg`` texts, and the codes of a too-long or empty content (the fake answers 40058 and 44004).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ebs_failover.notify import _http, _text
+from ebs_failover.notify.channels import Channel, Where
+
+__all__ = ["CONTENT_LIMIT", "RATE_LIMITED_CODES", "RATE_WINDOW", "deliver", "message"]
+
+#: ``markdown.content``'s limit, in UTF-8 bytes.
+CONTENT_LIMIT = 4096
+#: WeCom's errcode for a robot (or an API) over its limit.
+RATE_LIMITED_CODES = frozenset({45009})
+#: 20 messages a minute per robot, counted in this process.
+RATE_WINDOW = _http.RateWindow(limit=20, seconds=60)
+
+
+def message(event: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body: a Markdown message within WeCom's 4096 bytes."""
+    _, text = _text.markdown(event, limit=CONTENT_LIMIT)
+    return {"msgtype": "markdown", "markdown": {"content": text}}
+
+
+def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
+    """Send the result to the robot; ``{"channel", "ok": True}`` or a failure entry. Never raises."""
+    return _http.attempt(channel, lambda: _send(event, channel, where))
+
+
+def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
+    if not channel.url:
+        raise _http.Failed("MissingUrl", "the robot has no URL")
+    if not RATE_WINDOW.take(channel.url):
+        raise _http.Failed("RateLimited", "20 messages a minute already sent to this robot: not sent")
+    body = json.dumps(message(event), ensure_ascii=False).encode("utf-8")
+    answer = _http.post(channel.url, body, {"Content-Type": "application/json; charset=utf-8"}, where.timeout)
+    return _read(answer)
+
+
+def _read(answer: _http.Answer) -> dict[str, Any]:
+    if not answer.ok:
+        raise _http.http_error(answer)
+    reply = answer.json()
+    if not isinstance(reply, dict) or not isinstance(reply.get("errcode"), int):
+        raise _http.Failed("HttpError", f"HTTP {answer.status} without WeCom's errcode", status=answer.status)
+    errcode, errmsg = reply["errcode"], str(reply.get("errmsg") or "")
+    if errcode == 0:
+        return {}
+    if errcode in RATE_LIMITED_CODES:
+        raise _http.Failed("RateLimited", f"WeCom {errcode}: {errmsg}")
+    raise _http.Failed(f"WeCom.{errcode}", errmsg or "WeCom refused the message")
