@@ -10,7 +10,9 @@ The POST goes out once: a notification is cheap to lose compared to an invocatio
 handler turns an undelivered result a person needs into an FC async retry. It is made by a
 :class:`requests.Session` with ``trust_env=False``: ``HTTP(S)_PROXY`` and ``~/.netrc`` play no part
 (a loopback fake must be reached directly, and a robot's token must go nowhere else). Redirects are not
-followed: a robot never redirects, and the body must not follow one elsewhere.
+followed: a robot never redirects, and the body must not follow one elsewhere. ``timeout`` bounds the
+connect and each read (``requests``' meaning), not the whole exchange: an endpoint that trickles its
+answer a byte at a time could take longer; the robots answer a few hundred bytes at once.
 """
 
 from __future__ import annotations
