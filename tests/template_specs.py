@@ -357,6 +357,17 @@ RESOURCE_SPECS: dict[str, dict[str, Prop]] = {
         "MaximumMessageSize": _i(range=(1024, 65536)),
         "Tags": _TAGS,
     },
+    # Not in deploy-ros.md: the ROS resource-type doc (AlibabaCloudDocs/ros, intl.zh-CN
+    # 资源类型/MNS/ALIYUN::MNS::Queue.md); its ranges are the doc's "约束" column.
+    "ALIYUN::MNS::Queue": {
+        "QueueName": _s(required=True, length=(1, 256), pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$"),
+        "DelaySeconds": _i(range=(0, 604800)),
+        "MaximumMessageSize": _i(range=(1024, 65536)),
+        "MessageRetentionPeriod": _i(range=(60, 604800)),
+        "VisibilityTimeout": _i(range=(1, 43200)),
+        "PollingWaitSeconds": _i(range=(0, 30)),
+        "LoggingEnabled": _b(),
+    },
 }
 
 
@@ -388,6 +399,12 @@ ATTRIBUTES: dict[str, dict[str, Resolver]] = {
         "ARN.WithSlash": lambda p, s: f"acs:mns:{s.region}:{s.tenant}:/topics/{p['TopicName']}",
         "TopicName": lambda p, s: p["TopicName"],
         "TopicUrl": lambda p, s: f"http://{s.tenant}.mns.{s.region}.aliyuncs.com/topics/{p['TopicName']}",
+    },
+    "ALIYUN::MNS::Queue": {
+        # The doc lists QueueUrl and ARN.WithSlash; the ARN's form is the topic's, by analogy
+        # [UNVERIFIED]: acs:mns:$region:$accountid:/queues/$queueName
+        "ARN.WithSlash": lambda p, s: f"acs:mns:{s.region}:{s.tenant}:/queues/{p['QueueName']}",
+        "QueueUrl": lambda p, s: f"http://{s.tenant}.mns.{s.region}.aliyuncs.com/queues/{p['QueueName']}",
     },
 }
 
@@ -529,6 +546,16 @@ class EvaluationError(Exception):
     pass
 
 
+class _NoValue:
+    """``{"Ref": "ALIYUN::NoValue"}``: the item or key that holds it is left out."""
+
+    def __repr__(self) -> str:
+        return "NoValue"
+
+
+NO_VALUE = _NoValue()
+
+
 @dataclass
 class Stack:
     """A template as ROS would resolve it, for some parameter values.
@@ -559,12 +586,14 @@ class Stack:
             return int(number) if number.is_integer() else number
         return str(raw)
 
-    def pseudo(self, name: str) -> str:
+    def pseudo(self, name: str) -> Any:
         known = {
             "ALIYUN::Region": self.region,
             "ALIYUN::TenantId": self.tenant,
             "ALIYUN::AccountId": self.tenant,
         }
+        if name == "ALIYUN::NoValue":
+            return NO_VALUE
         if name not in known:
             raise EvaluationError(f"pseudo parameter {name} is not modelled")
         return known[name]
@@ -589,11 +618,12 @@ class Stack:
 
     def evaluate(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.evaluate(item) for item in node]
+            return [value for value in (self.evaluate(item) for item in node) if value is not NO_VALUE]
         if not isinstance(node, dict):
             return node
         if not is_intrinsic(node):
-            return {key: self.evaluate(value) for key, value in node.items()}
+            evaluated = {key: self.evaluate(value) for key, value in node.items()}
+            return {key: value for key, value in evaluated.items() if value is not NO_VALUE}
         function, args = next(iter(node.items()))
         return self._call(function, args)
 

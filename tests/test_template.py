@@ -20,11 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 import yaml
 
 from ebs_failover import config, log, notify
 from ebs_failover.cli.run import event_files
-from ebs_failover.testing import FakeEbs, FakeMnsServer, FcContext, FcCredentials, FcFunction, MockEbs
+from ebs_failover.testing import (
+    FakeEbs,
+    FakeEventBridgeServer,
+    FakeMnsServer,
+    FcContext,
+    FcCredentials,
+    FcFunction,
+    MockEbs,
+)
 from tests import template_specs as ros
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +52,13 @@ REQUIRED_ENV = frozenset(
     }
 )
 
-#: Actions the role needs for FC itself, not for the code: FC publishes an event that failed every
-#: async retry to the AsyncInvokeConfig OnFailure destination with the function's role
+#: Actions the role needs for FC itself, not for the code: FC sends an event that failed every
+#: async retry to the AsyncInvokeConfig OnFailure destination (an MNS queue) with the function's role
 #: (fc-runtime.md §5 "Destinations"; deploy-ros.md §2). Value: the destination it is needed on.
-NEEDED_BY_FC = {"mns:PublishMessage": "the AsyncInvokeConfig OnFailure destination"}
+NEEDED_BY_FC = {"mns:SendMessage": "the AsyncInvokeConfig OnFailure destination"}
+
+#: The bus the EventBusName runs use (it must exist before the stack: the template creates none).
+BUS = "ops-bus"
 
 #: MNS requests -> RAM actions. The MNS API reference: PublishMessage is
 #: ``POST /topics/$TopicName/messages``. A request not listed fails the test: a new MNS
@@ -271,6 +283,9 @@ def test_the_environment_is_one_the_code_accepts() -> None:
     topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
     assert settings.live
     assert [c.label for c in settings.notify_targets] == [f"mns:{topic}"]
+    with_bus = stack(EventBusName=BUS).properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    bus_settings = config.load({name: str(value) for name, value in with_bus.items()})
+    assert [c.label for c in bus_settings.notify_targets] == [f"mns:{topic}", f"eventbridge:{BUS}"]
     assert settings.callback_token == sample_values()["CallbackToken"]
     assert settings.region is None  # FailoverRegion '' is "the function's region"
     # The policy's pair list and the function's targets name the same pairs in the sample deployment.
@@ -345,7 +360,9 @@ def quiet_logs() -> Iterator[None]:
     log.configure(stream=io.StringIO())
 
 
-def run_live(evaluated: ros.Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeEbs, FakeMnsServer]:
+def run_live(
+    evaluated: ros.Stack, monkeypatch: pytest.MonkeyPatch
+) -> tuple[FakeEbs, FakeMnsServer, FakeEventBridgeServer]:
     """Every sample event and a manual request per pair through the handler, in the template's environment."""
     from ebs_failover.handler import handler
 
@@ -354,7 +371,7 @@ def run_live(evaluated: ros.Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[Fak
         monkeypatch.delenv(name, raising=False)
     for name, value in function["EnvironmentVariables"].items():
         monkeypatch.setenv(name, str(value))
-    topic = str(function["EnvironmentVariables"]["NOTIFY_TARGETS"]).partition(":")[2]
+    topic = str(evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"])
     context = FcContext(
         function=FcFunction(
             name=function["FunctionName"], memory=function["MemorySize"], timeout=function["Timeout"]
@@ -377,33 +394,44 @@ def run_live(evaluated: ros.Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[Fak
         for group in evaluated.parameter("ReplicaGroupIds")
     ]
     mns = FakeMnsServer()
+    bridge = FakeEventBridgeServer()
     fake = FakeEbs(seed=11)
-    with mns:
+    with mns, bridge:
         mns.register_credential(STS_KEY, STS_SECRET, security_token=STS_TOKEN)
         mns.create_topic(topic)
-        monkeypatch.setenv("MNS_ENDPOINT", mns.endpoint)  # the one override: the fake instead of MNS
+        bridge.register_credential(STS_KEY, STS_SECRET, security_token=STS_TOKEN)
+        bridge.create_bus(BUS)
+        # The overrides: the fakes instead of MNS and EventBridge.
+        monkeypatch.setenv("MNS_ENDPOINT", mns.endpoint)
+        monkeypatch.setenv("EVENTBRIDGE_ENDPOINT", bridge.url)
         fake.register_credential(STS_KEY, STS_SECRET, security_token=STS_TOKEN, account_id=evaluated.tenant)
         fake.load_seed(demo()["seed"])
-        with MockEbs(fake):
+        # EBS through responses; the EventBridge SDK's requests pass through it to the fake's socket.
+        requests_mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        requests_mock.add_passthru(bridge.url)
+        with requests_mock, MockEbs(fake, requests_mock=requests_mock):
             for raw in events:
                 handler(raw, context)
-    return fake, mns
+    return fake, mns, bridge
 
 
 @pytest.mark.usefixtures("quiet_logs")
-@pytest.mark.parametrize("failover_region", ["", "standby"])
+@pytest.mark.parametrize(("failover_region", "event_bus"), [("", ""), ("standby", ""), ("", BUS)])
 def test_the_policy_allows_exactly_what_the_code_calls(
-    failover_region: str, monkeypatch: pytest.MonkeyPatch
+    failover_region: str, event_bus: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     standby = demo()["env"]["FAILOVER_REGION"]
-    evaluated = stack(standby if failover_region == "standby" else "")
-    fake, mns = run_live(evaluated, monkeypatch)
+    evaluated = stack(standby if failover_region == "standby" else "", EventBusName=event_bus)
+    fake, mns, bridge = run_live(evaluated, monkeypatch)
     assert fake.state_changes(), "the run must have failed over for real, or it proves nothing"
     topic = str(evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"])
     assert mns.published[topic], "the run must have published results"
+    assert bool(bridge.events[BUS]) == bool(event_bus), "results reach the bus exactly when one is named"
 
     called = {f"ebs:{call.action}" for call in fake.calls}
     called |= {f"mns:{mns_action(call.method, call.path)}" for call in mns.calls}
+    # The EventBridge OpenAPI's RAM action is its action's name (the system policy's, [Unverified]).
+    called |= {f"eventbridge:{call.action}" for call in bridge.calls}
     granted = {action for s in statements(evaluated) for action in s["Action"]}
     extra, missing = granted - called - set(NEEDED_BY_FC), called - granted
     assert granted == called | set(NEEDED_BY_FC), (
@@ -428,6 +456,17 @@ def test_the_policy_allows_exactly_what_the_code_calls(
     for mns_call in mns.calls:
         arn = f"acs:mns:{endpoint.group(2)}:{endpoint.group(1)}:{mns_call.path}"
         assert allows(policy, f"mns:{mns_action(mns_call.method, mns_call.path)}", arn), arn
+    for bridge_call in bridge.calls:
+        arn = f"acs:eventbridge:{evaluated.region}:{evaluated.tenant}:eventbus/{bridge_call.bus}"
+        assert allows(policy, f"eventbridge:{bridge_call.action}", arn), arn
+
+
+def test_put_events_is_allowed_only_on_the_named_bus() -> None:
+    region, tenant = stack().region, stack().tenant
+    assert not any(a.startswith("eventbridge:") for s in statements(stack()) for a in s["Action"])
+    policy = statements(stack(EventBusName=BUS))
+    assert allows(policy, "eventbridge:PutEvents", f"acs:eventbridge:{region}:{tenant}:eventbus/{BUS}")
+    assert not allows(policy, "eventbridge:PutEvents", f"acs:eventbridge:{region}:{tenant}:eventbus/default")
 
 
 def test_failover_is_allowed_only_on_the_configured_pairs_in_the_standby_region() -> None:
@@ -475,15 +514,26 @@ def test_a_group_failover_is_allowed_only_on_the_configured_groups() -> None:
     )
 
 
-def test_fc_can_publish_to_its_failure_destination() -> None:
+def test_fc_sends_events_that_failed_every_retry_to_the_failed_events_queue() -> None:
     evaluated = stack()
     async_config = evaluated.properties(only("ALIYUN::FC3::AsyncInvokeConfig"))
+    assert set(async_config["DestinationConfig"]) == {"OnFailure"}  # no OnSuccess
     destination = async_config["DestinationConfig"]["OnFailure"]["Destination"]
-    topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
-    # fc-runtime.md §5: acs:mns:{region}:{account}:/topics/{topic}/messages
-    assert destination == f"acs:mns:{evaluated.region}:{evaluated.tenant}:/topics/{topic}/messages"
+    queue = evaluated.properties(only("ALIYUN::MNS::Queue"))
+    assert queue["QueueName"] == "ebs-failover-failed-events"
+    assert queue["MessageRetentionPeriod"] == 604800  # MNS's longest: a week to notice
+    # fc-runtime.md §5: acs:mns:{region}:{account}:/queues/{queue}/messages
+    assert (
+        destination == f"acs:mns:{evaluated.region}:{evaluated.tenant}:/queues/{queue['QueueName']}/messages"
+    )
+    policy = statements(evaluated)
     for action, why in NEEDED_BY_FC.items():
-        assert allows(statements(evaluated), action, destination), why
+        assert allows(policy, action, destination), why
+    # ... and nothing else on it, and nothing of FC's on the results topic.
+    topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
+    topic_arn = f"acs:mns:{evaluated.region}:{evaluated.tenant}:/topics/{topic}/messages"
+    assert not allows(policy, "mns:PublishMessage", destination)
+    assert not allows(policy, "mns:SendMessage", topic_arn)
 
 
 def test_no_wildcard_action_and_a_wildcard_resource_only_where_unverified() -> None:
@@ -563,7 +613,7 @@ def test_async_events_are_retried_three_times_then_kept() -> None:
 
 def test_the_outputs() -> None:
     outputs = template()["Outputs"]
-    assert {"CallbackUrl", "TopicName", "TopicArn", "FunctionArn"} <= set(outputs)
+    assert {"CallbackUrl", "TopicName", "TopicArn", "FunctionArn", "FailedEventsQueueName"} <= set(outputs)
     http = next(
         n for n, r in resources("ALIYUN::FC3::Trigger").items() if r["Properties"]["TriggerType"] == "http"
     )
@@ -572,3 +622,6 @@ def test_the_outputs() -> None:
     resolved = stack().outputs()
     assert resolved["FunctionArn"].startswith("acs:fc:")
     assert resolved["TopicArn"].endswith(f":/topics/{resolved['TopicName']}")
+    queue = stack().properties(only("ALIYUN::MNS::Queue"))["QueueName"]
+    assert resolved["FailedEventsQueueName"] == queue
+    assert resolved["FailedEventsQueueArn"].endswith(f":/queues/{queue}")
