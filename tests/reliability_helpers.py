@@ -25,7 +25,7 @@ import pytest
 
 from ebs_failover import log, results
 from ebs_failover.cli.run import event_files
-from ebs_failover.handler import handler
+from ebs_failover.handler import invoke
 from ebs_failover.results import OUTCOMES, TYPE_PREFIX
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, FcContext, FcFunction, MockEbs
 from ebs_failover.testing._models import Operation
@@ -66,6 +66,8 @@ class Invocation:
     calls: list[RecordedCall]
     changes: list[Operation]
     elapsed: float
+    #: What FC returned to the invoker: the result, or an HTTP-trigger request's HTTP answer.
+    answer: dict[str, Any] | None = None
 
     @property
     def lines(self) -> list[dict[str, Any]]:
@@ -160,10 +162,12 @@ class Live:
         calls_before = len(self.fake.calls)
         changes_before = len(self.fake.operations)
         result: dict[str, Any] | None = None
+        answer: dict[str, Any] | None = None
         error: BaseException | None = None
         started = time.perf_counter()
         try:
-            result = handler(event, ctx or context())
+            invoked = invoke(event, ctx or context())
+            result, answer = invoked.result, invoked.answer
         except Exception as raised:
             error = raised
         elapsed = time.perf_counter() - started
@@ -173,7 +177,7 @@ class Live:
             if op.action in ("FailoverDiskReplicaPair", "FailoverDiskReplicaGroup")
         ]
         return Invocation(
-            result, error, self.stream.getvalue(), self.fake.calls[calls_before:], changes, elapsed
+            result, error, self.stream.getvalue(), self.fake.calls[calls_before:], changes, elapsed, answer
         )
 
 
@@ -189,6 +193,15 @@ def check_invariants(live: Live, call: Invocation) -> None:
     outcome = data["outcome"]
     assert outcome in OUTCOMES
     assert result["type"] == TYPE_PREFIX + outcome
+    if call.answer is not result:  # an HTTP-trigger request: an HTTP answer that reveals nothing
+        answer = call.answer
+        assert answer is not None
+        code = (data.get("error") or {}).get("code")
+        status = {"Unauthorized": 401, "Forbidden": 403}.get(str(code), 400 if outcome == "rejected" else 200)
+        assert answer["statusCode"] == status, (answer, data)
+        assert result["source"] not in answer["body"]  # no account, no function
+        if status in (401, 403):
+            assert set(json.loads(answer["body"])) == {"error"}
     assert isinstance(data["reason"], str)
     assert data["reason"]
     # The log: JSON lines, exactly one canonical ``result`` line, with this outcome.

@@ -12,7 +12,7 @@ import pytest
 
 from ebs_failover import log, results
 from ebs_failover.cli.run import event_files
-from ebs_failover.handler import handler
+from ebs_failover.handler import invoke
 from ebs_failover.testing import FakeEbs, FcContext, MockEbs
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -53,7 +53,7 @@ def _failovers(fake: FakeEbs) -> int:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_each_sample_gives_its_recorded_outcome_once(fake: FakeEbs, path: Path) -> None:
     expected = EXPECTED[path.name]["outcome"]
-    result = handler(path.read_bytes(), FcContext(request_id="first"))
+    result = invoke(path.read_bytes(), FcContext(request_id="first")).result
     assert result["data"]["outcome"] == expected, result["data"]["reason"]
     assert _per_target(result) == EXPECTED[path.name].get("targets", {})
     failed_over = [t for t in result["data"]["targets"] if t["outcome"] == "failed_over"]
@@ -61,7 +61,7 @@ def test_each_sample_gives_its_recorded_outcome_once(fake: FakeEbs, path: Path) 
     assert failovers == len(failed_over)
     assert all(t["verified"] is True and t["status_after"] == "failovered" for t in failed_over)
     if expected == "failed_over":
-        again = handler(path.read_bytes(), FcContext(request_id="redelivery"))
+        again = invoke(path.read_bytes(), FcContext(request_id="redelivery")).result
         assert again["data"]["outcome"] == "already_failed_over"
         assert _failovers(fake) == failovers  # the redelivery changed nothing
     if not result["data"]["targets"]:
@@ -73,7 +73,7 @@ def test_dry_run_of_each_sample_reaches_the_live_outcome_and_changes_nothing(
     fake: FakeEbs, monkeypatch: pytest.MonkeyPatch, path: Path
 ) -> None:
     monkeypatch.setenv("FAILOVER_MODE", "dry-run")
-    result = handler(path.read_bytes(), FcContext(request_id="rehearsal"))
+    result = invoke(path.read_bytes(), FcContext(request_id="rehearsal")).result
     live = EXPECTED[path.name].get("targets", {})
     assert _per_target(result) == {pair: "dry_run" if o == "failed_over" else o for pair, o in live.items()}
     assert result["data"]["dry_run"] is True

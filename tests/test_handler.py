@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ebs_failover import config
-from ebs_failover.handler import handler
+from ebs_failover.handler import handler, invoke
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, MockEbs
 from ebs_failover.token import client_token
 
@@ -374,34 +374,64 @@ def test_a_callback_without_the_right_token_is_rejected(
     fake: FakeEbs, monkeypatch: pytest.MonkeyPatch, token: str | None
 ) -> None:
     monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
-    result = handler(_envelope(token), _context())
-    assert (result["data"]["outcome"], result["data"]["error"]["code"]) == ("rejected", "Unauthorized")
+    invoked = invoke(_envelope(token), _context())
+    assert (invoked.result["data"]["outcome"], invoked.result["data"]["error"]["code"]) == (
+        "rejected",
+        "Unauthorized",
+    )
+    # The caller learns nothing: no account, no function, no reason.
+    assert invoked.answer == {
+        "statusCode": 401,
+        "headers": {"Content-Type": "application/json"},
+        "body": '{"error": "unauthorized"}',
+    }
     assert fake.calls == []
 
 
-def test_a_callback_with_the_token_acts(fake: FakeEbs, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_callback_with_the_token_acts_and_gets_a_short_answer(
+    fake: FakeEbs, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
-    result = handler(_envelope("callback-secret-77x"), _context())
-    assert result["data"]["outcome"] == "failed_over"
-    assert "callback-secret-77x" not in json.dumps(result)
+    invoked = invoke(_envelope("callback-secret-77x"), _context())
+    assert invoked.result["data"]["outcome"] == "failed_over"
+    assert "callback-secret-77x" not in json.dumps(invoked.result)
+    assert invoked.answer["statusCode"] == 200
+    assert json.loads(invoked.answer["body"]) == {"outcome": "failed_over", "id": invoked.result["id"]}
+    again = handler(_envelope("callback-secret-77x"), _context())  # FC's own answer: the HTTP one
+    assert json.loads(again["body"])["outcome"] == "already_failed_over"
+
+
+def test_an_http_request_that_is_not_a_callback_gets_400_naming_the_field(fake: FakeEbs) -> None:
+    envelope = json.loads(ENVELOPE.read_text())
+    envelope["isBase64Encoded"] = True
+    envelope["body"] = "not base64!"
+    answer = handler(json.dumps(envelope).encode(), _context())
+    assert answer["statusCode"] == 400
+    body = json.loads(answer["body"])
+    assert body["error"] == "rejected"
+    assert "body" in body["reason"]
+    assert "acs:fc" not in answer["body"]
 
 
 def test_no_callback_token_configured_refuses_every_http_request(fake: FakeEbs) -> None:
-    result = handler(_envelope("anything"), _context())
-    assert result["data"]["outcome"] == "rejected"
-    assert "CALLBACK_TOKEN" in result["data"]["reason"]
+    invoked = invoke(_envelope("anything"), _context())
+    assert invoked.result["data"]["outcome"] == "rejected"
+    assert "CALLBACK_TOKEN" in invoked.result["data"]["reason"]
+    assert invoked.answer["statusCode"] == 401
 
 
 @pytest.mark.parametrize(
-    ("source_ip", "outcome"), [("47.74.206.5", "failed_over"), ("203.0.113.9", "rejected")]
+    ("source_ip", "outcome", "status"),
+    [("47.74.206.5", "failed_over", 200), ("203.0.113.9", "rejected", 403)],
 )
 def test_the_optional_address_check(
-    fake: FakeEbs, monkeypatch: pytest.MonkeyPatch, source_ip: str, outcome: str
+    fake: FakeEbs, monkeypatch: pytest.MonkeyPatch, source_ip: str, outcome: str, status: int
 ) -> None:
     monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
     monkeypatch.setenv("CALLBACK_ALLOWED_IPS", "cloudmonitor-intl")
-    result = handler(_envelope("callback-secret-77x", source_ip), _context())
-    assert result["data"]["outcome"] == outcome
+    invoked = invoke(_envelope("callback-secret-77x", source_ip), _context())
+    assert invoked.result["data"]["outcome"] == outcome
+    assert invoked.answer["statusCode"] == status
 
 
 def test_a_bad_address_list_is_a_config_error() -> None:

@@ -471,9 +471,11 @@ def test_a_callback_refused_at_the_gate_is_a_warning_with_its_correlation_id(
     envelope = json.loads((EVENTS / "http-envelope-callback-plain.json").read_text())
     envelope["queryParameters"] = {"token": "a-wrong-token"}
     envelope.setdefault("headers", {})["x-fc-trace-id"] = "c0ffee0123456789"
-    result = handler(json.dumps(envelope).encode(), _context())
-    assert result["data"]["outcome"] == "rejected"
+    answer = handler(json.dumps(envelope).encode(), _context())
+    assert answer["statusCode"] == 401
     line = _result_line(logs)
+    result = line["result"]
+    assert result["data"]["outcome"] == "rejected"
     assert line["level"] == "WARNING"
     assert line["correlation_id"] == result["data"]["trigger"]["identity"]
     assert line["trace_id"] == "c0ffee0123456789"  # the HTTP request's own trace id

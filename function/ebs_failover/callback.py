@@ -5,7 +5,8 @@ callback URL carries ``?token=<CALLBACK_TOKEN>`` instead, compared in constant
 time. With ``CALLBACK_ALLOWED_IPS`` the caller's address must also be in the
 listed networks (``cloudmonitor-intl`` stands for CloudMonitor's documented
 international ranges). A request failing either is ``rejected``: it never
-reaches EBS. Pure: no I/O.
+reaches EBS, is logged and never published, and its caller gets 401 or 403
+with a body that says nothing more. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .triggers import HttpRequestInfo
 
-__all__ = ["CLOUDMONITOR_INTL_RANGES", "TOKEN_PARAMETER", "parse_networks", "refusal"]
+__all__ = ["CLOUDMONITOR_INTL_RANGES", "TOKEN_PARAMETER", "Refusal", "parse_networks", "refusal"]
 
 TOKEN_PARAMETER = "token"
 
@@ -43,18 +45,33 @@ def parse_networks(raw: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in items)
 
 
-def refusal(http: HttpRequestInfo, token: str | None, allowed: Sequence[Network]) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an HTTP request may not trigger anything: ``status`` 401 (no or a wrong token) or 403 (a caller
+    outside ``CALLBACK_ALLOWED_IPS``), and the reason, for the log only."""
+
+    status: int
+    reason: str
+
+    @property
+    def code(self) -> str:
+        return "Unauthorized" if self.status == 401 else "Forbidden"
+
+
+def refusal(http: HttpRequestInfo, token: str | None, allowed: Sequence[Network]) -> Refusal | None:
     """Why this HTTP request may not trigger anything, or None when it may."""
     if token is None:
-        return "the HTTP trigger needs CALLBACK_TOKEN configured; refusing an unauthenticated callback"
+        return Refusal(
+            401, "the HTTP trigger needs CALLBACK_TOKEN configured; refusing an unauthenticated callback"
+        )
     sent = http.query.get(TOKEN_PARAMETER, "")
     if not hmac.compare_digest(sent.encode(), token.encode()):
-        return f"the callback URL's {TOKEN_PARAMETER} parameter is missing or wrong"
+        return Refusal(401, f"the callback URL's {TOKEN_PARAMETER} parameter is missing or wrong")
     if allowed:
         try:
             address = ipaddress.ip_address(http.source_ip or "")
         except ValueError:
-            return "the caller's address is unknown and CALLBACK_ALLOWED_IPS is set"
+            return Refusal(403, "the caller's address is unknown and CALLBACK_ALLOWED_IPS is set")
         if not any(address in network for network in allowed):
-            return f"the caller {address} is not in CALLBACK_ALLOWED_IPS"
+            return Refusal(403, f"the caller {address} is not in CALLBACK_ALLOWED_IPS")
     return None

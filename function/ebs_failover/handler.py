@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import callback, config, ebs, log, redact, results
+from . import callback, config, ebs, http, log, redact, results
 from .credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
 from .notify.channels import Channel
 from .policy import Plan, Target, cap_batch, decide
-from .triggers import Trigger, parse, split_batch
+from .triggers import Trigger, is_http_request, parse, split_batch
 
-__all__ = ["Decision", "decide_event", "handler"]
+__all__ = ["Decision", "Invoked", "decide_event", "handler", "invoke"]
 
 _cold_start = True
 _DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -54,18 +54,33 @@ def decide_event(event: Any, settings: config.Settings, *, request_id: str | Non
     if trigger.http is not None:
         refused = callback.refusal(trigger.http, settings.callback_token, settings.callback_networks)
         if refused is not None:
-            return Decision(trigger, _nothing("rejected", refused), {"code": "Unauthorized"})
+            return Decision(trigger, _nothing("rejected", refused.reason), {"code": refused.code})
     return Decision(trigger, decide(trigger, settings, now))
+
+
+@dataclass(frozen=True, slots=True)
+class Invoked:
+    """One invocation: its ``result`` (the CloudEvent, as logged and published) and ``answer``, what FC
+    returns to the invoker (the result itself, or for an HTTP-trigger request an HTTP answer)."""
+
+    result: dict[str, Any]
+    answer: dict[str, Any]
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """FC entry point: ``event`` is bytes on FC (str and dict also accepted)."""
+    return invoke(event, context).answer
+
+
+def invoke(event: Any, context: Any) -> Invoked:
+    """What :func:`handler` does, with the whole result beside the answer (for the command line and the
+    tests, which replay HTTP-trigger requests too). Raises what the handler raises."""
     global _cold_start  # Powertools' cold_start: the first invocation of the instance
     cold, _cold_start = _cold_start, False
     return log.isolated(_handle, event, context, cold)
 
 
-def _handle(event: Any, context: Any, cold: bool) -> dict[str, Any]:
+def _handle(event: Any, context: Any, cold: bool) -> Invoked:
     invocation = _Invocation(event, context)
     function = getattr(context, "function", None)
     log.bind(
@@ -86,7 +101,7 @@ def _handle(event: Any, context: Any, cold: bool) -> dict[str, Any]:
     getattr(log.LOGGER, level)("result", outcome=outcome, notifications=deliveries, result=result, **keys)
     if failure is not None:
         raise failure
-    return result
+    return Invoked(result, http.response(result) if invocation.over_http else result)
 
 
 class _Invocation:
@@ -102,6 +117,8 @@ class _Invocation:
         self.credentials: Credentials | None = None
         self.settings: config.Settings | None = None
         self.channels: tuple[Channel, ...] = ()
+        #: The event came through the HTTP trigger: its caller gets an HTTP answer, not the result.
+        self.over_http = is_http_request(event)
 
     def run(self) -> dict[str, Any]:
         try:
@@ -116,7 +133,7 @@ class _Invocation:
         An HTTP-trigger request that did not authenticate is logged, never published: anyone who finds
         the URL could otherwise flood the on-call channels.
         """
-        if (result["data"].get("error") or {}).get("code") == "Unauthorized" or not self.channels:
+        if (result["data"].get("error") or {}).get("code") in http.UNANSWERED or not self.channels:
             return []
         from .notify import DEFAULT_TIMEOUT, Where, publish
 

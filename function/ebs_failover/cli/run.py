@@ -79,17 +79,21 @@ def _fake(seed: Mapping[str, Any] | None, source: Path | None) -> Any:
 
 
 def _call_handler(raw: bytes, context: Any) -> dict[str, Any]:
-    """The handler's result; a raise (on purpose, for FC's async retry) becomes a one-line error, exit 1."""
-    from ebs_failover.handler import handler
+    """The handler's result (for an HTTP-trigger request, its HTTP answer is told on stderr); a raise (on
+    purpose, for FC's async retry) becomes a one-line error, exit 1."""
+    from ebs_failover.handler import invoke
 
     try:
-        return handler(raw, context)
+        invoked = invoke(raw, context)
     except Exception as error:
         raise CliError(
             f"the handler raised {type(error).__name__}: {error} "
             "(on FC, the asynchronous retry would deliver the event again)",
             EXIT_FAILED,
         ) from None
+    if invoked.answer is not invoked.result:
+        note(f"HTTP answer: {invoked.answer['statusCode']} {invoked.answer['body']}")
+    return invoked.result
 
 
 def run_invoke(args: argparse.Namespace) -> int:
@@ -170,7 +174,7 @@ def _replay_setup(args: argparse.Namespace) -> _Replay:
 def run_replay(args: argparse.Namespace) -> int:
     replay = _replay_setup(args)
     from ebs_failover import log
-    from ebs_failover.handler import handler
+    from ebs_failover.handler import invoke
     from ebs_failover.testing import FcContext, MockEbs
 
     log.configure(stream=Stderr() if args.logs else io.StringIO())
@@ -185,7 +189,7 @@ def run_replay(args: argparse.Namespace) -> int:
             context = FcContext(request_id=f"replay-{path.stem}", region=region)
             with MockEbs(fake):
                 try:
-                    outcome, pairs = _outcome(handler(path.read_bytes(), context))
+                    outcome, pairs = _outcome(invoke(path.read_bytes(), context).result)
                 except Exception as error:  # the handler raises on purpose for FC to retry
                     outcome, pairs = "raised", type(error).__name__
             remark = ""

@@ -20,7 +20,7 @@ from typing import Any
 
 from ._decode import MAX_BATCH_EVENTS, MAX_DEPTH, MAX_EVENT_BYTES, decode_event, split_batch
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
-from ._parse import build, detect
+from ._parse import build, detect, is_http_envelope
 from ._schema import SCHEMA_DIR
 from ._values import level, resource_id
 
@@ -32,6 +32,7 @@ __all__ = [
     "HttpRequestInfo",
     "InvalidEvent",
     "Trigger",
+    "is_http_request",
     "level",
     "parse",
     "resource_id",
@@ -53,3 +54,13 @@ def parse(event: bytes | str | dict[str, Any], *, request_id: str | None = None)
         raise
     except Exception as error:  # the one catch-all: any bug or oddity below still reads as a bad event
         raise InvalidEvent("", "a well-formed event", type(error).__name__) from error
+
+
+def is_http_request(event: bytes | str | dict[str, Any]) -> bool:
+    """Whether ``event`` is an FC HTTP-trigger envelope (so its caller expects an HTTP answer), even one
+    whose content :func:`parse` rejects. Never raises."""
+    try:
+        payload = decode_event(event)
+    except Exception:  # not even JSON: not an envelope either
+        return False
+    return not payload.form and is_http_envelope(payload.data)

@@ -29,6 +29,11 @@ def _has(*keys: str) -> Callable[[dict[str, Any]], bool]:
     return lambda data: any(key in data for key in keys)
 
 
+def is_http_envelope(data: dict[str, Any]) -> bool:
+    """An FC HTTP-trigger envelope: ``body`` and one of its other keys."""
+    return _is_http(data)
+
+
 def _is_http(data: dict[str, Any]) -> bool:
     return "body" in data and _has("headers", "isBase64Encoded", "requestContext", "queryParameters")(data)
 
