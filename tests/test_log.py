@@ -514,3 +514,23 @@ def test_concurrent_invocations_keep_their_own_keys(fake: FakeEbs, logs: Stdout)
         ("req-0", "manual:incident-0"),
         ("req-1", "manual:incident-1"),
     ]
+
+
+def test_log_event_masks_a_wrong_callback_token_and_every_value_named_like_a_secret(
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wrong token a caller sent is a secret nobody registered: LOG_EVENT masks it by its name, and so
+    every query or header value named token, signature, secret or sign."""
+    monkeypatch.setenv("CALLBACK_TOKEN", "the-right-callback-token")
+    monkeypatch.setenv("LOG_EVENT", "true")
+    envelope = json.loads((EVENTS / "http-envelope-callback-plain.json").read_text())
+    envelope["queryParameters"] = {"token": "a-wrong-token-4711", "sign": "sign-value-0815"}
+    envelope["headers"]["X-Acs-Signature"] = "header-signature-42"
+    envelope["headers"]["X-Robot-Secret"] = "robot-secret-99"
+    for raw in (json.dumps(envelope).encode(), json.dumps(envelope), envelope):
+        handler(raw, _context())
+    text = logs.getvalue()
+    assert text.count('"message":"raw_event"') == 3
+    for secret in ("a-wrong-token-4711", "sign-value-0815", "header-signature-42", "robot-secret-99"):
+        assert secret not in text
+    assert "Apache-HttpClient" in text  # the rest of the event is still there to read

@@ -16,7 +16,7 @@ from ebs_failover.cli._common import masked, say
 from ebs_failover.credentials import Credentials
 from ebs_failover.handler import handler
 from ebs_failover.notify.mns import _scrub
-from ebs_failover.redact import MASK, Redactor, shorten
+from ebs_failover.redact import MASK, Redactor, mask_named, shorten
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, MockEbs
 
 from .conftest import STANDBY, seed_pair
@@ -363,3 +363,27 @@ def test_a_value_of_another_type_is_its_masked_repr() -> None:
         "n": 3,
         "ok": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a=1&token=abc%20d&sign=zz&transId=5", "a=1&token=***&sign=***&transId=5"),
+        (
+            '{"token": ["a", "b"], "access_token":"q", "other":"v"}',
+            '{"token": ["***"], "access_token":"***", "other":"v"}',
+        ),
+        ('{"X-Acs-Signature": "s\\"ig", "Host": "h"}', '{"X-Acs-Signature": "***", "Host": "h"}'),
+    ],
+)
+def test_values_named_like_secrets_are_masked_in_raw_text(text: str, expected: str) -> None:
+    assert mask_named(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["a" * 65536, "token" * 13000, "a-" * 32000, '"' * 65536, "x=" * 30000, "[" + '"a",' * 15000]
+)
+def test_masking_named_values_is_linear_on_hostile_text(text: str) -> None:
+    """A raw event is anyone's text: the pattern must not backtrack (a fuzzed event once hung it)."""
+    masked = mask_named(text)
+    assert len(masked) <= len(text) + 3

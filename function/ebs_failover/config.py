@@ -82,7 +82,7 @@ VARIABLES: dict[str, str] = {
     "NOTIFY_<NAME>_SECRET": "a robot's signing secret, or a webhook's HMAC key (secret)",
     "MNS_ENDPOINT": "MNS endpoint override (default: https://<account>.mns.<region>.aliyuncs.com)",
     "EVENTBRIDGE_ENDPOINT": (
-        "EventBridge endpoint override (default: <account>.eventbridge.<region>.aliyuncs.com)"
+        "EventBridge endpoint override (default: the SDK's own, eventbridge-console.<region>.aliyuncs.com)"
     ),
     "CALLBACK_TOKEN": "secret the CloudMonitor callback URL must carry as ?token=…",
     "CALLBACK_ALLOWED_IPS": (

@@ -719,6 +719,11 @@ def _ready(work: _Work) -> bool:
     if seen.status in _DONE:
         result.outcome, result.status_after = "already_failed_over", seen.status
         result.verified = seen.status == "failovered"
+        result.hint = (
+            f"the {_noun(work)} was {seen.status} when this delivery looked, so no Failover was sent: an "
+            "earlier delivery of this trigger (same ClientToken) or someone else failed it over; the "
+            "function keeps no store, so it cannot tell which"
+        )
         return False
     if not work.guards.live:
         result.outcome = "dry_run"

@@ -398,9 +398,13 @@ def _trace(tracing: Any) -> dict[str, str]:
 
 
 def _printable(event: Any) -> Any:
-    """The raw event as text a log line can hold (``LOG_EVENT``), shortened to 64 kB."""
+    """The raw event as text a log line can hold (``LOG_EVENT``), shortened to 64 kB, every value named
+    like a secret masked (a caller's wrong token is a secret no registration knows)."""
     if isinstance(event, (bytes, bytearray)):
-        return redact.shorten(bytes(event).decode("utf-8", "replace"), 65536)
+        return redact.shorten(redact.mask_named(bytes(event).decode("utf-8", "replace")), 65536)
     if isinstance(event, str):
-        return redact.shorten(event, 65536)
-    return event
+        return redact.shorten(redact.mask_named(event), 65536)
+    try:
+        return redact.mask_named(event)
+    except RecursionError:  # a dict nested deeper than a log line can walk
+        return "(an event nested too deep to log)"

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-__all__ = ["CUT", "MASK", "REDACTOR", "Redactor", "is_secret_key", "one_line", "shorten"]
+__all__ = ["CUT", "MASK", "REDACTOR", "Redactor", "is_secret_key", "mask_named", "one_line", "shorten"]
 
 MASK = "***"
 #: How a shortened text ends.
@@ -137,6 +137,46 @@ def _mask_cut_end(head: str, every_form: tuple[str, ...]) -> str:
         default=0,
     )
     return head[:-longest] + MASK if longest else head
+
+
+#: Words that make a name a secret's in a query, a header or a form (``token``, ``access_token``,
+#: ``x-acs-signature``, ``sign``, ``secret``, ``password``, ``authorization``): what a raw event may carry
+#: that no registration knows, such as the wrong token a caller sent.
+_SECRET_WORDS = re.compile(r"token|signature|secret|sign|password|authorization", re.I)
+#: A name (``"name"`` in JSON, ``name`` in a form), ``:`` or ``=``, and its value. Linear on any input:
+#: a name starts only where a word does, and no part can match the same text two ways.
+_NAMED_VALUE = re.compile(
+    r'(?<![\w.-])(?P<key>"[\w.-]{1,128}"|[\w.-]{1,128})(?P<sep>\s*[:=]\s*)'
+    r'(?P<value>"(?:[^"\\]|\\.)*"|\[\s*"(?:[^"\\]|\\.)*"(?:\s*,\s*"(?:[^"\\]|\\.)*")*\s*\]|[^&\s",}\]]+)'
+)
+
+
+def _is_secret_name(name: str) -> bool:
+    return _SECRET_WORDS.search(name) is not None
+
+
+def mask_named(value: Any) -> Any:
+    """``value`` (a raw event: text, or a JSON-like structure) with every value named like a secret masked:
+    ``token=…`` in a query or a form, ``"token": "…"`` in JSON text, a dict's ``token`` key. For
+    ``LOG_EVENT``, where a wrong callback token is a secret nobody registered."""
+    if isinstance(value, str):
+        return _NAMED_VALUE.sub(_masked, value)
+    if isinstance(value, dict):
+        return {
+            k: MASK if isinstance(k, str) and _is_secret_name(k) and v not in (None, "") else mask_named(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_named(item) for item in value]
+    return value
+
+
+def _masked(match: re.Match[str]) -> str:
+    if not _is_secret_name(match.group("key")):
+        return match.group(0)
+    found = match.group("value")
+    shown = f'"{MASK}"' if found.startswith('"') else f'["{MASK}"]' if found.startswith("[") else MASK
+    return match.group("key") + match.group("sep") + shown
 
 
 #: The process's redactor: the handler registers every secret an invocation holds, and the log, the

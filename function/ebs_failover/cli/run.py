@@ -11,6 +11,7 @@ import io
 import json
 import os
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,8 +183,10 @@ def run_replay(args: argparse.Namespace) -> int:
     mismatches: list[str] = []
     unexpected: list[str] = []
     shared = _fake(replay.seed, replay.config) if args.shared_fake else None
+    channels = _DemoChannels() if shared is not None else None
+    env = {**replay.env, **(channels.env if channels is not None else {})}
     print(f"{'event':<44} {'outcome':<20} each target")
-    with patched_environ(replay.env, remove=OUTSIDE_WORLD):
+    with patched_environ(env, remove=OUTSIDE_WORLD):
         for path in replay.files:
             fake = shared if shared is not None else _fake(replay.seed, replay.config)
             context = FcContext(request_id=f"replay-{path.stem}", region=region)
@@ -204,14 +207,10 @@ def run_replay(args: argparse.Namespace) -> int:
             print(f"{path.name:<44} {outcome:<20} {pairs}{remark}")
     total = len(replay.files)
     if shared is not None:
-        print("fake EBS, final states:")
-        for group in shared.backend().groups.values():
-            route = f"{group.source_region_id} -> {group.destination_region_id}"
-            members = ", ".join(group.pair_ids)
-            print(f"  {group.replica_group_id:<22} {group.status:<12} ({route}; group of {members})")
-        for pair in shared.backend().pairs.values():
-            route = f"{pair.source_region} -> {pair.destination_region}"
-            print(f"  {pair.replica_pair_id:<22} {pair.status:<12} ({route})")
+        _print_final_states(shared)
+    if channels is not None:
+        channels.report()
+        channels.close()
     if unexpected:
         say(f"no expected outcome in {replay.expect} for: {', '.join(unexpected)}")
     if mismatches:
@@ -226,6 +225,62 @@ def run_replay(args: argparse.Namespace) -> int:
         changed = f" on one fake, {count} failover{'' if count == 1 else 's'} changed state"
     print(f"{total} events replayed{changed}{checked}")
     return EXIT_OK
+
+
+def _print_final_states(fake: Any) -> None:
+    print("fake EBS, final states:")
+    for group in fake.backend().groups.values():
+        route = f"{group.source_region_id} -> {group.destination_region_id}"
+        members = ", ".join(group.pair_ids)
+        print(f"  {group.replica_group_id:<22} {group.status:<12} ({route}; group of {members})")
+    for pair in fake.backend().pairs.values():
+        route = f"{pair.source_region} -> {pair.destination_region}"
+        print(f"  {pair.replica_pair_id:<22} {pair.status:<12} ({route})")
+
+
+class _DemoChannels:
+    """The channels ``make demo`` tells, each a fake on a loopback socket: an MNS topic that takes every
+    result, a DingTalk robot that takes those a person needs, and a signed webhook that takes every one."""
+
+    TOPIC, ROBOT, HOOK = "ebs-failover-results", "oncall", "audit"
+    ROBOT_TOKEN = "demo-robot-token"
+
+    def __init__(self) -> None:
+        from ebs_failover.testing import FakeMnsServer, FakeRobotServer
+
+        self.mns, self.robots = FakeMnsServer().start(), FakeRobotServer().start()
+        self.mns.create_topic(self.TOPIC)
+        self.env = {
+            "NOTIFY_TARGETS": (
+                f"mns:{self.TOPIC},dingtalk:{self.ROBOT}[failed_over,failed,refused],webhook:{self.HOOK}"
+            ),
+            "MNS_ENDPOINT": self.mns.endpoint,
+            "NOTIFY_ONCALL_URL": self.robots.add_dingtalk(self.ROBOT_TOKEN, "SECdemo-robot-secret"),
+            "NOTIFY_ONCALL_SECRET": "SECdemo-robot-secret",
+            "NOTIFY_AUDIT_URL": self.robots.add_webhook(self.HOOK, "demo-webhook-key"),
+            "NOTIFY_AUDIT_SECRET": "demo-webhook-key",
+        }
+
+    def report(self) -> None:
+        """What each channel received, and one DingTalk message as a person reads it."""
+        topic = [json.loads(m.body) for m in self.mns.published[self.TOPIC]]
+        robot = self.robots.received("dingtalk", self.ROBOT_TOKEN)
+        hook = self.robots.received("webhook", self.HOOK)
+        print(f"channels: mns:{self.TOPIC} {len(topic)} messages, dingtalk:{self.ROBOT} {len(robot)} "
+              f"(failed_over, failed, refused), webhook:{self.HOOK} {len(hook)}")  # fmt: skip
+        kinds = ", ".join(f"{n} {o}" for o, n in sorted(Counter(e["data"]["outcome"] for e in topic).items()))
+        print(f"  mns:{self.TOPIC}: {kinds}")
+        failovers = [m for m in robot if "failed_over" in str(m["markdown"]["title"])]
+        if failovers or robot:
+            shown = "failover" if failovers else "message"
+            print(f"  dingtalk:{self.ROBOT}, its first {shown} as a person reads it:")
+            for line in str((failovers or robot)[0]["markdown"]["text"]).splitlines():
+                if line.strip():
+                    print(f"    {line}")
+
+    def close(self) -> None:
+        self.mns.stop()
+        self.robots.stop()
 
 
 def _expected_outcome(expected: dict[str, Any], name: str) -> str | None:

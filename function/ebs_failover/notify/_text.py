@@ -78,8 +78,10 @@ def _target(target: dict[str, Any]) -> str:
     ident = _value(target.get("pair_id") or target.get("group_id"), 80) or "?"
     parts = [_value(target.get("outcome"), 40) or "?"]
     before, after = _value(target.get("status_before"), 40), _value(target.get("status_after"), 40)
-    if before or after:
-        parts.append(f"{before or '?'} → {after or '?'}")
+    if before and after:
+        parts.append(f"{before} → {after}")
+    elif before or after:  # only what was seen: a status not looked at is not shown
+        parts.append(f"was {before}" if before else f"now {after}")
     verified = target.get("verified")
     if verified is not None:
         parts.append("verified" if verified else "NOT verified")

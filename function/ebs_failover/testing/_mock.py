@@ -37,6 +37,9 @@ _ENV_REMOVED = ("ALIBABA_CLOUD_SECURITY_TOKEN",)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_LOOPBACK = re.compile(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/")
+
+
 class MockEbs:
     """A :class:`FakeEbs` mounted on ``requests`` through ``responses``.
 
@@ -76,6 +79,9 @@ class MockEbs:
         mock = self._external or responses.RequestsMock(assert_all_requests_are_fired=False)
         mounted = [mock.add_callback(method, EBS_URL, callback=self._callback) for method in ("POST", "GET")]
         if self._external is None:
+            # The other fakes (the robots', EventBridge's) listen on loopback sockets: let their
+            # requests through, so that one test or demo can mount EBS here and reach them there.
+            mock.add_passthru(_LOOPBACK)
             mock.start()
             self._histories = [mock.calls, *(response.calls for response in mounted)]
         self._mock = mock
