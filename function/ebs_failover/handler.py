@@ -367,13 +367,16 @@ class _Invocation:
 _NEED_A_PERSON = frozenset({"failed", "refused"})
 
 
+#: Target outcomes whose news must reach someone: a failover made now, or found made (FC's retry of a
+#: delivery whose news reached nobody finds the pair failed over: without a store, that news may be new).
+_NEWS = frozenset({"failed_over", "already_failed_over"})
+
+
 def _needs_a_person(result: dict[str, Any]) -> bool:
-    """A result that changed state (a failover, partial included) or needs a person (failed, refused, a
-    configuration error): one that must reach someone, or be delivered again by FC."""
+    """A result that changed state or found it changed (a failover, partial included), or needs a person
+    (failed, refused, a configuration error): one that must reach someone, or be delivered again by FC."""
     data = result["data"]
-    return data["outcome"] in _NEED_A_PERSON or any(
-        t.get("outcome") == "failed_over" for t in data["targets"]
-    )
+    return data["outcome"] in _NEED_A_PERSON or any(t.get("outcome") in _NEWS for t in data["targets"])
 
 
 def _nothing(outcome: str, reason: str) -> Plan:
