@@ -119,3 +119,55 @@ def test_the_fleet_settings_defaults_and_groups_as_targets() -> None:
         {"FAILOVER_CONCURRENCY": "50", "FAILOVER_CALLS_PER_SECOND": "2.5", "FAILOVER_MAX_TARGETS": "60"}
     )
     assert (tuned.max_targets, tuned.concurrency, tuned.calls_per_second) == (60, 50, 2.5)
+
+
+def test_notify_targets_name_several_channels_with_their_filters_and_secrets() -> None:
+    settings = config.load(
+        {
+            "NOTIFY_TARGETS": "mns:results, dingtalk:on-call[failed_over, failed,refused],webhook:audit",
+            "NOTIFY_ON_CALL_URL": "https://oapi.dingtalk.com/robot/send?access_token=tok-123",
+            "NOTIFY_ON_CALL_SECRET": "SECrobot",
+            "NOTIFY_AUDIT_URL": "http://127.0.0.1:8080/hooks/audit",
+        }
+    )
+    mns, robot, hook = settings.notify_targets
+    assert [c.label for c in settings.notify_targets] == ["mns:results", "dingtalk:on-call", "webhook:audit"]
+    assert (mns.outcomes, hook.outcomes) == (None, None)
+    assert robot.outcomes == {"failed_over", "failed", "refused"}
+    assert (robot.wants("failed"), robot.wants("ignored"), mns.wants("ignored")) == (True, False, True)
+    assert robot.secrets == ("https://oapi.dingtalk.com/robot/send?access_token=tok-123", "SECrobot")
+    assert "tok-123" not in repr(robot)
+    assert hook.secret is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable", "expected"),
+    [
+        ({"NOTIFY_TARGETS": "sms:oncall"}, "NOTIFY_TARGETS", "channels such as"),
+        ({"NOTIFY_TARGETS": "mns:a,mns:a"}, "NOTIFY_TARGETS", "each channel once"),
+        ({"NOTIFY_TARGETS": "mns:a[paged]"}, "NOTIFY_TARGETS", "outcomes among"),
+        ({"NOTIFY_TARGETS": "mns:a[failed"}, "NOTIFY_TARGETS", "outcomes in brackets"),
+        ({"NOTIFY_TARGETS": "dingtalk:x"}, "NOTIFY_X_URL", "https:// URL"),
+        (
+            {
+                "NOTIFY_TARGETS": "dingtalk:x",
+                "NOTIFY_X_URL": "http://oapi.dingtalk.com/robot/send?access_token=t",
+            },
+            "NOTIFY_X_URL",
+            "https:// URL",
+        ),
+        (
+            {"NOTIFY_TARGETS": "lark:x", "NOTIFY_X_URL": "https://open.feishu.cn/hook/t"},
+            "NOTIFY_X_SECRET",
+            "signing",
+        ),
+    ],
+)
+def test_a_bad_channel_is_a_config_error_naming_its_variable(
+    environ: dict[str, str], variable: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config.load(environ)
+    assert raised.value.variable == variable
+    assert expected in str(raised.value)
+    assert "access_token" not in str(raised.value)  # a robot's URL is a secret: never echoed
