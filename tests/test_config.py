@@ -133,7 +133,7 @@ def test_notify_targets_name_several_channels_with_their_filters_and_secrets() -
     mns, robot, hook = settings.notify_targets
     assert [c.label for c in settings.notify_targets] == ["mns:results", "dingtalk:on-call", "webhook:audit"]
     assert (mns.outcomes, hook.outcomes) == (None, None)
-    assert robot.outcomes == {"failed_over", "failed", "refused"}
+    assert robot.outcomes == frozenset({"failed_over", "failed", "refused"})
     assert (robot.wants("failed"), robot.wants("ignored"), mns.wants("ignored")) == (True, False, True)
     assert robot.secrets == ("https://oapi.dingtalk.com/robot/send?access_token=tok-123", "SECrobot")
     assert "tok-123" not in repr(robot)

@@ -150,3 +150,19 @@ class RateWindow:
         """Forget every send (tests)."""
         with self._lock:
             self._sent.clear()
+
+
+def read_errcode(answer: Answer, service: str, rate_limited: frozenset[int]) -> dict[str, Any]:
+    """A DingTalk- or WeCom-style reply, ``{"errcode", "errmsg"}``: ``{}`` for errcode 0, else
+    :class:`Failed` with ``RateLimited`` or ``<service>.<errcode>``."""
+    if not answer.ok:
+        raise http_error(answer)
+    reply = answer.json()
+    if not isinstance(reply, dict) or not isinstance(reply.get("errcode"), int):
+        raise Failed("HttpError", f"HTTP {answer.status} without {service}'s errcode", status=answer.status)
+    errcode, errmsg = reply["errcode"], str(reply.get("errmsg") or "")
+    if errcode == 0:
+        return {}
+    if errcode in rate_limited:
+        raise Failed("RateLimited", f"{service} {errcode}: {errmsg}")
+    raise Failed(f"{service}.{errcode}", errmsg or f"{service} refused the message")

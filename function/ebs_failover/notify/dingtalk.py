@@ -85,16 +85,4 @@ def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, An
 
 
 def _read(answer: _http.Answer) -> dict[str, Any]:
-    if not answer.ok:
-        raise _http.http_error(answer)
-    reply = answer.json()
-    if not isinstance(reply, dict) or not isinstance(reply.get("errcode"), int):
-        raise _http.Failed(
-            "HttpError", f"HTTP {answer.status} without DingTalk's errcode", status=answer.status
-        )
-    errcode, errmsg = reply["errcode"], str(reply.get("errmsg") or "")
-    if errcode == 0:
-        return {}
-    if errcode in RATE_LIMITED_CODES:
-        raise _http.Failed("RateLimited", f"DingTalk {errcode}: {errmsg}")
-    raise _http.Failed(f"DingTalk.{errcode}", errmsg or "DingTalk refused the message")
+    return _http.read_errcode(answer, "DingTalk", RATE_LIMITED_CODES)

@@ -60,14 +60,4 @@ def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, An
 
 
 def _read(answer: _http.Answer) -> dict[str, Any]:
-    if not answer.ok:
-        raise _http.http_error(answer)
-    reply = answer.json()
-    if not isinstance(reply, dict) or not isinstance(reply.get("errcode"), int):
-        raise _http.Failed("HttpError", f"HTTP {answer.status} without WeCom's errcode", status=answer.status)
-    errcode, errmsg = reply["errcode"], str(reply.get("errmsg") or "")
-    if errcode == 0:
-        return {}
-    if errcode in RATE_LIMITED_CODES:
-        raise _http.Failed("RateLimited", f"WeCom {errcode}: {errmsg}")
-    raise _http.Failed(f"WeCom.{errcode}", errmsg or "WeCom refused the message")
+    return _http.read_errcode(answer, "WeCom", RATE_LIMITED_CODES)
