@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -166,3 +167,22 @@ def read_errcode(answer: Answer, service: str, rate_limited: frozenset[int]) -> 
     if errcode in rate_limited:
         raise Failed("RateLimited", f"{service} {errcode}: {errmsg}")
     raise Failed(f"{service}.{errcode}", errmsg or f"{service} refused the message")
+
+
+def send_to_robot(
+    channel: Channel,
+    url: str,
+    message: dict[str, Any],
+    *,
+    window: RateWindow,
+    timeout: float,
+    service: str,
+    rate_limited: frozenset[int],
+) -> dict[str, Any]:
+    """One message to a DingTalk- or WeCom-style robot at ``url`` (``channel.url``, signed or not), within
+    its per-minute ``window``; its errcode reply read by :func:`read_errcode`."""
+    if not window.take(str(channel.url)):
+        raise Failed("RateLimited", f"{window.limit} messages a minute already sent to this robot: not sent")
+    body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+    answer = post(url, body, {"Content-Type": "application/json; charset=utf-8"}, timeout)
+    return read_errcode(answer, service, rate_limited)

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "OUTCOMES_WANTED_BY_PEOPLE", "Channel", "ChannelError", "Where", "parse_channels"]
+__all__ = ["KINDS", "Channel", "ChannelError", "Where", "parse_channels"]
 
 #: Every kind of channel, and whether it reads ``NOTIFY_<NAME>_URL`` / needs ``NOTIFY_<NAME>_SECRET``.
 KINDS: dict[str, tuple[bool, bool]] = {
@@ -43,8 +43,6 @@ KINDS: dict[str, tuple[bool, bool]] = {
     "wecom": (True, False),
     "webhook": (True, False),
 }
-#: Outcomes that changed state or need a person: a chat room's sensible filter.
-OUTCOMES_WANTED_BY_PEOPLE = frozenset({"failed_over", "failed", "refused"})
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$")
 _LOOPBACK = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")

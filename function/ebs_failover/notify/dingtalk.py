@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 from urllib.parse import quote_plus
@@ -76,13 +75,12 @@ def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, 
 def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     if not channel.url:
         raise _http.Failed("MissingUrl", "the robot has no URL")
-    if not RATE_WINDOW.take(channel.url):
-        raise _http.Failed("RateLimited", "20 messages a minute already sent to this robot: not sent")
-    body = json.dumps(message(event), ensure_ascii=False).encode("utf-8")
-    url = signed_url(channel.url, channel.secret, int(time.time() * 1000))
-    answer = _http.post(url, body, {"Content-Type": "application/json; charset=utf-8"}, where.timeout)
-    return _read(answer)
-
-
-def _read(answer: _http.Answer) -> dict[str, Any]:
-    return _http.read_errcode(answer, "DingTalk", RATE_LIMITED_CODES)
+    return _http.send_to_robot(
+        channel,
+        signed_url(channel.url, channel.secret, int(time.time() * 1000)),
+        message(event),
+        window=RATE_WINDOW,
+        timeout=where.timeout,
+        service="DingTalk",
+        rate_limited=RATE_LIMITED_CODES,
+    )

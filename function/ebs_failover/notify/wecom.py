@@ -22,7 +22,6 @@ URL, the body, the 4096-byte limit, the 20-a-minute limit, 93000 and 45009. Not 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ebs_failover.notify import _http, _text
@@ -52,12 +51,12 @@ def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, 
 def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     if not channel.url:
         raise _http.Failed("MissingUrl", "the robot has no URL")
-    if not RATE_WINDOW.take(channel.url):
-        raise _http.Failed("RateLimited", "20 messages a minute already sent to this robot: not sent")
-    body = json.dumps(message(event), ensure_ascii=False).encode("utf-8")
-    answer = _http.post(channel.url, body, {"Content-Type": "application/json; charset=utf-8"}, where.timeout)
-    return _read(answer)
-
-
-def _read(answer: _http.Answer) -> dict[str, Any]:
-    return _http.read_errcode(answer, "WeCom", RATE_LIMITED_CODES)
+    return _http.send_to_robot(
+        channel,
+        channel.url,
+        message(event),
+        window=RATE_WINDOW,
+        timeout=where.timeout,
+        service="WeCom",
+        rate_limited=RATE_LIMITED_CODES,
+    )

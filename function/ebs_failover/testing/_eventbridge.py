@@ -55,7 +55,7 @@ from urllib.parse import parse_qsl
 
 from ._auth import Credential, CredentialStore, verify_acs3
 from ._exceptions import EbsApiError
-from ._http import LocalServer, QuietHandler
+from ._http import InjectedFault, LocalServer, QuietHandler, ServiceError
 
 __all__ = [
     "EVENTBRIDGE_VERSION",
@@ -119,25 +119,13 @@ class EventBridgeCall:
     request_id: str
 
 
-class EventBridgeError(Exception):
-    """An error answer: HTTP ``status``, ``code``, ``message``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass
-class _Fault:
-    times: int
-    status: int
-    code: str
-    message: str
+class EventBridgeError(ServiceError):
+    """An EventBridge error answer: HTTP ``status``, ``code``, ``message``."""
 
 
 @dataclass
 class _Faults:
-    errors: list[_Fault] = field(default_factory=list)
+    errors: list[InjectedFault] = field(default_factory=list)
     entries: list[tuple[str, str]] = field(default_factory=list)
     stalls: int = 0
 
@@ -171,11 +159,6 @@ class FakeEventBridgeServer(LocalServer):
         """``host:port``, the SDK's ``Config.endpoint`` (with ``protocol="http"``)."""
         return self.host_port
 
-    @property
-    def url(self) -> str:
-        """``http://host:port``, as ``EVENTBRIDGE_ENDPOINT`` names a fake."""
-        return f"http://{self.host_port}"
-
     # -- state and faults ----------------------------------------------------
 
     def create_bus(self, name: str) -> None:
@@ -200,7 +183,7 @@ class FakeEventBridgeServer(LocalServer):
         if n < 1:
             raise ValueError("n must be >= 1")
         with self._lock:
-            self._faults.errors.append(_Fault(n, status, code, message))
+            self._faults.errors.append(InjectedFault(n, status, code, message))
 
     def fail_entries(
         self, code: str = "EventBusNotAvailable", message: str = "The event was refused."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
@@ -21,6 +22,24 @@ class _Listener(ThreadingHTTPServer):
     daemon_threads = True
     # socketserver's backlog of 5 makes a burst of concurrent clients wait out SYN retries.
     request_queue_size = 128
+
+
+class ServiceError(Exception):
+    """An error answer of a faked service: HTTP ``status``, ``code``, ``message``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class InjectedFault:
+    """The next ``times`` requests answer ``status`` ``code`` ``message``."""
+
+    times: int
+    status: int
+    code: str
+    message: str
 
 
 class LocalServer:
@@ -42,6 +61,11 @@ class LocalServer:
     def host_port(self) -> str:
         host = self._httpd.server_address[0]
         return f"{host.decode() if isinstance(host, bytes) else host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``: how a client names the fake."""
+        return f"http://{self.host_port}"
 
     def start(self: S) -> S:
         # A short poll interval: shutdown() waits for the loop to notice.

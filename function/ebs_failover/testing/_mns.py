@@ -59,7 +59,7 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from ._auth import Credential
-from ._http import LocalServer, QuietHandler
+from ._http import InjectedFault, LocalServer, QuietHandler, ServiceError
 
 __all__ = [
     "MNS_VERSION",
@@ -108,20 +108,8 @@ class MnsCall:
     request_id: str
 
 
-class MnsError(Exception):
+class MnsError(ServiceError):
     """An MNS error answer: HTTP ``status``, ``code``, ``message``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass
-class _Fault:
-    times: int
-    status: int
-    code: str
-    message: str
 
 
 def content_md5(body: bytes) -> str:
@@ -160,7 +148,7 @@ class FakeMnsServer(LocalServer):
         self.published: dict[str, list[PublishedMessage]] = {}
         self.calls: list[MnsCall] = []
         self._credentials: dict[str, Credential] = {}
-        self._faults: list[_Fault] = []
+        self._faults: list[InjectedFault] = []
         self._down = False
         self._lock = threading.Lock()
         self.register_credential("testing", "testing")
@@ -199,7 +187,7 @@ class FakeMnsServer(LocalServer):
         if n < 1:
             raise ValueError("n must be >= 1")
         with self._lock:
-            self._faults.append(_Fault(n, status, code, message))
+            self._faults.append(InjectedFault(n, status, code, message))
 
     def down(self) -> None:
         """From now on every request has its connection closed with no answer."""
@@ -253,7 +241,7 @@ class FakeMnsServer(LocalServer):
                 MnsCall(method, path, matched and matched.group(1), None, None, None, _new_request_id())
             )
 
-    def _take_fault(self) -> _Fault | None:
+    def _take_fault(self) -> InjectedFault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.times > 0:

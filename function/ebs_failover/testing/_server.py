@@ -47,10 +47,6 @@ class FakeEbsServer(LocalServer):
         """``host:port``, the SDK's ``Config.endpoint``."""
         return self.host_port
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.endpoint}"
-
     # -- control API ---------------------------------------------------------
 
     def control(self, verb: str, payload: dict[str, Any]) -> Any:
