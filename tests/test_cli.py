@@ -800,7 +800,8 @@ def test_subprocess_help_is_fast_and_imports_no_sdk() -> None:
     assert "exit codes:" in done.stdout
     imported = re.findall(r"\|\s+(\S+)\s*$", done.stderr, re.M)
     assert "argparse" in imported
-    for forbidden in ("alibabacloud_ebs20210730", "fc2", "structlog", "requests", "fastjsonschema"):
+    sdks = ("alibabacloud_ebs20210730", "alibabacloud_fc20230330", "fc2", "structlog", "requests")
+    for forbidden in (*sdks, "fastjsonschema"):
         assert forbidden not in imported, forbidden
     assert not [m for m in imported if m.startswith(("alibabacloud", "Tea", "darabonba", "responses"))]
 

@@ -10,7 +10,7 @@ Verbs::
     token EVENT            the ClientToken(s), one "<pair-id> <token>" line per target
     invoke EVENT           the real handler, locally, against the embedded fake EBS (--live: the real EBS)
     replay DIR             every event of DIR through the handler and the fake; --expect compares outcomes
-    remote-invoke EVENT    invoke the deployed function through the FC API (fc2)
+    remote-invoke EVENT    invoke the deployed function through the FC 3.0 API (2.0 with --service)
     fake-ebs serve         serve the fake EBS on a socket
     schema [SHAPE]         list the event shapes, or print one's JSON Schema
 
@@ -189,21 +189,30 @@ def _build_parser() -> argparse.ArgumentParser:
         verbs,
         "remote-invoke",
         "remote.run_remote_invoke",
-        help="invoke the deployed function through the FC API",
-        description="Invoke the deployed function with EVENT as payload through the FC 2.0 API (fc2.Client) "
-        "and print the function's response body (sync) or the invocation's request id (--async). "
+        help="invoke the deployed function through the FC API (3.0; 2.0 with --service)",
+        description="Invoke the deployed function with EVENT as payload and print the function's response "
+        "body (sync) or the invocation's request id (--async). Without --service: the FC 3.0 API "
+        "(POST /2023-03-30/functions/NAME/invocations, SDK alibabacloud-fc20230330), for the function "
+        "template.yml deploys (its stack output FunctionName). With --service: the FC 2.0 API (fc2.Client), "
+        "for a function deployed in an FC 2.0 service. "
         "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET, "
-        "ALIBABA_CLOUD_SECURITY_TOKEN. An async invocation carries the task id "
-        "x-fc-stateful-async-invocation-id (default: ebsfo- + SHA-256 of the event bytes), so FC "
-        "refuses (409) a second submission of the same event.",
+        "ALIBABA_CLOUD_SECURITY_TOKEN. An async invocation carries a task id (default: ebsfo- + SHA-256 of "
+        "the event bytes; x-fc-async-task-id on 3.0, x-fc-stateful-async-invocation-id on 2.0), so FC "
+        "refuses (409) a second submission of the same event; the invoke is sent once, never retried.",
         epilog="exit codes: 0 invoked (sync: the result is neither failed nor rejected), 1 FC answered an "
         "error, the function raised, or its result is failed or rejected, 2 usage error (including missing "
         "credentials)",
     )
     _event_argument(remote)
-    remote.add_argument("--service", required=True, help="the FC service")
-    remote.add_argument("--function", required=True, help="the FC function")
-    remote.add_argument("--qualifier", help="a version or alias of the service")
+    remote.add_argument(
+        "--function", required=True, help="the FC function's name (stack output FunctionName)"
+    )
+    remote.add_argument(
+        "--service", help="an FC 2.0 service: invoke SERVICE/FUNCTION through the FC 2.0 API (fc2)"
+    )
+    remote.add_argument(
+        "--qualifier", help="a version or alias (of the function; with --service, of the service)"
+    )
     remote.add_argument(
         "--async",
         dest="async_",

@@ -1,30 +1,71 @@
-"""``ebs-failover remote-invoke``: invoke the deployed function through the FC 2.0 API (``fc2.Client``).
+"""``ebs-failover remote-invoke``: invoke the deployed function through FC's API, 3.0 or 2.0.
 
-Retries. ``fc2`` sends every request through a ``requests`` session mounted with urllib3
-``Retry(total=5, backoff_factor=1, status_forcelist=(500, 502, 504))``. urllib3 retries a *status*
-(500/502/504) or a *read* error only for the methods in ``Retry.DEFAULT_ALLOWED_METHODS`` (GET, PUT,
-DELETE, HEAD, OPTIONS, TRACE): an invoke is a POST, so a 5xx or a lost answer is not retried and FC
-sees the request once (tests/test_cli.py counts the calls). Only connect (and TLS) errors are retried,
-and a request that never got through the handshake was never submitted. So no retry of fc2's can
-double-submit today; but that rests on a urllib3 default, so an asynchronous invoke also carries a task id:
-``X-Fc-Stateful-Async-Invocation-Id`` = ``ebsfo-`` + SHA-256 of the event bytes (``--task-id``
-overrides it). FC rejects a repeated task id with 409 (task de-duplication), so neither a retry nor
-an operator running the same command twice submits one event twice; the 409 is reported as such.
-Connect retries stay on: they are safe and ride out a blip. Unverified: whether FC honours the id on a
-function without stateful asynchronous invocation enabled (the reference does not say).
+Which API. template.yml deploys an FC 3.0 function (``ALIYUN::FC3::Function``), which has no service:
+"Services are no longer used in Function Compute [3.0]. Functions become first-level entities"
+(https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/product-overview/feature-updates-in-function-compute-3).
+FC 3.0's invoke is ``POST /2023-03-30/functions/{functionName}/invocations`` with the version or alias
+in the ``qualifier`` query parameter (https://alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/
+api-fc-2023-03-30-invokefunction). FC 2.0's (``aliyun-fc2``) is
+``POST /2016-08-15/services/{service}[.qualifier]/functions/{function}/invocations``: it needs a service
+name. The same page says 2.0's "original services and functions" keep working and "can still be invoked
+as expected"; nothing we could read says the 2.0 API reaches a function created through the 3.0 API,
+under a default service or any other name (the page's section on compatibility rules could not be read
+in full). So the 2.0 API cannot be relied on for this function, and:
+
+* no ``--service``: FC 3.0 through its official SDK ``alibabacloud_fc20230330`` (``InvokeFunction``,
+  signed ACS3-HMAC-SHA256 by ``alibabacloud-tea-openapi``), ``--function NAME [--qualifier Q]``;
+* ``--service S``: FC 2.0 through ``fc2.Client``, for a function deployed as a 2.0 service, as before.
+
+Both use the same endpoint, ``https://<account-id>.<region>.fc.aliyuncs.com`` (FC 3.0's endpoints page,
+https://alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/fc-endpoints; the 3.0 SDK's
+own regional default, ``fcv3.<region>.aliyuncs.com``, is never used: the endpoint is always given).
+
+Task ids. An asynchronous invocation carries a task id, ``ebsfo-`` + SHA-256 of the event bytes
+(``--task-id`` overrides it): FC 3.0's header ``x-fc-async-task-id`` (``InvokeFunctionHeaders.
+x_fc_async_task_id`` in the SDK), FC 2.0's ``X-Fc-Stateful-Async-Invocation-Id``; the same rule for
+both: a letter or ``_`` first, then ``[A-Za-z0-9_-]``, at most 128 characters. FC rejects a repeated id
+"as a duplicate submission ... and an error 409 is returned" (https://www.alibabacloud.com/help/en/fc/
+task-deduplication, a 2.0 page; for 3.0 the 409 is assumed, and its error code is not documented: any
+409 of an async invoke is reported as a duplicate). Both docs say the task-id feature must be enabled
+beforehand (async task mode); what FC does with the id on a function without it is unverified.
+
+Retries. Neither client may submit an asynchronous invoke twice on its own:
+
+* ``fc2`` sends through a ``requests`` session mounted with urllib3 ``Retry(total=5, backoff_factor=1,
+  status_forcelist=(500, 502, 504))``. urllib3 retries a *status* (500/502/504) or a *read* error only
+  for the methods in ``Retry.DEFAULT_ALLOWED_METHODS`` (GET, PUT, DELETE, HEAD, OPTIONS, TRACE): an
+  invoke is a POST, so a 5xx or a lost answer is not retried (tests/test_cli.py counts the calls). Only
+  connect (and TLS) errors are retried, and a request that never got through the handshake was never
+  submitted. Connect retries stay on: they are safe and ride out a blip.
+* ``alibabacloud-tea-openapi`` 0.4's ``do_request`` loops on ``Config.retry_options`` (darabonba
+  ``RetryOptions``; None retries nothing), not on ``RuntimeOptions.autoretry``/``max_attempts``, which it
+  no longer reads; darabonba's ``requests`` adapter has urllib3's default of no retries. We set
+  ``RetryOptions(retryable=False)`` (and ``autoretry=False, max_attempts=1``, should a version read them
+  again) so that the 3.0 call is one HTTP request whatever the defaults become: a retry would also
+  resend the request from its stream, which the first attempt has already read to the end, so a
+  retried invoke would carry an empty event. A lost answer is reported, and running the same command
+  again is safe: the task id makes FC refuse a second submission (409), and a synchronous re-run reuses
+  the event's ClientTokens.
+
+Secrets. ``fc2`` logs failed requests, with their Authorization and security-token headers, on the root
+logger; darabonba logs every request's headers on its own stderr handler when ``DEBUG=sdk``. Logging is
+disabled for the call. Error lines carry FC's code, message and request id, never a header.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ebs_failover.errors import CliError
 from ebs_failover.results import FAILURES
@@ -32,8 +73,10 @@ from ebs_failover.results import FAILURES
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, note, read_event
 
 TASK_ID_PREFIX = "ebsfo-"
-#: FC's rule for a stateful async invocation id: a letter or underscore first, [A-Za-z0-9_-], at most 128.
+#: FC's rule for an async task id (2.0 and 3.0): a letter or underscore first, [A-Za-z0-9_-], at most 128.
 _TASK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+#: FC 3.0's InvokeFunction API version (the path's first segment and ``x-acs-version``).
+FC3_API_VERSION = "2023-03-30"
 
 
 def async_task_id(raw: bytes) -> str:
@@ -42,11 +85,50 @@ def async_task_id(raw: bytes) -> str:
 
 
 def default_endpoint(region: str, account_id: str) -> str:
+    """FC's public endpoint of an account in a region (the same for the 2.0 and the 3.0 API)."""
     return f"https://{account_id}.{region}.fc.aliyuncs.com"
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    key_id: str
+    secret: str
+    token: str
+
+    def __repr__(self) -> str:  # never the secret or the token
+        return f"_Credentials(key_id={self.key_id!r})"
+
+
+@dataclass(frozen=True)
+class _Result:
+    """What FC answered an invoke that did not fail: its status, request id and body."""
+
+    status: int
+    request_id: str
+    body: bytes
 
 
 def run_remote_invoke(args: argparse.Namespace) -> int:
     raw = read_event(args.event)
+    credentials = _credentials()
+    endpoint = _endpoint(args)
+    task_id = _task_id(args, raw)
+    if args.service:
+        target = f"{args.service}{'.' + args.qualifier if args.qualifier else ''}/{args.function}"
+        result = _invoke_fc2(args, raw, credentials, endpoint, task_id, target)
+    else:
+        target = f"{args.function}{':' + args.qualifier if args.qualifier else ''}"
+        result = _invoke_fc3(args, raw, credentials, endpoint, task_id, target)
+    if args.async_:
+        print(result.request_id)
+        note(f"submitted {target} asynchronously, task id {task_id}")
+        return EXIT_OK
+    text = result.body.decode("utf-8", "replace")
+    print(text, end="" if text.endswith("\n") else "\n")
+    return EXIT_FAILED if _outcome(result.body) in FAILURES else EXIT_OK
+
+
+def _credentials() -> _Credentials:
     key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "").strip()
     secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "").strip()
     token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", "").strip()
@@ -56,54 +138,182 @@ def run_remote_invoke(args: argparse.Namespace) -> int:
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for an STS token)",
             EXIT_USAGE,
         )
-    endpoint = args.endpoint
-    if not endpoint:
-        region = args.region or os.environ.get("ALIBABA_CLOUD_REGION_ID")
-        account_id = args.account_id or os.environ.get("ALIBABA_CLOUD_ACCOUNT_ID")
-        if not region or not account_id:
-            raise CliError(
-                "remote-invoke needs the FC endpoint: pass --endpoint URL, or --region (or "
-                "ALIBABA_CLOUD_REGION_ID) and --account-id (or ALIBABA_CLOUD_ACCOUNT_ID)",
-                EXIT_USAGE,
-            )
-        endpoint = default_endpoint(region, account_id)
-    headers = {"x-fc-invocation-type": "Async" if args.async_ else "Sync"}
-    task_id: str | None = None
-    if args.async_:
-        task_id = args.task_id or async_task_id(raw)
-        if not _TASK_ID.match(task_id):
-            raise CliError(
-                f"--task-id {task_id!r}: expected a letter or _ first, then letters, digits, _ or -, "
-                "at most 128 characters",
-                EXIT_USAGE,
-            )
-        headers["x-fc-stateful-async-invocation-id"] = task_id
-    elif args.task_id:
-        raise CliError("--task-id applies to --async invocations only", EXIT_USAGE)
+    return _Credentials(key_id, secret, token)
 
+
+def _endpoint(args: argparse.Namespace) -> str:
+    if args.endpoint:
+        return str(args.endpoint)
+    region = args.region or os.environ.get("ALIBABA_CLOUD_REGION_ID")
+    account_id = args.account_id or os.environ.get("ALIBABA_CLOUD_ACCOUNT_ID")
+    if not region or not account_id:
+        raise CliError(
+            "remote-invoke needs the FC endpoint: pass --endpoint URL, or --region (or "
+            "ALIBABA_CLOUD_REGION_ID) and --account-id (or ALIBABA_CLOUD_ACCOUNT_ID)",
+            EXIT_USAGE,
+        )
+    return default_endpoint(region, account_id)
+
+
+def _task_id(args: argparse.Namespace, raw: bytes) -> str | None:
+    if not args.async_:
+        if args.task_id:
+            raise CliError("--task-id applies to --async invocations only", EXIT_USAGE)
+        return None
+    task_id: str = args.task_id or async_task_id(raw)
+    if not _TASK_ID.match(task_id):
+        raise CliError(
+            f"--task-id {task_id!r}: expected a letter or _ first, then letters, digits, _ or -, "
+            "at most 128 characters",
+            EXIT_USAGE,
+        )
+    return task_id
+
+
+# -- FC 3.0 (alibabacloud_fc20230330) -------------------------------------------------------------
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str]:
+    """``(protocol, host[:port])`` of an endpoint URL; a bare host is https."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+        raise CliError(
+            f"--endpoint {endpoint!r}: expected https://HOST[:PORT] (http:// for a local fake)", EXIT_USAGE
+        )
+    return parts.scheme, parts.netloc
+
+
+def _invoke_fc3(
+    args: argparse.Namespace,
+    raw: bytes,
+    credentials: _Credentials,
+    endpoint: str,
+    task_id: str | None,
+    target: str,
+) -> _Result:
+    protocol, host = split_endpoint(endpoint)
+    try:
+        from alibabacloud_fc20230330 import models as fc3_models
+        from alibabacloud_fc20230330.client import Client
+    except ImportError:
+        raise CliError(
+            "remote-invoke needs the alibabacloud-fc20230330 package: pip install 'ebs-failover[cli]'",
+            EXIT_FAILED,
+        ) from None
+    from alibabacloud_tea_openapi.utils_models import Config
+    from darabonba.exceptions import ResponseException
+    from darabonba.policy.retry import RetryOptions
+    from darabonba.runtime import RuntimeOptions
+
+    timeout_ms = args.timeout * 1000
+    config = Config(
+        access_key_id=credentials.key_id,
+        access_key_secret=credentials.secret,
+        security_token=credentials.token or None,
+        endpoint=host,
+        protocol=protocol,
+        region_id=args.region or os.environ.get("ALIBABA_CLOUD_REGION_ID") or None,
+        read_timeout=timeout_ms,
+        connect_timeout=timeout_ms,
+        retry_options=RetryOptions({"retryable": False}),  # one HTTP request: see the module docstring
+    )
+    headers = fc3_models.InvokeFunctionHeaders(
+        x_fc_invocation_type="Async" if args.async_ else "Sync",
+        x_fc_log_type="None",
+        x_fc_async_task_id=task_id,
+    )
+    request = fc3_models.InvokeFunctionRequest(body=io.BytesIO(raw), qualifier=args.qualifier or None)
+    runtime = RuntimeOptions(
+        autoretry=False, max_attempts=1, read_timeout=timeout_ms, connect_timeout=timeout_ms
+    )
+    with _sdk_logging_silenced():
+        try:
+            client = Client(config)
+            response = client.invoke_function_with_options(args.function, request, headers, runtime)
+            body = _read(response.body)
+        except ResponseException as error:  # FC answered 4xx/5xx: the SDK raised Client/ServerException
+            raise CliError(_describe_fc3(error, target, task_id), EXIT_FAILED) from None
+        except Exception as error:  # the SDK wraps transport errors (and a non-JSON error) in several types
+            raise CliError(_describe_transport(error, target, endpoint), EXIT_FAILED) from None
+    response_headers = {str(k).lower(): str(v) for k, v in (response.headers or {}).items()}
+    request_id = response_headers.get("x-fc-request-id") or "(no x-fc-request-id)"
+    if response_headers.get("x-fc-error-type"):
+        raise CliError(_function_error(_json_object(body), target, request_id), EXIT_FAILED)
+    return _Result(int(response.status_code or 0), request_id, body)
+
+
+def _read(body: Any) -> bytes:
+    """The response body as bytes: the SDK gives a readable stream (``binary``), or bytes."""
+    if body is None:
+        return b""
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    data = body.read()
+    return data if isinstance(data, bytes) else str(data).encode("utf-8")
+
+
+def _describe_fc3(error: Any, target: str, task_id: str | None) -> str:
+    """One line for a tea-openapi ``ResponseException``: FC 3.0's Code, Message and RequestId."""
+    status = getattr(error, "status_code", None)
+    data = getattr(error, "data", None)
+    details: Mapping[str, Any] = data if isinstance(data, dict) else {}
+    request_id = details.get("RequestId") or details.get("requestId") or "unknown"
+    if details.get("errorType") or details.get("errorMessage"):  # the function's error, on a 4xx/5xx
+        return _function_error(details, target, str(request_id))
+    code = details.get("Code") or details.get("code") or "error"
+    message = details.get("Message") or details.get("message") or ""
+    if status == 409 and task_id is not None:
+        return _duplicate(task_id, status, code, message, request_id)
+    return f"FC answered {status} {code} for {target}: {message} (request id {request_id})"
+
+
+def _describe_transport(error: BaseException, target: str, endpoint: str) -> str:
+    """One line for an invoke that got no usable answer (connection refused, timeout, a non-JSON error)."""
+    inner = getattr(error, "inner_exception", None)
+    kind = type(inner).__name__ if isinstance(inner, BaseException) else type(error).__name__
+    return (
+        f"cannot invoke {target} at {endpoint}: {kind} (no answer was read; running the same command "
+        "again is safe: an async invoke's task id makes FC refuse a second submission)"
+    )
+
+
+# -- FC 2.0 (fc2) -----------------------------------------------------------------------------------
+
+
+def _invoke_fc2(
+    args: argparse.Namespace,
+    raw: bytes,
+    credentials: _Credentials,
+    endpoint: str,
+    task_id: str | None,
+    target: str,
+) -> _Result:
+    headers = {"x-fc-invocation-type": "Async" if args.async_ else "Sync"}
+    if task_id is not None:
+        headers["x-fc-stateful-async-invocation-id"] = task_id
     try:
         import fc2
     except ImportError:
         raise CliError(
-            "remote-invoke needs the aliyun-fc2 package: pip install 'ebs-failover[cli]'", EXIT_FAILED
+            "remote-invoke --service needs the aliyun-fc2 package: pip install 'ebs-failover[cli]'",
+            EXIT_FAILED,
         ) from None
     import requests
 
     client = fc2.Client(
         endpoint=endpoint,
-        accessKeyID=key_id,
-        accessKeySecret=secret,
-        securityToken=token,
+        accessKeyID=credentials.key_id,
+        accessKeySecret=credentials.secret,
+        securityToken=credentials.token,
         Timeout=args.timeout,
     )
-    target = f"{args.service}{'.' + args.qualifier if args.qualifier else ''}/{args.function}"
-    with _fc2_logging_silenced():
+    with _sdk_logging_silenced():
         try:
             response = client.invoke_function(
                 args.service, args.function, payload=raw, headers=headers, qualifier=args.qualifier
             )
         except fc2.FcError as error:
-            raise CliError(_describe(error, target, task_id), EXIT_FAILED) from None
+            raise CliError(_describe_fc2(error, target, task_id), EXIT_FAILED) from None
         except requests.exceptions.JSONDecodeError:  # fc2 decodes every error answer as JSON
             raise CliError(f"FC answered {target} with an error that is not JSON", EXIT_FAILED) from None
         except requests.RequestException as error:
@@ -111,56 +321,63 @@ def run_remote_invoke(args: argparse.Namespace) -> int:
                 f"cannot invoke {target} at {endpoint}: {type(error).__name__}", EXIT_FAILED
             ) from None
     request_id = response.headers.get("x-fc-request-id") or "(no x-fc-request-id)"
-    if args.async_:
-        print(request_id)
-        note(f"submitted {target} asynchronously, task id {task_id}")
-        return EXIT_OK
     body: bytes = response.data or b""
-    text = body.decode("utf-8", "replace")
-    print(text, end="" if text.endswith("\n") else "\n")
-    return EXIT_FAILED if _outcome(body) in FAILURES else EXIT_OK
+    return _Result(202 if args.async_ else 200, request_id, body)
+
+
+def _describe_fc2(error: Any, target: str, task_id: str | None) -> str:
+    """One line for an ``fc2.FcError``: FC's error code and message, or the function's own error."""
+    status = getattr(error, "status_code", None)
+    details = _json_object(error.message)
+    request_id = details.get("RequestId") or getattr(error, "request_id", "") or "unknown"
+    if isinstance(status, int) and status < 400:  # FC answered, but the function raised (x-fc-error-type)
+        return _function_error(details, target, str(request_id))
+    code = details.get("ErrorCode") or getattr(error, "err_code", "") or "error"
+    message = details.get("ErrorMessage") or ""
+    if status == 409 and task_id is not None:
+        return _duplicate(task_id, status, code, message, request_id)
+    return f"FC answered {status} {code} for {target}: {message} (request id {request_id})"
+
+
+# -- shared ---------------------------------------------------------------------------------------
+
+
+def _function_error(details: Mapping[str, Any], target: str, request_id: str) -> str:
+    """The function raised (``x-fc-error-type``): its ``errorType`` and ``errorMessage``."""
+    kind = details.get("errorType") or details.get("ErrorType") or "an error"
+    message = details.get("errorMessage") or details.get("ErrorMessage") or ""
+    return f"the function {target} raised {kind}: {message} (request id {request_id})"
+
+
+def _duplicate(task_id: str, status: int, code: Any, message: Any, request_id: Any) -> str:
+    return (
+        f"FC refused async task id {task_id} as a duplicate ({status} {code}: {message}): this event "
+        f"was already submitted; pass --task-id to submit it again (request id {request_id})"
+    )
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _outcome(body: bytes) -> str | None:
     """The ``data.outcome`` of the function's result, if the body is one."""
-    try:
-        result = json.loads(body)
-    except ValueError:
-        return None
-    data = result.get("data") if isinstance(result, dict) else None
+    result = _json_object(body)
+    data = result.get("data")
     outcome = data.get("outcome") if isinstance(data, dict) else None
     return outcome if isinstance(outcome, str) else None
 
 
-def _describe(error: Any, target: str, task_id: str | None) -> str:
-    """One line for an ``fc2.FcError``: FC's error code and message, or the function's own error."""
-    status = getattr(error, "status_code", None)
-    try:
-        details = json.loads(error.message)
-    except (TypeError, ValueError):
-        details = {}
-    if not isinstance(details, dict):
-        details = {}
-    request_id = details.get("RequestId") or getattr(error, "request_id", "") or "unknown"
-    if isinstance(status, int) and status < 400:  # FC answered, but the function raised (x-fc-error-type)
-        kind = details.get("errorType") or details.get("ErrorType") or "an error"
-        message = details.get("errorMessage") or details.get("ErrorMessage") or ""
-        return f"the function {target} raised {kind}: {message} (request id {request_id})"
-    code = details.get("ErrorCode") or getattr(error, "err_code", "") or "error"
-    message = details.get("ErrorMessage") or ""
-    if status == 409 and task_id is not None:
-        return (
-            f"FC refused async task id {task_id} as a duplicate (409 {code}: {message}): this event "
-            f"was already submitted; pass --task-id to submit it again (request id {request_id})"
-        )
-    return f"FC answered {status} {code} for {target}: {message} (request id {request_id})"
-
-
 @contextmanager
-def _fc2_logging_silenced() -> Iterator[None]:
-    """fc2 logs failed requests, with their Authorization and security-token headers, on the root logger.
+def _sdk_logging_silenced() -> Iterator[None]:
+    """No log record during the call: fc2 logs failed requests' headers (Authorization, the security
+    token) on the root logger, and darabonba every request's under ``DEBUG=sdk``.
 
-    Unconfigured, Python's last-resort handler would print them to stderr: silence logging for the call.
+    Unconfigured, Python's last-resort handler would print fc2's to stderr; darabonba has its own handler.
     """
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._context import FcContext, FcCredentials, FcFunction, FcTracing
     from ._eventbridge import FakeEventBridgeServer
     from ._faults import Fault, FaultPlan, Quota
+    from ._fc import FakeFcServer, FcCall, FcInvocation
     from ._http import PROXY_VARIABLES
     from ._mns import FakeMnsServer
     from ._mock import EBS_URL, MockEbs, mock_ebs
@@ -62,11 +63,14 @@ _HOMES = {
     "FakeEbs": "_service",
     "FakeEbsServer": "_server",
     "FakeEventBridgeServer": "_eventbridge",
+    "FakeFcServer": "_fc",
     "FakeMnsServer": "_mns",
     "FakeRobotServer": "_robots",
+    "FcCall": "_fc",
     "FcContext": "_context",
     "FcCredentials": "_context",
     "FcFunction": "_context",
+    "FcInvocation": "_fc",
     "FcTracing": "_context",
     "Fault": "_faults",
     "FaultPlan": "_faults",
@@ -95,11 +99,14 @@ __all__ = [
     "FakeEbs",
     "FakeEbsServer",
     "FakeEventBridgeServer",
+    "FakeFcServer",
     "FakeMnsServer",
     "FakeRobotServer",
+    "FcCall",
     "FcContext",
     "FcCredentials",
     "FcFunction",
+    "FcInvocation",
     "FcTracing",
     "Fault",
     "FaultPlan",
