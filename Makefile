@@ -33,11 +33,17 @@ bench: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python tools/package.py
 
-# ROS's own property validators (the ROS CDK, from npm) over template.yml's FC3 and RAM resources.
+# ROS's own property validators (the ROS CDK) over every resource type of template.yml: FC3, RAM and SLS
+# from npm; MNS, which npm lacks, from the JavaScript bundled in PyPI's ros-cdk-mns wheel (tests/ros_cdk_mns.sh).
+# One core for all: each construct package's peer range (^1.7.0) accepts ros-cdk-core 1.12.0; fc3 and sls
+# are at their newest npm versions, ram and mns at core's.
 .PHONY: validate-template
 validate-template: $(STAMP)
-	npm install --no-save --no-audit --no-fund --prefix .ros-cdk @alicloud/ros-cdk-core@1.12.0 @alicloud/ros-cdk-fc3@1.11.0 @alicloud/ros-cdk-ram@1.12.0
-	$(BIN)/python -c 'import json,sys,yaml; json.dump(yaml.safe_load(open("template.yml")), sys.stdout)' | NODE_PATH=.ros-cdk/node_modules node tests/validate_template.js
+	npm install --no-save --no-audit --no-fund --prefix .ros-cdk @alicloud/ros-cdk-core@1.12.0 \
+	  @alicloud/ros-cdk-fc3@1.11.0 @alicloud/ros-cdk-ram@1.12.0 @alicloud/ros-cdk-sls@1.11.0
+	tests/ros_cdk_mns.sh 1.12.0 .ros-cdk $(BIN)/python
+	$(BIN)/python -c 'import json,sys,yaml; json.dump(yaml.safe_load(open("template.yml")), sys.stdout)' \
+	  | NODE_PATH=.ros-cdk/node_modules node tests/validate_template.js
 
 # The FC runtimes are python3.10 and python3.12: run the suite on each
 # (the package build is tested once, by `make test`: it targets python3.10 whatever runs pytest).

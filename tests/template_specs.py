@@ -10,8 +10,14 @@ nothing is invented. Where that reference marks a fact [UNVERIFIED], so does the
 * :data:`ATTRIBUTES`: the ``Fn::GetAtt`` attributes of each type, with how a stack would
   resolve them (for the evaluator; the ARN forms are the reference's).
 * :class:`Stack`: evaluates the intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join,
-  Fn::Split, Fn::Replace, Fn::If, Fn::Equals, Fn::GetAtt) for given parameter values, the
-  way ROS would at CreateStack, so the tests can look at the concrete environment and policy.
+  Fn::Split, Fn::Select, Fn::Replace, Fn::If, Fn::Equals, Fn::Not, Fn::GetAtt) for given parameter
+  values, the way ROS would at CreateStack, so the tests can look at the concrete environment and
+  policy; and the Rules section's functions (Fn::Contains, Fn::And, Fn::Or) with
+  :meth:`Stack.rule_violations`, the check ROS makes before it creates anything.
+
+The SLS and MNS Subscription specs are not in deploy-ros.md: they are the ROS CDK's generated
+validators (``@alicloud/ros-cdk-sls`` 1.11.0 ``sls.generated.js``, ``ros-cdk-mns`` 1.12.0
+``mns.generated.js``), which ``make validate-template`` also runs.
 """
 
 from __future__ import annotations
@@ -109,8 +115,14 @@ FUNCTIONS = frozenset(
         "Fn::Indent",
         "Fn::ImportValue",
         "Fn::GetStackOutput",
+        # Rules functions, also in ros-cdk-core's Fn (Fn.contains, Fn.eachMemberIn).
+        "Fn::Contains",
+        "Fn::EachMemberIn",
     }
 )
+#: Functions of a Rules section (RuleCondition, Assert) the template may use: those of the ROS Rules
+#: examples (aliyun/ros-templates) and of ros-cdk-core's Fn (contains, eachMemberIn).
+RULE_FUNCTIONS = frozenset({"Ref", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Fn::Contains"})
 #: Keys a resource entry may have besides Type and Properties (the CloudFormation-shaped set ROS documents).
 RESOURCE_KEYS = frozenset({"Type", "Properties", "DependsOn", "Condition", "DeletionPolicy", "Metadata"})
 
@@ -368,6 +380,52 @@ RESOURCE_SPECS: dict[str, dict[str, Prop]] = {
         "PollingWaitSeconds": _i(range=(0, 30)),
         "LoggingEnabled": _b(),
     },
+    # ros-cdk-mns 1.12.0 mns.generated.js RosSubscriptionPropsValidator; the Endpoint forms are
+    # MNS's (mail:directmail:<address>, http://..., acs:mns:<region>:<uid>:queues/<q>, sms:directsms:...).
+    "ALIYUN::MNS::Subscription": {
+        "TopicName": _s(required=True, length=(1, 256)),
+        "SubscriptionName": _s(required=True, length=(1, 256)),
+        "Endpoint": _s(required=True),
+        "FilterTag": _s(length=(0, 16)),
+        "NotifyContentFormat": _s(allowed=frozenset({"XML", "JSON", "SIMPLIFIED"})),
+        "NotifyStrategy": _s(allowed=frozenset({"BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"})),
+        "PushType": _s(allowed=frozenset({"http", "queue", "mpush", "email", "alisms"})),
+        "DlqPolicy": _m({"DeadLetterTargetQueue": _s(required=True), "Enabled": _b(required=True)}),
+    },
+    # @alicloud/ros-cdk-sls 1.11.0 sls.generated.js RosProjectPropsValidator (SLS itself: lowercase,
+    # 3-63, globally unique in a region; checked by test_template.py on the resolved name).
+    "ALIYUN::SLS::Project": {
+        "Name": _s(required=True, length=(3, 63), pattern=r"^[a-zA-Z0-9-]+$"),
+        "Description": _s(length=(0, 64)),
+        "DataRedundancyType": _s(allowed=frozenset({"LRS", "ZRS"})),
+        "ResourceGroupId": _s(),
+        "Tags": _TAGS,
+    },
+    # RosLogstorePropsValidator
+    "ALIYUN::SLS::Logstore": {
+        "LogstoreName": _s(required=True, length=(3, 63), pattern=r"^[a-zA-Z0-9_-]+$"),
+        "ProjectName": _s(required=True, length=(3, 63), pattern=r"^[a-zA-Z0-9_-]+$"),
+        "AppendMeta": _b(),
+        "AutoSplit": _b(),
+        "EnableTracking": _b(),
+        "EncryptConf": _m(),
+        "MaxSplitShard": _i(range=(1, 64)),
+        "Mode": _s(allowed=frozenset({"standard", "query"})),
+        "PreserveStorage": _b(),
+        "ShardCount": _i(range=(1, 100)),
+        "TTL": _i(range=(1, 3600)),
+    },
+    # RosIndexPropsValidator (FullTextIndex required, and its Enable)
+    "ALIYUN::SLS::Index": {
+        "LogstoreName": _s(required=True, length=(3, 63), pattern=r"^[a-zA-Z0-9_-]+$"),
+        "ProjectName": _s(required=True, length=(3, 63), pattern=r"^[a-zA-Z0-9_-]+$"),
+        "FullTextIndex": _m(
+            {"Enable": _b(required=True), "CaseSensitive": _b(), "IncludeChinese": _b(), "Delimiter": _s()},
+            required=True,
+        ),
+        "KeyIndices": _l(_m()),
+        "LogReduce": _b(),
+    },
 }
 
 
@@ -405,7 +463,24 @@ ATTRIBUTES: dict[str, dict[str, Resolver]] = {
         # [UNVERIFIED]: acs:mns:$region:$accountid:/queues/$queueName
         "ARN.WithSlash": lambda p, s: f"acs:mns:{s.region}:{s.tenant}:/queues/{p['QueueName']}",
         "QueueUrl": lambda p, s: f"http://{s.tenant}.mns.{s.region}.aliyuncs.com/queues/{p['QueueName']}",
+        "QueueName": lambda p, s: p["QueueName"],
     },
+    # mns.generated.js RosSubscription attributes
+    "ALIYUN::MNS::Subscription": {
+        "SubscriptionName": lambda p, s: p["SubscriptionName"],
+        "SubscriptionUrl": lambda p, s: (
+            f"http://{s.tenant}.mns.{s.region}.aliyuncs.com/topics/{p['TopicName']}"
+            f"/subscriptions/{p['SubscriptionName']}"
+        ),
+        "TopicName": lambda p, s: p["TopicName"],
+    },
+    # sls.generated.js: RosProject Name; RosLogstore LogstoreName, ProjectName; RosIndex none
+    "ALIYUN::SLS::Project": {"Name": lambda p, s: p["Name"]},
+    "ALIYUN::SLS::Logstore": {
+        "LogstoreName": lambda p, s: p["LogstoreName"],
+        "ProjectName": lambda p, s: p["ProjectName"],
+    },
+    "ALIYUN::SLS::Index": {},
 }
 
 
@@ -489,6 +564,8 @@ def _check_ref(value: Mapping[str, Any], prop: Prop, path: str, parameters: Mapp
         low, high = param.get("MinValue"), param.get("MaxValue")
         if param.get("Type") != "Number":
             errors.append(f"{path}: parameter {name} must be a Number")
+        if "AllowedValues" in param:  # a list instead of bounds: every value must be in range
+            low, high = min(param["AllowedValues"]), max(param["AllowedValues"])
         if low is None or high is None or low < prop.range[0] or high > prop.range[1]:
             errors.append(f"{path}: parameter {name} allows [{low}, {high}], the property {prop.range}")
     if prop.allowed is not None:
@@ -568,6 +645,8 @@ class Stack:
     values: Mapping[str, str]
     region: str = "cn-shanghai"
     tenant: str = "1234567890123456"
+    #: ROS stack ids are UUIDs (the ROS API examples: 4a6c9851-3b0f-4f5f-b4ca-a14bf691****).
+    stack_id: str = "4a6c9851-3b0f-4f5f-b4ca-a14bf6912345"
     _props: dict[str, Any] = field(default_factory=dict)
 
     def parameter(self, name: str) -> Any:
@@ -591,6 +670,8 @@ class Stack:
             "ALIYUN::Region": self.region,
             "ALIYUN::TenantId": self.tenant,
             "ALIYUN::AccountId": self.tenant,
+            "ALIYUN::StackId": self.stack_id,
+            "ALIYUN::StackName": "ebs-failover",
         }
         if name == "ALIYUN::NoValue":
             return NO_VALUE
@@ -601,8 +682,30 @@ class Stack:
     def condition(self, name: str) -> bool:
         return bool(self.evaluate(self.template["Conditions"][name]))
 
+    def exists(self, resource: str) -> bool:
+        """Whether the stack creates ``resource`` (its Condition, if any, holds)."""
+        condition = self.template["Resources"][resource].get("Condition")
+        return condition is None or self.condition(condition)
+
+    def created(self) -> list[str]:
+        """The resources this stack creates."""
+        return [name for name in self.template["Resources"] if self.exists(name)]
+
+    def rule_violations(self) -> list[str]:
+        """The AssertDescription of every failing assertion of the Rules section (empty: accepted)."""
+        failed: list[str] = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.evaluate(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self.evaluate(assertion["Assert"]):
+                    failed.append(f"{name}: {assertion.get('AssertDescription', '')}")
+        return failed
+
     def properties(self, resource: str) -> dict[str, Any]:
         """The resource's properties with every intrinsic function resolved."""
+        if not self.exists(resource):
+            raise EvaluationError(f"{resource}: not created by this stack (its Condition is false)")
         if resource not in self._props:
             raw = self.template["Resources"][resource].get("Properties", {})
             self._props[resource] = self.evaluate(raw)
@@ -666,7 +769,18 @@ class Stack:
             first, second = (self.evaluate(a) for a in args)
             return first == second
         if function == "Fn::Not":
-            return not self.evaluate(args[0])
+            # ROS takes both forms: [condition] (the Conditions docs) and condition (ros-templates Rules).
+            return not self.evaluate(args[0] if isinstance(args, list) else args)
+        if function == "Fn::And":
+            return all(self.evaluate(arg) for arg in args)
+        if function == "Fn::Or":
+            return any(self.evaluate(arg) for arg in args)
+        if function == "Fn::Contains":
+            values, value = args
+            return self.evaluate(value) in self.evaluate(values)
+        if function == "Fn::Select":
+            index, items = args
+            return self.evaluate(items)[int(self.evaluate(index))]
         raise EvaluationError(f"{function} is not modelled")
 
     def _substitute(self, text: str, variables: Mapping[str, Any]) -> str:

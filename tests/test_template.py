@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -55,7 +56,14 @@ REQUIRED_ENV = frozenset(
 #: Actions the role needs for FC itself, not for the code: FC sends an event that failed every
 #: async retry to the AsyncInvokeConfig OnFailure destination (an MNS queue) with the function's role
 #: (fc-runtime.md §5 "Destinations"; deploy-ros.md §2). Value: the destination it is needed on.
-NEEDED_BY_FC = {"mns:SendMessage": "the AsyncInvokeConfig OnFailure destination"}
+NEEDED_BY_FC = {
+    "mns:SendMessage": "the AsyncInvokeConfig OnFailure destination",
+    # FC writes the function's logs to its LogConfig logstore (test_the_function_logs_...).
+    "log:PostLogStoreLogs": "the function's LogConfig logstore",
+}
+
+#: The FC regions: the fc3 component's region list (tests/fc3_schema.json, see tests/test_s_yaml.py).
+FC3_SCHEMA = ROOT / "tests" / "fc3_schema.json"
 
 #: The bus the EventBusName runs use (it must exist before the stack: the template creates none).
 BUS = "ops-bus"
@@ -229,11 +237,29 @@ def test_resource_properties_match_the_ros_spec(name: str) -> None:
     assert errors == []
 
 
-@pytest.mark.parametrize("function_name", ["ebs-failover", "f", "a" * 59])
-def test_the_resolved_properties_match_the_ros_spec(function_name: str) -> None:
-    evaluated = stack(FunctionName=function_name)
+LONGEST_NAME = "a" * template()["Parameters"]["FunctionName"]["MaxLength"]
+VARIANTS = {
+    "defaults": {},
+    "existing project": {"LogProject": "team-logs"},
+    "existing logstore": {"LogProject": "team-logs", "LogStore": "fc_logs"},
+    "mail subscription": {"ResultsSubscriptionEndpoint": "mail:directmail:ops@example.com"},
+}
+
+
+def fc_regions() -> list[str]:
+    regions = json.loads(FC3_SCHEMA.read_text(encoding="utf-8"))["definitions"]["IRegion"]["enum"]
+    assert isinstance(regions, list)
+    return [str(region) for region in regions]
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("function_name", ["ebs-failover", "f", LONGEST_NAME])
+def test_the_resolved_properties_match_the_ros_spec(function_name: str, variant: str) -> None:
+    evaluated = stack(FunctionName=function_name, **VARIANTS[variant])
+    assert evaluated.rule_violations() == []
     errors: list[str] = []
-    for name, resource in template()["Resources"].items():
+    for name in evaluated.created():
+        resource = template()["Resources"][name]
         props = evaluated.properties(name)
         errors += ros.check_fields(props, ros.RESOURCE_SPECS[resource["Type"]], name)
         if resource["Type"] == "ALIYUN::FC3::Trigger":
@@ -527,8 +553,7 @@ def test_fc_sends_events_that_failed_every_retry_to_the_failed_events_queue() ->
         destination == f"acs:mns:{evaluated.region}:{evaluated.tenant}:/queues/{queue['QueueName']}/messages"
     )
     policy = statements(evaluated)
-    for action, why in NEEDED_BY_FC.items():
-        assert allows(policy, action, destination), why
+    assert allows(policy, "mns:SendMessage", destination), NEEDED_BY_FC["mns:SendMessage"]
     # ... and nothing else on it, and nothing of FC's on the results topic.
     topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
     topic_arn = f"acs:mns:{evaluated.region}:{evaluated.tenant}:/topics/{topic}/messages"
@@ -613,15 +638,228 @@ def test_async_events_are_retried_three_times_then_kept() -> None:
 
 def test_the_outputs() -> None:
     outputs = template()["Outputs"]
-    assert {"CallbackUrl", "TopicName", "TopicArn", "FunctionArn", "FailedEventsQueueName"} <= set(outputs)
+    expected = {"CallbackUrl", "TopicName", "TopicArn", "FunctionArn", "FailedEventsQueueName"}
+    expected |= {"FailedEventsQueueArn", "RoleName", "RoleArn", "LogProject", "LogStore"}
+    assert expected <= set(outputs)
+    assert all(output.get("Description") for output in outputs.values())
     http = next(
         n for n, r in resources("ALIYUN::FC3::Trigger").items() if r["Properties"]["TriggerType"] == "http"
     )
     assert outputs["CallbackUrl"]["Value"] == {"Fn::GetAtt": [http, "UrlInternet"]}
     assert "?token=<CallbackToken>" in outputs["CallbackUrl"]["Description"]
-    resolved = stack().outputs()
+    evaluated = stack()
+    resolved = evaluated.outputs()
     assert resolved["FunctionArn"].startswith("acs:fc:")
     assert resolved["TopicArn"].endswith(f":/topics/{resolved['TopicName']}")
-    queue = stack().properties(only("ALIYUN::MNS::Queue"))["QueueName"]
+    queue = evaluated.properties(only("ALIYUN::MNS::Queue"))["QueueName"]
     assert resolved["FailedEventsQueueName"] == queue
     assert resolved["FailedEventsQueueArn"].endswith(f":/queues/{queue}")
+    role = evaluated.properties(only("ALIYUN::RAM::Role"))["RoleName"]
+    assert resolved["RoleName"] == role
+    assert resolved["RoleArn"] == evaluated.properties(only("ALIYUN::FC3::Function"))["Role"]
+    log_config = evaluated.properties(only("ALIYUN::FC3::Function"))["LogConfig"]
+    assert (resolved["LogProject"], resolved["LogStore"]) == (log_config["Project"], log_config["Logstore"])
+    reused = stack(LogProject="team-logs", LogStore="fc_logs").outputs()
+    assert (reused["LogProject"], reused["LogStore"]) == ("team-logs", "fc_logs")
+
+
+# -- names unique per stack and region ------------------------------------------------------------
+
+
+def unique_names(evaluated: ros.Stack) -> dict[str, str]:
+    """The names that are account-wide (RAM) or global in a region (SLS projects)."""
+    role = evaluated.properties(only("ALIYUN::RAM::Role"))
+    [policy] = role["Policies"]
+    return {
+        "role": role["RoleName"],
+        "policy": policy["PolicyName"],
+        "project": evaluated.properties(only("ALIYUN::SLS::Project"))["Name"],
+        "logstore": evaluated.properties(only("ALIYUN::SLS::Logstore"))["LogstoreName"],
+    }
+
+
+def test_names_carry_the_region_and_the_stack() -> None:
+    here = stack()
+    piece = here.stack_id.split("-")[0]
+    names = unique_names(here)
+    for kind in ("role", "policy", "project"):
+        assert here.region in names[kind], kind
+        assert piece in names[kind], kind
+    assert here.tenant in names["project"]  # SLS project names are unique across accounts
+    assert piece in names["logstore"]  # two stacks may share an existing LogProject
+    # The fail-back stack (same account, the other region) and a second stack in this region.
+    other_region = ros.Stack(template(), sample_values(), region="cn-hangzhou", stack_id=here.stack_id)
+    other_stack = ros.Stack(
+        template(), sample_values(), region=here.region, stack_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    )
+    for other in (other_region, other_stack):
+        clashes = {k for k, v in unique_names(other).items() if v == names[k] and k != "logstore"}
+        assert clashes == set()
+
+
+@pytest.mark.parametrize("region", fc_regions())
+def test_the_longest_names_fit_in_every_fc_region(region: str) -> None:
+    evaluated = ros.Stack(template(), {**sample_values(), "FunctionName": LONGEST_NAME}, region=region)
+    names = unique_names(evaluated)
+    ram = ros.RESOURCE_SPECS["ALIYUN::RAM::Role"]
+    assert len(names["role"]) <= ram["RoleName"].length[1]  # type: ignore[index]
+    assert re.fullmatch(r"[A-Za-z0-9.-]+", names["role"]), "RAM role names: letters, digits, . and -"
+    assert re.fullmatch(r"[A-Za-z0-9-]{1,128}", names["policy"])
+    # SLS project names: 3-63 lowercase letters, digits and -, not starting or ending with -.
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", names["project"]), names["project"]
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]", names["logstore"])
+    one_more = ros.Stack(template(), {**sample_values(), "FunctionName": LONGEST_NAME + "a"}, region=region)
+    params = template()["Parameters"]
+    assert ros.check_parameter_value("FunctionName", params["FunctionName"], LONGEST_NAME + "a") != []
+    if region == max(fc_regions(), key=len):  # the bound is tight: one more character would not fit
+        assert len(unique_names(one_more)["role"]) > ram["RoleName"].length[1]  # type: ignore[index]
+
+
+# -- logs ---------------------------------------------------------------------------------------------
+
+
+def log_arn(evaluated: ros.Stack, project: str, logstore: str) -> str:
+    return f"acs:log:{evaluated.region}:{evaluated.tenant}:project/{project}/logstore/{logstore}"
+
+
+def test_the_function_logs_to_the_created_project_and_logstore() -> None:
+    evaluated = stack()
+    assert {"FunctionLogProject", "FunctionLogstore", "FunctionLogIndex"} <= set(evaluated.created())
+    project = evaluated.properties(only("ALIYUN::SLS::Project"))["Name"]
+    logstore = evaluated.properties(only("ALIYUN::SLS::Logstore"))
+    index = evaluated.properties(only("ALIYUN::SLS::Index"))
+    assert logstore["ProjectName"] == project
+    assert (index["ProjectName"], index["LogstoreName"]) == (project, logstore["LogstoreName"])
+    assert index["FullTextIndex"]["Enable"] is True  # queries (FC's console) need an index
+    params = template()["Parameters"]
+    assert logstore["TTL"] == params["LogRetentionDays"]["Default"] == 30
+    assert stack(LogRetentionDays="7").properties(only("ALIYUN::SLS::Logstore"))["TTL"] == 7
+    log_config = evaluated.properties(only("ALIYUN::FC3::Function"))["LogConfig"]
+    assert (log_config["Project"], log_config["Logstore"]) == (project, logstore["LogstoreName"])
+    policy = statements(evaluated)
+    assert allows(policy, "log:PostLogStoreLogs", log_arn(evaluated, project, logstore["LogstoreName"]))
+    assert not allows(policy, "log:PostLogStoreLogs", log_arn(evaluated, project, "other"))
+    assert not allows(policy, "log:PostLogStoreLogs", log_arn(evaluated, "other", logstore["LogstoreName"]))
+    [log_statement] = [s for s in policy if "log:PostLogStoreLogs" in s["Action"]]
+    assert log_statement["Action"] == ["log:PostLogStoreLogs"]
+
+
+@pytest.mark.parametrize(
+    ("values", "created"),
+    [
+        ({"LogProject": "team-logs"}, {"FunctionLogstore", "FunctionLogIndex"}),
+        ({"LogProject": "team-logs", "LogStore": "fc_logs"}, set()),
+    ],
+)
+def test_the_function_can_log_to_an_existing_project_or_logstore(
+    values: dict[str, str], created: set[str]
+) -> None:
+    evaluated = stack(**values)
+    assert evaluated.rule_violations() == []
+    sls = {n for n in evaluated.created() if template()["Resources"][n]["Type"].startswith("ALIYUN::SLS::")}
+    assert sls == created
+    logstore = values.get("LogStore") or evaluated.properties("FunctionLogstore")["LogstoreName"]
+    if "LogStore" not in values:
+        assert evaluated.properties("FunctionLogstore")["ProjectName"] == "team-logs"
+    log_config = evaluated.properties(only("ALIYUN::FC3::Function"))["LogConfig"]
+    assert (log_config["Project"], log_config["Logstore"]) == ("team-logs", logstore)
+    policy = statements(evaluated)
+    assert allows(policy, "log:PostLogStoreLogs", log_arn(evaluated, "team-logs", logstore))
+    assert not allows(policy, "log:PostLogStoreLogs", log_arn(evaluated, "team-logs", "other"))
+
+
+def test_an_existing_logstore_without_its_project_is_rejected() -> None:
+    assert stack(LogStore="fc_logs").rule_violations() != []
+    assert stack(LogProject="team-logs", LogStore="fc_logs").rule_violations() == []
+    params = template()["Parameters"]
+    for bad in ("Team-Logs", "-logs", "ab"):  # SLS: lowercase, no leading -, at least 3
+        assert ros.check_parameter_value("LogProject", params["LogProject"], bad) != [], bad
+
+
+# -- Cpu and MemorySize: what FC accepts ---------------------------------------------------------------
+
+
+def fc_accepts(cpu: float, memory: int) -> bool:
+    """FC 3.0 (CreateFunctionInput): cpu a multiple of 0.05 in [0.05, 16], memory a multiple of 64 MB,
+    cpu:memory(GB) from 1:1 to 1:4."""
+    steps = round(cpu / 0.05)
+    return (
+        abs(steps * 0.05 - cpu) < 1e-9
+        and 0.05 <= cpu <= 16
+        and memory % 64 == 0
+        and cpu * 1024 <= memory <= cpu * 4096
+    )
+
+
+def sizing(cpu: float, memory: int) -> ros.Stack:
+    return stack(Cpu=str(cpu), MemorySize=str(memory))
+
+
+def parameter_errors(cpu: float, memory: int) -> list[str]:
+    params = template()["Parameters"]
+    return ros.check_parameter_value("Cpu", params["Cpu"], cpu) + ros.check_parameter_value(
+        "MemorySize", params["MemorySize"], memory
+    )
+
+
+def test_the_rules_reject_half_a_vcpu_with_128_mb_and_accept_it_with_512() -> None:
+    assert sizing(0.5, 128).rule_violations() != []
+    assert sizing(0.5, 2112).rule_violations() != []  # more than 4 GB per vCPU
+    assert sizing(0.5, 500).rule_violations() != []  # not a multiple of 64
+    assert sizing(0.5, 512).rule_violations() == []
+    assert sizing(0.5, 2048).rule_violations() == []
+    assert stack().rule_violations() == []  # the defaults
+
+
+def test_the_parameters_and_rules_accept_exactly_the_pairs_fc_accepts() -> None:
+    params = template()["Parameters"]
+    cpus = params["Cpu"]["AllowedValues"]
+    assert all(fc_accepts(cpu, math.ceil(cpu * 1024 / 64) * 64) for cpu in cpus), "a Cpu FC refuses"
+    for cpu in [*cpus, 0.3, 3]:
+        for memory in range(params["MemorySize"]["MinValue"] - 64, params["MemorySize"]["MaxValue"] + 65, 8):
+            evaluated = ros.Stack(template(), {**sample_values(), "Cpu": str(cpu), "MemorySize": str(memory)})
+            accepted = not parameter_errors(cpu, memory) and not evaluated.rule_violations()
+            if accepted:
+                assert fc_accepts(cpu, memory), (cpu, memory)
+            elif (
+                cpu in cpus and params["MemorySize"]["MinValue"] <= memory <= params["MemorySize"]["MaxValue"]
+            ):
+                assert not fc_accepts(cpu, memory), (cpu, memory)
+
+
+def test_the_rules_use_only_functions_rules_offer() -> None:
+    rules = template()["Rules"]
+    assert rules
+    for name, rule in rules.items():
+        assert set(rule) <= {"RuleCondition", "Assertions"}, name
+        assert rule["Assertions"], name
+        for node in ros.walk(rule):
+            if isinstance(node, dict):
+                functions = {key for key in node if key == "Ref" or key.startswith("Fn::")}
+                assert functions <= ros.RULE_FUNCTIONS, (name, functions)
+                if "Ref" in node:
+                    assert node["Ref"] in template()["Parameters"], name  # Rules see parameters only
+        for assertion in rule["Assertions"]:
+            assert set(assertion) <= {"Assert", "AssertDescription"}, name
+            assert assertion.get("AssertDescription"), f"{name}: tell the user what to change"
+
+
+# -- the results subscription ---------------------------------------------------------------------------
+
+
+def test_the_results_subscription_exists_only_with_an_endpoint() -> None:
+    assert "ResultsSubscription" not in stack().created()
+    endpoint = "mail:directmail:ops@example.com"
+    evaluated = stack(ResultsSubscriptionEndpoint=endpoint)
+    assert "ResultsSubscription" in evaluated.created()
+    subscription = evaluated.properties("ResultsSubscription")
+    assert subscription["TopicName"] == evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
+    assert subscription["Endpoint"] == endpoint
+    assert subscription["SubscriptionName"] == "ebs-failover-results"
+    # MNS's subscription names: a letter first, then letters, digits and -.
+    assert re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,255}", subscription["SubscriptionName"])
+    param = template()["Parameters"]["ResultsSubscriptionEndpoint"]
+    for good in ("", endpoint, "http://hooks.example.com/ebs", "https://hooks.example.com/ebs?x=1"):
+        assert ros.check_parameter_value("ResultsSubscriptionEndpoint", param, good) == [], good
+    for bad in ("ops@example.com", "mail:directmail:", "ftp://x", "http://a b"):
+        assert ros.check_parameter_value("ResultsSubscriptionEndpoint", param, bad) != [], bad
