@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from ._common import ROOT, Figure, machine, spread
 
-BENCHES = ("fleet", "warm", "cold", "storm", "size")
+BENCHES = ("fleet", "warm", "cold", "packaged", "storm", "size")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 FLEET_START, FLEET_END = "<!-- bench:fleet:start -->", "<!-- bench:fleet:end -->"
 REPORT = ROOT / "BENCHMARKS.md"
@@ -53,29 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"… {name}", file=sys.stderr, flush=True)
         if name == "fleet":
             fleet_block = run_fleet(host, args.quick)
-        elif name == "warm":
-            from . import warm
-
-            figures += warm.run(rounds=5 if args.quick else 21, batch=40 if args.quick else 100)
-            figures += warm.run(
-                rounds=5 if args.quick else 21, batch=40 if args.quick else 100, interleaved=True
-            )
-            figures += warm.run(rounds=5 if args.quick else 11, batch=40 if args.quick else 100, socket=True)
-            # What a user feels: EBS answering after a real round trip.
-            figures += warm.run(rounds=3 if args.quick else 5, batch=20, interleaved=True, latency=0.03)
-        elif name == "cold":
-            from . import cold
-
-            figures += cold.run(rounds=5 if args.quick else 9)
-        elif name == "storm":
-            from . import storm
-
-            figures += storm.run(runs=5 if args.quick else 7)
-        elif name == "size":
-            from . import size
-
-            found, size_rows = size.run()
+        else:
+            found, rows = run_figures(name, args.quick)
             figures += found
+            size_rows += rows
         timings[name] = time.perf_counter() - t0
     total = time.perf_counter() - started
     blocks: list[tuple[str, str, str]] = []
@@ -90,6 +71,38 @@ def main(argv: list[str] | None = None) -> int:
             write(block, start, end)
         print(f"(written to {REPORT.relative_to(ROOT)})", file=sys.stderr)
     return 0
+
+
+def run_figures(name: str, quick: bool) -> tuple[list[Figure], list[tuple[str, int]]]:
+    """The figures of one bench of the main block (and the size bench's table rows)."""
+    figures: list[Figure] = []
+    size_rows: list[tuple[str, int]] = []
+    if name == "warm":
+        from . import warm
+
+        figures += warm.run(rounds=5 if quick else 21, batch=40 if quick else 100)
+        figures += warm.run(rounds=5 if quick else 21, batch=40 if quick else 100, interleaved=True)
+        figures += warm.run(rounds=5 if quick else 11, batch=40 if quick else 100, socket=True)
+        # What a user feels: EBS answering after a real round trip.
+        figures += warm.run(rounds=3 if quick else 5, batch=20, interleaved=True, latency=0.03)
+    elif name == "cold":
+        from . import cold
+
+        figures += cold.run(rounds=5 if quick else 9)
+    elif name == "packaged":
+        from . import packaged
+
+        figures += packaged.run(rounds=3 if quick else 9)
+    elif name == "storm":
+        from . import storm
+
+        figures += storm.run(runs=5 if quick else 7)
+    elif name == "size":
+        from . import size
+
+        found, size_rows = size.run()
+        figures += found
+    return figures, size_rows
 
 
 def run_fleet(host: str, quick: bool) -> str:

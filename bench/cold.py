@@ -29,6 +29,8 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ebs_failover.testing import PROXY_VARIABLES
@@ -137,11 +139,20 @@ class Launcher:
             env={k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES},
         )
 
-    def spawn(self, code: str, env: dict[str, str], expect: str) -> tuple[float, int]:
-        """Run ``python -c code``; (seconds from spawn to exit, peak RSS in KiB)."""
+    def spawn(
+        self,
+        code: str,
+        env: dict[str, str],
+        expect: str,
+        *,
+        python: Sequence[str] = (sys.executable,),
+        cwd: Path = ROOT,
+    ) -> tuple[float, int]:
+        """Run ``python -c code`` (``python``: the interpreter and its options) in ``cwd``; (seconds from
+        spawn to exit, peak RSS in KiB)."""
         assert self._process.stdin is not None
         assert self._process.stdout is not None
-        job = {"argv": [sys.executable, "-c", code], "cwd": str(ROOT), "env": env}
+        job = {"argv": [*python, "-c", code], "cwd": str(cwd), "env": env}
         self._process.stdin.write(json.dumps(job) + "\n")
         self._process.stdin.flush()
         answer = json.loads(self._process.stdout.readline())

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ebs_failover.testing import FakeEbs, FakeEbsServer
+from ebs_failover.testing import FakeEbs, FakeEbsServer, FakeMnsServer
 
 from .conftest import STANDBY, seed_pair
 
@@ -41,7 +41,8 @@ EVENT = (
 )
 TARGETS = '{"d-bp1demo0primary01":"pair-cn-demo0db01"}'
 
-#: Runs in the unzipped folder under ``python3.10 -I -S``: nothing on sys.path but the stdlib and ``.``.
+#: Runs in the unzipped folder under ``python3.10 -I -S -B``: nothing on sys.path but the stdlib and ``.``,
+#: and no bytecode written (FC's code folder is read-only). argv[1]: a JSON list of events.
 SMOKE = r"""
 import json, os, sys, sysconfig
 sys.path.insert(0, ".")
@@ -49,19 +50,21 @@ from types import SimpleNamespace as NS
 
 import index
 
-context = NS(
-    request_id="pkg-test-0001",
-    function=NS(name="ebs-failover", handler="index.handler", memory=256, timeout=60),
-    region="cn-hangzhou",
-    account_id="1234567890123456",
-    credentials=None,
-)
-result = index.handler(sys.argv[1].encode(), context)
+results = []
+for n, event in enumerate(json.loads(sys.argv[1])):
+    context = NS(
+        request_id=f"pkg-test-{n:04d}",
+        function=NS(name="ebs-failover", handler="index.handler", memory=256, timeout=60),
+        region="cn-hangzhou",
+        account_id="1234567890123456",
+        credentials=None,
+    )
+    results.append(index.handler(event.encode(), context))
 
-# A dry run imports the EBS SDK (it describes the pair): import what the rest of the live path imports.
+# Import what the rest of the function may import (a retry, the other channels).
 import alibabacloud_credentials.client, alibabacloud_ebs20210730.client, alibabacloud_ebs20210730.models
 import alibabacloud_tea_openapi.utils_models, darabonba.runtime, fastjsonschema, tenacity
-import mns.account, mns.mns_exception, mns.topic
+import alibabacloud_eventbridge20200401.client, mns.account, mns.mns_exception, mns.topic
 
 here = os.path.realpath(".") + os.sep
 stdlib = os.path.realpath(sysconfig.get_path("stdlib")) + os.sep
@@ -71,7 +74,13 @@ strays = sorted(
     if getattr(module, "__file__", None)
     and not os.path.realpath(module.__file__).startswith((here, stdlib))
 )
-print("SMOKE " + json.dumps({"result": result, "strays": strays, "version": sys.version}))
+ours = [m for name, m in sys.modules.items() if name == "ebs_failover" or name.startswith("ebs_failover.")]
+print("SMOKE " + json.dumps({
+    "results": results,
+    "strays": strays,
+    "version": sys.version,
+    "modules": sorted(sys.modules),
+}))
 """
 
 
@@ -183,17 +192,53 @@ def test_zip_leaves_out_the_command_line_and_the_fakes(names: list[str]) -> None
     assert "ebs_failover/handler.py" in names
 
 
-def test_zip_holds_no_test_code_bytecode_or_scripts(names: list[str]) -> None:
+def test_zip_holds_no_test_code_or_scripts(names: list[str]) -> None:
     tops = {name.split("/", 1)[0] for name in names}
     assert "tests" not in tops
-    assert not [n for n in names if re.search(r"(^|/)conftest\.py$", n)]
+    assert not [n for n in names if re.search(r"(^|/)(conftest|pytest_plugin)\.py$", n)]
     assert not [n for n in names if re.match(r"(ebs_failover/(.*/)?)?test_[^/]*\.py$", n)]
+    # The dependencies' own test folders (websocket-client ships websocket/tests), stubs, C sources.
+    assert not [n for n in names if re.search(r"^[^/]+/(.*/)?tests?/", n)]
+    assert not [n for n in names if n.endswith((".pyi", ".pyx", ".pxd", ".c", ".h"))]
     for forbidden in ("pytest", "_pytest", "responses", "bin"):
         assert forbidden not in tops
         assert not [t for t in tops if t.lower().startswith(f"{forbidden}-") and t.endswith(".dist-info")]
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
     assert not [n for n in names if ".egg-info/" in n]
     assert [n for n in names if n.endswith(".dist-info/METADATA")], "dist-info is kept"
+
+
+def test_zip_leaves_out_pycryptodome_which_nothing_imports(names: list[str], built: Build) -> None:
+    """aliyun-mns-sdk requires pycryptodome (10.8 MiB), but no shipped module imports ``Crypto``."""
+    tops = {name.split("/", 1)[0] for name in names}
+    assert "Crypto" not in tops
+    assert not [t for t in tops if t.lower().startswith("pycryptodome-")]
+    assert "left out: pycryptodome" in built.output
+    with zipfile.ZipFile(built.zip) as opened:
+        sources = [opened.read(n).decode("utf-8", "replace") for n in names if n.endswith(".py")]
+    assert not [s for s in sources if re.search(r"^\s*(from|import)\s+Crypto(dome)?\b", s, re.MULTILINE)]
+
+
+def test_every_module_ships_its_bytecode_for_python310(names: list[str], built: Build) -> None:
+    """One ``__pycache__/<m>.cpython-310.pyc`` per ``.py``, hash-based and unchecked, naming its file
+    relative to the code root (so that tracebacks find the source wherever the zip is unpacked)."""
+    sources = {n for n in names if n.endswith(".py")}
+    compiled = {n for n in names if n.endswith((".pyc", ".pyo"))}
+    expected = {re.sub(r"([^/]+)\.py$", r"__pycache__/\1.cpython-310.pyc", n) for n in sources}
+    assert compiled == expected
+    with zipfile.ZipFile(built.zip) as opened:
+        handler = opened.read("ebs_failover/__pycache__/handler.cpython-310.pyc")
+    assert int.from_bytes(handler[4:8], "little") == 0b01, "flags: hash-based (1), check_source off (2)"
+    read = subprocess.run(
+        [
+            _python310(),
+            "-c",
+            "import marshal, sys; print(marshal.loads(sys.stdin.buffer.read()[16:]).co_filename)",
+        ],
+        input=handler,
+        capture_output=True,
+        check=True,
+    )
+    assert read.stdout.decode().strip() == "ebs_failover/handler.py"
 
 
 def test_zip_is_deterministic(names: list[str], built: Build) -> None:
@@ -210,14 +255,10 @@ def test_zip_is_within_the_code_size_limit(built: Build) -> None:
     assert size < SIZE_LIMIT, f"{built.zip.name} is {size:,} bytes, over {SIZE_LIMIT:,}"
 
 
-def test_handler_runs_from_the_unzipped_folder_on_bare_python310(built: Build, tmp_path: Path) -> None:
-    folder = tmp_path / "code"
-    folder.mkdir()
-    _unzip(built.zip, folder)
-    fake = FakeEbs()
-    fake.load_seed({"pairs": [seed_pair("pair-cn-demo0db01", "d-bp1demo0primary01")]})
-    with FakeEbsServer(fake) as server:  # the dry run describes the pair, through the zip's own SDK
-        env = {
+def _run_smoke(folder: Path, fake: FakeEbs, events: list[str], **env: str) -> dict[str, Any]:
+    """The SMOKE script in ``folder`` under a bare ``python3.10 -I -S -B``, against ``fake`` on a socket."""
+    with FakeEbsServer(fake) as server:
+        environment = {
             "FAILOVER_TARGETS": TARGETS,
             "FAILOVER_REGION": STANDBY,
             "EBS_ENDPOINT": server.endpoint,
@@ -226,26 +267,72 @@ def test_handler_runs_from_the_unzipped_folder_on_bare_python310(built: Build, t
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testing",
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
+            **env,
         }
         done = subprocess.run(
-            [_python310(), "-I", "-S", "-c", SMOKE, EVENT.decode()],
+            [_python310(), "-I", "-S", "-B", "-c", SMOKE, json.dumps(events)],
             cwd=folder,
-            env=env,
+            env=environment,
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
-    assert [call.action for call in fake.calls] == ["DescribeDiskReplicaPairs"]
     assert done.returncode == 0, f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
     line = [x for x in done.stdout.splitlines() if x.startswith("SMOKE ")]
     assert line, done.stdout
     smoke: dict[str, Any] = json.loads(line[-1][len("SMOKE ") :])
     assert smoke["version"].startswith("3.10.")
     assert smoke["strays"] == [], "imported from outside the unzipped folder and the stdlib"
-    data = smoke["result"]["data"]
-    assert data["outcome"] == "dry_run", smoke["result"]
-    assert [t["pair_id"] for t in data["targets"]] == ["pair-cn-demo0db01"]
+    return smoke
+
+
+def test_unzipped_on_bare_python310_it_fails_a_pair_over_and_publishes(built: Build, tmp_path: Path) -> None:
+    """The zip as FC runs it: a live failover against the fake on a socket, told through MNS, then a
+    rejected event; nothing imported from outside the folder, no Crypto anywhere."""
+    folder = tmp_path / "code"
+    folder.mkdir()
+    _unzip(built.zip, folder)
+    fake = FakeEbs()
+    fake.load_seed({"pairs": [seed_pair("pair-cn-demo0db01", "d-bp1demo0primary01")]})
+    with FakeMnsServer() as mns:
+        mns.create_topic("results")
+        smoke = _run_smoke(
+            folder,
+            fake,
+            [EVENT.decode(), '{"action": "explode"}'],
+            FAILOVER_MODE="live",
+            NOTIFY_TARGETS="mns:results",
+            MNS_ENDPOINT=mns.endpoint,
+        )
+        published = [json.loads(m.body)["data"]["outcome"] for m in mns.published["results"]]
+    failover, rejected = (r["data"] for r in smoke["results"])
+    assert failover["outcome"] == "failed_over", failover
+    assert [(t["pair_id"], t["outcome"], t["verified"]) for t in failover["targets"]] == [
+        ("pair-cn-demo0db01", "failed_over", True)
+    ]
+    assert fake.pair("pair-cn-demo0db01").status == "failovered"
+    assert [c.action for c in fake.state_changes()] == ["FailoverDiskReplicaPair"]
+    assert rejected["outcome"] == "rejected"
+    assert published == ["failed_over", "rejected"]
+    assert not [m for m in smoke["modules"] if m.split(".")[0] in ("Crypto", "Cryptodome")]
+
+
+def test_unzipped_it_runs_on_its_bytecode_whatever_the_sources_times(built: Build, tmp_path: Path) -> None:
+    """unchecked-hash: the interpreter loads the shipped .pyc without looking at the source. Here the
+    source of the handler is garbage with a newer time stamp, and the dry run still works."""
+    folder = tmp_path / "code"
+    folder.mkdir()
+    _unzip(built.zip, folder)
+    handler = folder / "ebs_failover" / "handler.py"
+    handler.write_text("this is not python (\n", encoding="utf-8")
+    os.utime(handler, (time.time() + 3600, time.time() + 3600))
+    fake = FakeEbs()
+    fake.load_seed({"pairs": [seed_pair("pair-cn-demo0db01", "d-bp1demo0primary01")]})
+    smoke = _run_smoke(folder, fake, [EVENT.decode()])
+    data = smoke["results"][0]["data"]
+    assert data["outcome"] == "dry_run", data
+    assert [call.action for call in fake.calls] == ["DescribeDiskReplicaPairs"]
 
 
 def test_zip_writer_reproduces_the_bytes_from_the_same_files(built: Build, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ The zip is what ``ALIYUN::FC3::Function`` takes as ``Code`` (inline ``ZipFile`` 
   ``py.typed``; no ``__pycache__``, no ``*.egg-info``);
 * next to them, the runtime dependencies (``[project] dependencies`` of ``pyproject.toml``, not the
   extras) with their own dependencies, as CPython 3.10 manylinux2014 x86_64 wheels, installed with
-  ``pip install --target``. ``bin/``, ``__pycache__`` and ``*.pyc`` are dropped; ``*.dist-info`` is kept.
+  ``pip install --target``; ``*.dist-info`` is kept.
 
 How the dependencies are chosen, in three pip calls, all run by a Python 3.10 (``.ci/find-python 3.10``)
 so that environment markers are evaluated for 3.10 (pip evaluates them with the interpreter that runs
@@ -24,8 +24,32 @@ needs below 3.11):
    for pure-Python projects, so the built wheel must be ``py3-none-any``: anything else stops the build.
    Without this step ``--only-binary=:all:`` silently falls back to the newest *older* release that has a
    wheel (``alibabacloud-tea`` 0.4.3 is sdist-only: it would ship 0.4.0, a version no test has run);
-3. install exactly those versions (a constraints file) for the FC platform, ``--only-binary=:all:`` with
-   the wheels of step 2 on ``--find-links``.
+3. install exactly those versions, minus :data:`LEFT_OUT`, for the FC platform (``--no-deps``,
+   ``--only-binary=:all:``, with the wheels of step 2 on ``--find-links``).
+
+What is left out, and why:
+
+* the parts of ``function/`` FC never imports (``ebs_failover/cli/``, ``ebs_failover/testing/``);
+* distributions that a dependency requires but nothing shipped ever imports (:data:`LEFT_OUT`:
+  ``pycryptodome``, 10.8 MiB, required by ``aliyun-mns-sdk``, whose modules never import ``Crypto``).
+  The build stops if a shipped module imports one of them after all;
+* what pip installs that never runs: ``bin/``, the dependencies' own test folders and pytest plugins, type
+  stubs (``.pyi``) and C/Cython sources (``.c``, ``.h``, ``.pyx``, ``.pxd``) next to their compiled modules.
+
+Bytecode. FC unpacks the code read-only, so without ``.pyc`` files every cold instance compiles each
+module it imports (about 850) from source, every time. The staged tree is compiled by the Python 3.10
+that resolved it (``compileall``), so the zip holds ``__pycache__/<module>.cpython-310.pyc`` next to each
+``.py``:
+
+* ``--invalidation-mode unchecked-hash``: the interpreter loads the ``.pyc`` without comparing it with the
+  source's time stamp or hash, so the times an unzip leaves do not matter (the source ships beside it
+  for tracebacks, and is never edited in place on FC);
+* ``-s <staged>``: each code object names its file relative to the code root (``ebs_failover/handler.py``),
+  which ``linecache`` finds on ``sys.path`` wherever the zip is unpacked, and which keeps the build folder
+  out of the bytes;
+* one process, files in sorted order, ``PYTHONHASHSEED=0``: marshal's output depends on the hash order of
+  constant sets and on which objects the compiling process already holds, so a parallel (``-j``) or
+  randomly seeded compile gives different bytes from one build to the next.
 
 The zip is deterministic: entries sorted, every timestamp 1980-01-01 00:00:00, mode 0644 (0755 if the
 staged file was executable), Unix attributes, deflate level 9. Two builds from the same index give the
@@ -88,10 +112,20 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64")
 #: The earliest time a zip entry can carry.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
-#: Never shipped: bytecode (the runtime writes its own), build metadata of the project itself.
+#: Never copied from a source tree: bytecode (the build compiles its own), the project's build metadata.
 _SKIP_DIRS = frozenset({"__pycache__"})
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _SKIP_DIR_SUFFIXES = (".egg-info",)
+
+#: Distributions a dependency requires that nothing shipped imports, with the import names that prove it.
+#: ``aliyun-mns-sdk`` requires ``pycryptodome`` (10.8 MiB, 284 files), but no module of ``mns`` (nor of any
+#: other shipped distribution) imports ``Crypto``: the build checks that on every run.
+LEFT_OUT: dict[str, tuple[str, ...]] = {"pycryptodome": ("Crypto", "Cryptodome")}
+
+#: In the dependencies, what never runs: their test folders and pytest plugins, stubs and C/Cython sources.
+_UNUSED_DIRS = frozenset({"tests", "test"})
+_UNUSED_FILES = frozenset({"conftest.py", "pytest_plugin.py"})
+_UNUSED_SUFFIXES = (".pyi", ".pyx", ".pxd", ".c", ".h")
 
 _MIB = 1024 * 1024
 _NETWORK_ERROR = re.compile(
@@ -274,12 +308,8 @@ def build_sdist_wheels(python: str, dependencies: Sequence[Dependency], wheelhou
     return tuple(built)
 
 
-def install(
-    python: str, requirements: Sequence[str], pins: Sequence[Dependency], wheelhouse: Path, target: Path
-) -> None:
-    """Step 3: install the resolved versions as FC-platform wheels into ``target``."""
-    constraints = wheelhouse.parent / "constraints.txt"
-    constraints.write_text("".join(f"{d.name}=={d.version}\n" for d in pins), encoding="utf-8")
+def install(python: str, pins: Sequence[Dependency], wheelhouse: Path, target: Path) -> None:
+    """Step 3: install exactly ``pins`` (``--no-deps``) as FC-platform wheels into ``target``."""
     platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
     _pip(
         python,
@@ -293,13 +323,12 @@ def install(
         "--python-version",
         PYTHON_VERSION,
         "--only-binary=:all:",
+        "--no-deps",
         "--no-compile",
         "--no-warn-script-location",
         "--find-links",
         str(wheelhouse),
-        "--constraint",
-        str(constraints),
-        *requirements,
+        *(f"{d.name}=={d.version}" for d in pins),
         what=f"installing the runtime dependencies as cp310 {PLATFORMS[0]} wheels",
     )
 
@@ -309,24 +338,75 @@ def install(
 _NOT_SHIPPED = ("ebs_failover/testing/", "ebs_failover/cli/")
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Every file under ``root`` that ships, in a stable order."""
+def _walk(root: Path, *, bytecode: bool = False) -> Iterator[Path]:
+    """Every file under ``root`` that ships, in a stable order; ``__pycache__`` too when ``bytecode``."""
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
-            d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(_SKIP_DIR_SUFFIXES)
+            d for d in dirnames if (bytecode or d not in _SKIP_DIRS) and not d.endswith(_SKIP_DIR_SUFFIXES)
         )
         for name in sorted(filenames):
-            if not name.endswith(_SKIP_SUFFIXES):
+            if bytecode or not name.endswith(_SKIP_SUFFIXES):
                 yield Path(directory, name)
 
 
 def _prune(target: Path) -> None:
-    """Drop what pip leaves that the function never needs: console scripts and bytecode."""
+    """Drop what pip leaves that the function never runs (see the module's docstring)."""
     shutil.rmtree(target / "bin", ignore_errors=True)
     for cache in sorted(target.rglob("__pycache__"), reverse=True):
         shutil.rmtree(cache, ignore_errors=True)
     for compiled in target.rglob("*.py[co]"):
         compiled.unlink()
+    # Test folders inside a package only (depth 2 and more): a top-level ``test`` would be a module.
+    for folder in sorted(target.glob("*/**/"), reverse=True):
+        if folder.name in _UNUSED_DIRS and folder.is_dir():
+            shutil.rmtree(folder)
+    for path in list(target.rglob("*")):
+        if path.is_file() and (path.name in _UNUSED_FILES or path.name.endswith(_UNUSED_SUFFIXES)):
+            path.unlink()
+
+
+_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+def _check_left_out(folder: Path) -> None:
+    """Stop the build if a shipped module imports a distribution of :data:`LEFT_OUT` after all."""
+    banned = {name: dist for dist, names in LEFT_OUT.items() for name in names}
+    found = sorted(
+        f"{path.relative_to(folder).as_posix()} imports {match} ({banned[match]})"
+        for path in folder.rglob("*.py")
+        for match in set(_IMPORT.findall(path.read_text(encoding="utf-8", errors="replace")))
+        if match in banned
+    )
+    if found:
+        raise BuildError(
+            "a distribution left out of the zip is imported after all; remove it from LEFT_OUT in "
+            "tools/package.py: " + "; ".join(found[:5])
+        )
+
+
+def compile_bytecode(python: str, folder: Path) -> int:
+    """Compile every ``.py`` of ``folder`` for ``python`` (see the module's docstring); return the count."""
+    done = subprocess.run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(folder),
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise BuildError(f"compiling the staged tree for Python {PYTHON_VERSION} failed:\n{tail}")
+    return sum(1 for _ in folder.rglob("__pycache__/*.pyc"))
 
 
 def stage(
@@ -345,8 +425,9 @@ def stage(
         wheelhouse.mkdir()
         built = build_sdist_wheels(python, dependencies, wheelhouse)
         site = work / "site"
-        install(python, project.dependencies, dependencies, wheelhouse, site)
+        install(python, [d for d in dependencies if d.name not in LEFT_OUT], wheelhouse, site)
         _prune(site)
+        _check_left_out(site)
         own = {
             f.relative_to(FUNCTION_DIR)
             for f in _walk(FUNCTION_DIR)
@@ -360,6 +441,8 @@ def stage(
             dest = folder / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / relative, dest)
+        _check_left_out(folder)
+        compile_bytecode(python, folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dependencies, built
@@ -369,7 +452,9 @@ def write_zip(folder: Path, out: Path) -> Path:
     """Zip ``folder`` deterministically into ``out`` (written aside, then renamed into place)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    entries = sorted((PurePosixPath(*f.relative_to(folder).parts).as_posix(), f) for f in _walk(folder))
+    entries = sorted(
+        (PurePosixPath(*f.relative_to(folder).parts).as_posix(), f) for f in _walk(folder, bytecode=True)
+    )
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name, path in entries:
             info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
@@ -409,7 +494,7 @@ def sizes(archive: Path, project: Project) -> list[Distribution]:
     ours = Distribution(f"{project.name} (function/)", project.version)
     rows: dict[str, Distribution] = {}
     for info in infos:
-        dist = owners.get(info.filename, ours)
+        dist = owners.get(_source_of(info.filename), ours)
         rows.setdefault(dist.name, dist)
         dist.files += 1
         dist.size += info.file_size
@@ -419,6 +504,15 @@ def sizes(archive: Path, project: Project) -> list[Distribution]:
             dist.top_level.add(top if "/" in info.filename else top.split(".", 1)[0])
         dist.direct = dist.direct or dist.name in requested
     return sorted(rows.values(), key=lambda d: (-d.size, d.name))
+
+
+def _source_of(name: str) -> str:
+    """The ``.py`` a ``__pycache__/<module>.cpython-310.pyc`` was compiled from (its owner's RECORD names
+    the source only); any other name unchanged."""
+    folder, _, file = name.rpartition("__pycache__/")
+    if not file.endswith(".pyc") or (folder and not folder.endswith("/")):
+        return name
+    return folder + file.split(".", 1)[0] + ".py"
 
 
 def _human(size: int) -> str:
@@ -439,6 +533,15 @@ def report(result: Result) -> str:
     ]
     if result.built_from_sdist:
         lines.append(f"built from sdist (no wheel on the index): {', '.join(result.built_from_sdist)}")
+    with zipfile.ZipFile(result.path) as opened:
+        compiled = sum(1 for name in opened.namelist() if name.endswith(".pyc"))
+    lines.append(f"bytecode: {compiled:,} modules compiled for CPython {PYTHON_VERSION} (unchecked-hash)")
+    for dist in (d for d in result.dependencies if d.name in LEFT_OUT):
+        by = sorted(d.name for d in result.dependencies if dist.name in d.requires)
+        lines.append(
+            f"left out: {dist.name} {dist.version}, required by {', '.join(by) or 'nothing'}, "
+            f"never imported ({', '.join(LEFT_OUT[dist.name])})"
+        )
     header = ("distribution", "version", "import names", "files", "unpacked", "in zip", "share")
     table = [
         (
