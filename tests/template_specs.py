@@ -190,6 +190,40 @@ FC3_RUNTIMES = frozenset(
     }
 )
 
+#: The regions FC 3.0 runs in: the fc3 component's IRegion enum (devsapp/fc3 src/schema.json at
+#: d1472196f74a717199d17d31177b48438ef3f8d4, 2026-05-24). The longest, cn-shanghai-finance-1 (21),
+#: bounds FunctionName: the RAM role <FunctionName>-<region>-<stack> must fit in 64 characters.
+FC3_REGIONS = frozenset(
+    {
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "cn-beijing",
+        "cn-chengdu",
+        "cn-hangzhou",
+        "cn-heyuan-acdr-1",
+        "cn-hongkong",
+        "cn-huhehaote",
+        "cn-qingdao",
+        "cn-shanghai",
+        "cn-shanghai-cloudspe",
+        "cn-shanghai-finance-1",
+        "cn-shenzhen",
+        "cn-wulanchabu",
+        "cn-zhangjiakou",
+        "eu-central-1",
+        "eu-west-1",
+        "me-central-1",
+        "us-east-1",
+        "us-west-1",
+    }
+)
+
 # §3: trigger types from the FC3 component doc (ROS itself has no enum) and their TriggerConfig keys
 # (camelCase, passed to the FC3 API unchanged by ROS: [UNVERIFIED]).
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"})
