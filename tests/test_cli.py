@@ -457,14 +457,16 @@ def test_replay_shared_fake_is_make_demo(capsys: pytest.CaptureFixture[str], tmp
 
 
 def test_make_demo_replays_the_sample_events_on_one_fake(capsys: pytest.CaptureFixture[str]) -> None:
-    """``make demo``: events/ (whose expected.json is for fresh fakes, so not compared) on one fake."""
+    """``make demo``: events/ on one fake, checked against expected.json's ``shared_fake`` outcomes (a later
+    event finds the pairs an earlier one failed over), ``outcome`` where there is none."""
     code, out, err = run(capsys, "replay", "--shared-fake", str(EVENTS))
     assert code == 0, err
     assert "MISMATCH" not in out
     assert re.search(rf"^  {DB_PAIR}\s+failovered\s+\(cn-hangzhou -> cn-shanghai\)$", out, re.M), out
     assert (
         out.splitlines()[-1]
-        == f"{len(event_files(EVENTS))} events replayed on one fake, 3 failovers changed state"
+        == f"{len(event_files(EVENTS))} events replayed on one fake, 3 failovers changed state, "
+        f"{len(event_files(EVENTS))} as expected"
     )
 
 

@@ -322,7 +322,7 @@ class _Invocation:
             trigger=None if self.trigger is None else results.trigger_summary(self.trigger),
             targets=targets or (),
             region=self.region,
-            dry_run=self.settings is not None and not self.settings.live,
+            dry_run=self._dry_run(),
             reason=reason,
             duration_ms=(time.perf_counter() - self.started) * 1000,
             error=error,
@@ -331,6 +331,13 @@ class _Invocation:
         # What came from outside (the event, EBS's answers) may hold a secret.
         scrubbed: dict[str, Any] = redact.REDACTOR.scrub(result)
         return scrubbed
+
+    def _dry_run(self) -> bool:
+        """Whether the mode was dry-run. Settings that could not be read still say their mode: only
+        ``FAILOVER_MODE=live`` is live (and a configuration error makes no call either way)."""
+        if self.settings is not None:
+            return not self.settings.live
+        return os.environ.get("FAILOVER_MODE", "").strip().lower() != "live"
 
     def _channels_despite(self, error: ConfigError) -> None:
         """The channels to tell of a configuration error, when ``NOTIFY_TARGETS`` itself is valid, and the

@@ -39,7 +39,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ebs_failover.errors import CliError
@@ -156,7 +156,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--region", help="the function's region (default: FAILOVER_REGION, else cn-shanghai)")
     invoke.add_argument(
-        "--timeout", type=int, default=60, metavar="SECONDS", help="the function's timeout (default: 60)"
+        "--timeout",
+        type=_seconds(1, 86400),
+        default=60,
+        metavar="SECONDS",
+        help="the function's timeout, 1 to 86400 (FC's longest) (default: 60)",
     )
     _request_id_option(invoke)
 
@@ -168,9 +172,10 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run every event file of DIR (all files but config.json and expected.json, in name "
         "order) through the real handler, in live mode, against the embedded fake EBS, with "
         "DIR/config.json's "
-        "'env' and 'seed' (like make demo); a fresh fake per event unless --shared-fake. One line per event. "
-        "With expectations (--expect FILE, default DIR/expected.json if present), each outcome is compared "
-        "with the file's '<event file name>': {'outcome': ...}.",
+        "'env' and 'seed'; a fresh fake per event unless --shared-fake (which is make demo). One line per "
+        "event. With expectations (--expect FILE, default DIR/expected.json if present), each outcome is "
+        "compared with the file's '<event file name>': {'outcome': ...}; with --shared-fake, with its "
+        "'shared_fake' outcome where it has one (a later event finds the pairs an earlier one failed over).",
         epilog="exit codes: 0 every event replayed (and as expected), 1 an outcome differs from the "
         "expected one (all listed), 2 usage error",
     )
@@ -232,7 +237,7 @@ def _build_parser() -> argparse.ArgumentParser:
     remote.add_argument("--region", help="FC region (default: ALIBABA_CLOUD_REGION_ID)")
     remote.add_argument("--account-id", metavar="ID", help="account id (default: ALIBABA_CLOUD_ACCOUNT_ID)")
     remote.add_argument(
-        "--timeout", type=int, default=60, metavar="SECONDS", help="HTTP timeout (default: 60)"
+        "--timeout", type=_seconds(1, 86400), default=60, metavar="SECONDS", help="HTTP timeout (default: 60)"
     )
 
     fake = verbs.add_parser("fake-ebs", help="run the fake EBS service")
@@ -245,7 +250,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "Point the SDK at it with endpoint HOST:PORT and protocol http.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port to bind (default: any free port)")
+    serve.add_argument(
+        "--port", type=_port, default=0, help="port to bind, 0 to 65535 (default: 0, any free port)"
+    )
     serve.add_argument(
         "--seed", metavar="FILE", help="JSON seed file of credentials, pairs and groups to load"
     )
@@ -280,6 +287,32 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("shape", metavar="SHAPE", nargs="?", help="a shape name, e.g. manual")
     return parser
+
+
+def _seconds(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: whole seconds from ``low`` to ``high`` (a timeout of -5 is a usage error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high} seconds, got {value}")
+        return value
+
+    parse.__name__ = "seconds"  # argparse names the type in its message
+    return parse
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
+    return value
 
 
 def _verb(verbs: Any, name: str, runner: str, **texts: str) -> argparse.ArgumentParser:

@@ -6,11 +6,13 @@ package's pure modules; the verbs import the rest when they run.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ebs_failover import redact
 from ebs_failover.errors import CliError
@@ -48,24 +50,67 @@ def masked(text: str) -> str:
 
 
 def read_event(source: str) -> bytes:
-    """The raw bytes of EVENT: a file path, or ``-`` for stdin (exit 2 if it cannot be read)."""
+    """The raw bytes of EVENT: a file path, or ``-`` for stdin (exit 2 if it cannot be read).
+
+    At most one byte more than the function accepts is read: an event that long is rejected whole for
+    its size, so the rest never matters, and ``check /dev/zero`` ends at once instead of filling memory.
+    """
+    from ebs_failover.triggers import MAX_EVENT_BYTES
+
+    limit = MAX_EVENT_BYTES + 1
     if source == "-":
         stream = getattr(sys.stdin, "buffer", None)
-        if stream is not None:
-            data: bytes = stream.read()
-            return data
-        return sys.stdin.read().encode("utf-8")
-    from pathlib import Path
-
+        data = stream.read(limit) if stream is not None else sys.stdin.read(limit).encode("utf-8")[:limit]
+        return _bounded(bytes(data), "<stdin>", limit)
     path = Path(source)
     if path.is_dir():
         raise CliError(f"cannot read event {source}: it is a directory", EXIT_USAGE)
     try:
-        return path.read_bytes()
+        with path.open("rb") as opened:
+            return _bounded(opened.read(limit), source, limit)
     except FileNotFoundError:
         raise CliError(f"cannot read event {source}: no such file", EXIT_USAGE) from None
     except OSError as error:
         raise CliError(f"cannot read event {source}: {error.strerror or error}", EXIT_USAGE) from None
+
+
+def _bounded(data: bytes, name: str, limit: int) -> bytes:
+    if len(data) >= limit:
+        note(
+            f"{name} is longer than {limit - 1} bytes, the most the function accepts: read its first {limit}"
+        )
+    return data
+
+
+def load_json(path: Path, what: str) -> Any:
+    """A JSON file the command was pointed at (``what``: seed, config...): exit 2 if it is missing, 1 if it
+    is not JSON."""
+    if not path.is_file():
+        raise CliError(f"cannot read {what} {path}: no such file", EXIT_USAGE)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot load {what} {path}: {error}", EXIT_FAILED) from None
+
+
+def seed_of(data: Any, path: Path) -> Mapping[str, Any]:
+    """A fake-EBS seed: the file itself (``{"pairs": …}``), or the ``seed`` of a config file like
+    events/config.json (whose ``env`` is the function's settings, see :func:`settings_of`)."""
+    if isinstance(data, dict) and "pairs" not in data and isinstance(data.get("seed"), dict):
+        data = data["seed"]
+    if not isinstance(data, dict):
+        raise CliError(f"cannot load seed {path}: expected a JSON object with pairs", EXIT_FAILED)
+    return data
+
+
+def settings_of(data: Any, path: Path) -> dict[str, str]:
+    """The ``env`` of a config file like events/config.json (the settings its seed goes with), else none."""
+    if not isinstance(data, dict) or "seed" not in data:
+        return {}
+    env = data.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise CliError(f"cannot load config {path}: 'env' must map variable names to strings", EXIT_FAILED)
+    return {str(name): value for name, value in env.items()}
 
 
 def event_name(source: str) -> str:

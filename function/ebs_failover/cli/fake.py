@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from pathlib import Path
 
-from ._common import EXIT_FAILED, EXIT_OK
+from ._common import EXIT_FAILED, EXIT_OK, load_json, seed_of
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -17,12 +18,19 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     fake = FakeEbs(repeat_failover=args.repeat_failover, latency=args.latency, quota=args.quota)
     if args.seed:
+        # A seed file, or a config file like events/config.json (its "seed"), as for invoke --seed.
+        path = Path(args.seed)
+        seed = seed_of(load_json(path, "seed"), path)
         try:
-            pair_ids = fake.load_seed(args.seed)
-        except (OSError, ValueError, KeyError) as error:
+            pair_ids = fake.load_seed(seed)
+        except (ValueError, KeyError, TypeError) as error:
             print(f"ebs-failover: cannot load seed {args.seed}: {error}", file=sys.stderr)
             return EXIT_FAILED
-        print(f"seeded pairs: {', '.join(pair_ids) or 'none'}", flush=True)
+        groups = ", ".join(fake.backend().groups)
+        print(
+            f"seeded pairs: {', '.join(pair_ids) or 'none'}" + (f"; groups: {groups}" if groups else ""),
+            flush=True,
+        )
     try:
         server = FakeEbsServer(fake, host=args.host, port=args.port)
     except OSError as error:

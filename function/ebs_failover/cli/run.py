@@ -28,10 +28,13 @@ from ._common import (
     EXIT_USAGE,
     OUTSIDE_WORLD,
     Stderr,
+    load_json,
     note,
     patched_environ,
     read_event,
     say,
+    seed_of,
+    settings_of,
 )
 
 DEFAULT_CONFIG = Path("events") / "config.json"
@@ -43,24 +46,6 @@ _DEFAULT_REGION = "cn-shanghai"
 def event_files(directory: Path) -> list[Path]:
     """The sample events of a directory, in name order."""
     return sorted(p for p in directory.iterdir() if p.is_file() and p.name not in NOT_EVENTS)
-
-
-def _load_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise CliError(f"cannot read {what} {path}: no such file", EXIT_USAGE)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise CliError(f"cannot load {what} {path}: {error}", EXIT_FAILED) from None
-
-
-def _seed_of(data: Any, path: Path) -> Mapping[str, Any]:
-    """A fake-EBS seed: the file itself (``{"pairs": …}``), or the ``seed`` of a config file like events/."""
-    if isinstance(data, dict) and "pairs" not in data and isinstance(data.get("seed"), dict):
-        data = data["seed"]
-    if not isinstance(data, dict):
-        raise CliError(f"cannot load seed {path}: expected a JSON object with pairs", EXIT_FAILED)
-    return data
 
 
 def _fake(seed: Mapping[str, Any] | None, source: Path | None) -> Any:
@@ -118,13 +103,25 @@ def run_invoke(args: argparse.Namespace) -> int:
         seed_path: Path | None = Path(args.seed) if args.seed else None
         if seed_path is None and DEFAULT_CONFIG.is_file():
             seed_path = DEFAULT_CONFIG
-        seed = _seed_of(_load_json(seed_path, "seed"), seed_path) if seed_path else None
+        loaded = load_json(seed_path, "seed") if seed_path else None
+        seed = seed_of(loaded, seed_path) if seed_path else None
         fake = _fake(seed, seed_path)
+        # A config file's settings go with its seed (the fake's pairs are the ones its FAILOVER_TARGETS
+        # maps); the environment's own settings win, so that a user can change one of them.
+        defaults = settings_of(loaded, seed_path) if seed_path else {}
+        settings = {name: value for name, value in defaults.items() if name not in os.environ}
+        if settings:
+            note(f"settings from {seed_path} (the environment's own win): {', '.join(sorted(settings))}")
         from ebs_failover.testing import MockEbs
 
-        region = args.region or os.environ.get("FAILOVER_REGION") or _DEFAULT_REGION
+        region = (
+            args.region
+            or os.environ.get("FAILOVER_REGION")
+            or settings.get("FAILOVER_REGION")
+            or _DEFAULT_REGION
+        )
         context = FcContext(request_id=request_id, function=function, region=region)
-        with patched_environ({}, remove=OUTSIDE_WORLD), MockEbs(fake):
+        with patched_environ(settings, remove=OUTSIDE_WORLD), MockEbs(fake):
             result = _call_handler(raw, context)
         for group in fake.backend().groups.values():
             note(f"embedded fake EBS: {group.replica_group_id} is {group.status}")
@@ -151,15 +148,15 @@ def _replay_setup(args: argparse.Namespace) -> _Replay:
     if not directory.is_dir():
         raise CliError(f"cannot replay {directory}: not a directory", EXIT_USAGE)
     config_path = directory / "config.json"
-    setup = _load_json(config_path, "config") if config_path.is_file() else {}
+    setup = load_json(config_path, "config") if config_path.is_file() else {}
     if not isinstance(setup, dict) or not isinstance(setup.get("env", {}), dict):
         raise CliError(f"cannot load config {config_path}: expected {{'env': {{…}}, 'seed': {{…}}}}")
     expect_path = Path(args.expect) if args.expect else directory / "expected.json"
     expected: dict[str, Any] | None = None
-    # DIR/expected.json gives each event's outcome on a fresh fake: one shared fake (where later events see
-    # earlier failovers) is compared only with expectations given on purpose.
-    if args.expect or (expect_path.is_file() and not args.shared_fake):
-        loaded = _load_json(expect_path, "expectations")
+    # DIR/expected.json gives each event's outcome on a fresh fake ("outcome") and, where it differs, on
+    # one fake shared by all events in name order ("shared_fake": later events see earlier failovers).
+    if args.expect or expect_path.is_file():
+        loaded = load_json(expect_path, "expectations")
         if not isinstance(loaded, dict):
             raise CliError(f"cannot load expectations {expect_path}: expected a JSON object")
         expected = loaded
@@ -168,7 +165,7 @@ def _replay_setup(args: argparse.Namespace) -> _Replay:
         raise CliError(f"no event files in {directory}")
     env = {str(k): str(v) for k, v in setup.get("env", {}).items()}
     env["FAILOVER_MODE"] = "live"
-    seed = _seed_of(setup["seed"], config_path) if "seed" in setup else None
+    seed = seed_of(setup["seed"], config_path) if "seed" in setup else None
     return _Replay(files, config_path, env, seed, expect_path, expected)
 
 
@@ -197,7 +194,7 @@ def run_replay(args: argparse.Namespace) -> int:
                     outcome, pairs = "raised", type(error).__name__
             remark = ""
             if replay.expected is not None:
-                want = _expected_outcome(replay.expected, path.name)
+                want = _expected_outcome(replay.expected, path.name, shared=shared is not None)
                 if want is None:
                     unexpected.append(path.name)
                     remark = "  (no expected outcome)"
@@ -283,9 +280,13 @@ class _DemoChannels:
         self.robots.stop()
 
 
-def _expected_outcome(expected: dict[str, Any], name: str) -> str | None:
+def _expected_outcome(expected: dict[str, Any], name: str, *, shared: bool) -> str | None:
+    """The outcome expected of event ``name``: on a fresh fake, or on the shared one (``shared_fake``,
+    where it differs)."""
     entry = expected.get(name)
-    outcome = entry.get("outcome") if isinstance(entry, dict) else entry
+    if not isinstance(entry, dict):
+        return entry if isinstance(entry, str) else None
+    outcome = entry.get("shared_fake", entry.get("outcome")) if shared else entry.get("outcome")
     return outcome if isinstance(outcome, str) else None
 
 
