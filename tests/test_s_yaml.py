@@ -329,6 +329,8 @@ def test_retries_and_the_failure_destination_are_the_templates() -> None:
     raw = template()["Resources"][only("ALIYUN::FC3::AsyncInvokeConfig")]["Properties"]
     assert resolved["maxAsyncRetryAttempts"] == raw["MaxAsyncRetryAttempts"]
     assert resolved["maxAsyncEventAgeInSeconds"] == raw["MaxAsyncEventAgeInSeconds"]
+    # Async task mode on both: remote-invoke --async relies on FC refusing a repeated task id.
+    assert resolved["asyncTask"] is raw["AsyncTask"] is True
     assert set(resolved["destinationConfig"]) == {"onFailure"}
     evaluated = ros.Stack(template(), sample_values(), region=sample_env()["REGION"], tenant=ACCOUNT)
     destination = evaluated.properties(only("ALIYUN::FC3::AsyncInvokeConfig"))["DestinationConfig"]

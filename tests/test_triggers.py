@@ -988,4 +988,4 @@ def test_sample_event(name: str) -> None:
         "level": trigger.level,
         "resource_ids": list(trigger.resource_ids),
     }
-    assert actual == {k: v for k, v in expected.items() if k not in ("outcome", "targets")}
+    assert actual == {k: v for k, v in expected.items() if k not in ("outcome", "shared_fake", "targets")}
