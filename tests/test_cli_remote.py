@@ -196,6 +196,78 @@ def test_async_5xx_is_sent_once_and_reported(capsys: pytest.CaptureFixture[str],
     assert f"FC answered 503 ResourceThrottled for {FUNCTION}: try later" in one_line(err)
 
 
+def test_the_client_is_built_to_send_once_whatever_the_sdks_default(
+    capsys: pytest.CaptureFixture[str], fc: FakeFcServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tea-openapi 0.4 retries nothing when ``retry_options`` is None, so a count of calls alone cannot
+    tell the CLI's own setting: the Config it builds must say so itself."""
+    from alibabacloud_fc20230330.client import Client
+
+    built: list[Any] = []
+    original = Client.__init__
+
+    def spy(self: Any, config: Any) -> None:
+        built.append(config)
+        original(self, config)
+
+    monkeypatch.setattr(Client, "__init__", spy)
+    fc.add_function(FUNCTION)
+    code, _, err = run(capsys, *remote(fc, "--async", str(EVENT)))
+    assert code == 0, err
+    [config] = built
+    assert config.retry_options is not None
+    assert config.retry_options.retryable is False
+
+
+def test_an_error_that_is_not_json_is_not_called_no_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    """A gateway's HTML 502: an answer came back, so "no answer was read" would be false."""
+    import http.server
+    import threading
+
+    class Gateway(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = b"<html><body>502 Bad Gateway</body></html>"
+            self.send_response(502)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        code, out, err = run(
+            capsys, "remote-invoke", "--function", FUNCTION, "--endpoint", endpoint, str(EVENT)
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (code, out) == (1, "")
+    line = one_line(err)
+    assert "not FC's JSON" in line
+    assert "whether the function ran is not known" in line
+    assert "no answer was read" not in line
+
+
+def test_an_event_over_the_limit_is_not_sent(
+    capsys: pytest.CaptureFixture[str], fc: FakeFcServer, tmp_path: Path
+) -> None:
+    """The CLI reads one byte past the function's limit: what it read is not the event, so it sends
+    nothing (a cut event would be invalid JSON, and an async task id would name the wrong bytes)."""
+    fc.add_function(FUNCTION)
+    event = tmp_path / "big.json"
+    event.write_bytes(b'{"action": "failover", "reason": "' + b"x" * 300_000 + b'"}')
+    code, out, err = run(capsys, *remote(fc, "--async", str(event)))
+    assert (code, out) == (2, "")
+    assert fc.calls == []
+    assert "not sent" in err.splitlines()[-1]
+
+
 def test_function_not_found_is_one_line_exit_1(capsys: pytest.CaptureFixture[str], fc: FakeFcServer) -> None:
     code, out, err = run(capsys, *remote(fc, str(EVENT)))
     assert (code, out) == (1, "")

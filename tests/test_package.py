@@ -219,7 +219,7 @@ def test_zip_leaves_out_pycryptodome_which_nothing_imports(names: list[str], bui
 
 
 def test_every_module_ships_its_bytecode_for_python310(names: list[str], built: Build) -> None:
-    """One ``__pycache__/<m>.cpython-310.pyc`` per ``.py``, hash-based and unchecked, naming its file
+    """One ``__pycache__/<m>.cpython-310.pyc`` per ``.py``, hash-based and checked, naming its file
     relative to the code root (so that tracebacks find the source wherever the zip is unpacked)."""
     sources = {n for n in names if n.endswith(".py")}
     compiled = {n for n in names if n.endswith((".pyc", ".pyo"))}
@@ -227,7 +227,7 @@ def test_every_module_ships_its_bytecode_for_python310(names: list[str], built: 
     assert compiled == expected
     with zipfile.ZipFile(built.zip) as opened:
         handler = opened.read("ebs_failover/__pycache__/handler.cpython-310.pyc")
-    assert int.from_bytes(handler[4:8], "little") == 0b01, "flags: hash-based (1), check_source off (2)"
+    assert int.from_bytes(handler[4:8], "little") == 0b11, "flags: hash-based (1), check_source (2)"
     read = subprocess.run(
         [
             _python310(),
@@ -318,21 +318,56 @@ def test_unzipped_on_bare_python310_it_fails_a_pair_over_and_publishes(built: Bu
     assert not [m for m in smoke["modules"] if m.split(".")[0] in ("Crypto", "Cryptodome")]
 
 
-def test_unzipped_it_runs_on_its_bytecode_whatever_the_sources_times(built: Build, tmp_path: Path) -> None:
-    """unchecked-hash: the interpreter loads the shipped .pyc without looking at the source. Here the
-    source of the handler is garbage with a newer time stamp, and the dry run still works."""
+def _imports_from_bytecode(folder: Path, module: str) -> bool:
+    """Whether ``python3.10 -I -S -B`` in ``folder`` loads ``module`` from its shipped ``.pyc``
+    (``-v`` names the file each code object came from)."""
+    done = subprocess.run(
+        [_python310(), "-I", "-S", "-B", "-v", "-c", f"import sys; sys.path.insert(0, '.'); import {module}"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    package, _, name = module.rpartition(".")
+    pyc = Path(*package.split("."), "__pycache__", f"{name}.cpython-310.pyc") if package else None
+    pyc = pyc or Path("__pycache__", f"{name}.cpython-310.pyc")
+    return f"# code object from '{folder}/./{pyc.as_posix()}'" in done.stderr
+
+
+def test_unzipped_it_runs_on_its_bytecode_whatever_the_times_the_unzip_left(
+    built: Build, tmp_path: Path
+) -> None:
+    """checked-hash: the .pyc is matched to its source by a hash, not a time stamp. With every source
+    dated years before and after its .pyc, the handler still loads from the shipped bytecode."""
     folder = tmp_path / "code"
     folder.mkdir()
     _unzip(built.zip, folder)
-    handler = folder / "ebs_failover" / "handler.py"
-    handler.write_text("this is not python (\n", encoding="utf-8")
-    os.utime(handler, (time.time() + 3600, time.time() + 3600))
-    fake = FakeEbs()
-    fake.load_seed({"pairs": [seed_pair("pair-cn-demo0db01", "d-bp1demo0primary01")]})
-    smoke = _run_smoke(folder, fake, [EVENT.decode()])
-    data = smoke["results"][0]["data"]
-    assert data["outcome"] == "dry_run", data
-    assert [call.action for call in fake.calls] == ["DescribeDiskReplicaPairs"]
+    for index, source in enumerate(sorted(folder.rglob("*.py"))):
+        stamp = 978_307_200 if index % 2 else 4_102_444_800  # 2001 and 2100
+        os.utime(source, (stamp, stamp))
+    assert _imports_from_bytecode(folder, "ebs_failover.handler")
+    assert _imports_from_bytecode(folder, "alibabacloud_ebs20210730.client")
+
+
+def test_unzipped_a_source_edited_in_place_runs_as_edited(built: Build, tmp_path: Path) -> None:
+    """An edit in FC's console (or an unzip-edit-zip in an incident) must not be shadowed by the stale
+    bytecode: the hash no longer matches, the interpreter compiles the edited source."""
+    folder = tmp_path / "code"
+    folder.mkdir()
+    _unzip(built.zip, folder)
+    index = folder / "index.py"
+    index.write_text(index.read_text(encoding="utf-8") + '\nprint("EDITED IN PLACE", flush=True)\n')
+    assert not _imports_from_bytecode(folder, "index")
+    done = subprocess.run(
+        [_python310(), "-I", "-S", "-B", "-c", "import sys; sys.path.insert(0, '.'); import index"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "EDITED IN PLACE" in done.stdout
 
 
 def test_zip_writer_reproduces_the_bytes_from_the_same_files(built: Build, tmp_path: Path) -> None:
@@ -365,3 +400,38 @@ def test_second_build_is_byte_identical(built: Build, tmp_path_factory: pytest.T
         pytest.fail(f"two builds differ in {len(differ)} entries: {differ[:20]}")
     # function/ was edited in between: only our own entries differ; the rest match, in the same order.
     assert [n for n in a if n not in ours] == [n for n in b if n not in ours]
+
+
+def test_prune_drops_what_never_runs_inside_packages_only(tmp_path: Path) -> None:
+    """Test folders, pytest plugins, stubs and C sources inside a package go; a distribution's own
+    top-level ``tests`` package (something may import it) and everything else stay."""
+    tool = _tool()
+    files = [
+        "tests/__init__.py",
+        "pkg/__init__.py",
+        "pkg/core.py",
+        "pkg/data.json",
+        "pkg/tests/test_core.py",
+        "pkg/sub/test/__init__.py",
+        "pkg/pytest_plugin.py",
+        "pkg/conftest.py",
+        "pkg/core.pyi",
+        "pkg/_speedups.c",
+        "pkg/_speedups.h",
+        "pkg/_speedups.pyx",
+        "pkg/_speedups.cpython-310-x86_64-linux-gnu.so",
+        "pkg/__pycache__/core.cpython-311.pyc",
+        "bin/tool",
+    ]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    tool._prune(tmp_path)
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == [
+        "pkg/__init__.py",
+        "pkg/_speedups.cpython-310-x86_64-linux-gnu.so",
+        "pkg/core.py",
+        "pkg/data.json",
+        "tests/__init__.py",
+    ]

@@ -693,6 +693,21 @@ def test_names_carry_the_region_and_the_stack() -> None:
         assert clashes == set()
 
 
+def test_the_results_topic_is_named_after_the_function_unless_named() -> None:
+    """A fixed default topic name had two stacks of one region (two FunctionNames) claim one topic."""
+
+    def topic(**values: str) -> str:
+        evaluated = ros.Stack(template(), {**sample_values(), **values}, region="cn-shanghai")
+        name = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
+        assert isinstance(name, str)
+        return name
+
+    assert template()["Parameters"]["NotifyTopicName"]["Default"] == ""
+    assert topic() == "ebs-failover-results"
+    assert topic(FunctionName="orders-dr") == "orders-dr-results"
+    assert topic(FunctionName="orders-dr", NotifyTopicName="shared-results") == "shared-results"
+
+
 @pytest.mark.parametrize("region", fc_regions())
 def test_the_longest_names_fit_in_every_fc_region(region: str) -> None:
     evaluated = ros.Stack(template(), {**sample_values(), "FunctionName": LONGEST_NAME}, region=region)

@@ -41,9 +41,11 @@ module it imports (about 850) from source, every time. The staged tree is compil
 that resolved it (``compileall``), so the zip holds ``__pycache__/<module>.cpython-310.pyc`` next to each
 ``.py``:
 
-* ``--invalidation-mode unchecked-hash``: the interpreter loads the ``.pyc`` without comparing it with the
-  source's time stamp or hash, so the times an unzip leaves do not matter (the source ships beside it
-  for tracebacks, and is never edited in place on FC);
+* ``--invalidation-mode checked-hash``: the ``.pyc`` records a hash of its source, not its time stamp,
+  so the times an unzip leaves do not matter; and the interpreter checks that hash, so a source edited
+  in place (FC's console editor, an unzip-edit-zip during an incident) runs as edited instead of the
+  stale bytecode silently running on (``unchecked-hash`` would skip the check: measured, the check costs
+  about 20 ms of a 0.4 s cold start; BENCHMARKS.md);
 * ``-s <staged>``: each code object names its file relative to the code root (``ebs_failover/handler.py``),
   which ``linecache`` finds on ``sys.path`` wherever the zip is unpacked, and which keeps the build folder
   out of the bytes;
@@ -356,9 +358,11 @@ def _prune(target: Path) -> None:
         shutil.rmtree(cache, ignore_errors=True)
     for compiled in target.rglob("*.py[co]"):
         compiled.unlink()
-    # Test folders inside a package only (depth 2 and more): a top-level ``test`` would be a module.
+    # Test folders inside a package only (depth 2 and more): a top-level ``tests`` would be a
+    # distribution's own package, which something may import.
     for folder in sorted(target.glob("*/**/"), reverse=True):
-        if folder.name in _UNUSED_DIRS and folder.is_dir():
+        inside = len(folder.relative_to(target).parts) >= 2
+        if inside and folder.name in _UNUSED_DIRS and folder.is_dir():
             shutil.rmtree(folder)
     for path in list(target.rglob("*")):
         if path.is_file() and (path.name in _UNUSED_FILES or path.name.endswith(_UNUSED_SUFFIXES)):
@@ -393,7 +397,7 @@ def compile_bytecode(python: str, folder: Path) -> int:
             "compileall",
             "-q",
             "--invalidation-mode",
-            "unchecked-hash",
+            "checked-hash",
             "-s",
             str(folder),
             str(folder),
@@ -535,7 +539,7 @@ def report(result: Result) -> str:
         lines.append(f"built from sdist (no wheel on the index): {', '.join(result.built_from_sdist)}")
     with zipfile.ZipFile(result.path) as opened:
         compiled = sum(1 for name in opened.namelist() if name.endswith(".pyc"))
-    lines.append(f"bytecode: {compiled:,} modules compiled for CPython {PYTHON_VERSION} (unchecked-hash)")
+    lines.append(f"bytecode: {compiled:,} modules compiled for CPython {PYTHON_VERSION} (checked-hash)")
     for dist in (d for d in result.dependencies if d.name in LEFT_OUT):
         by = sorted(d.name for d in result.dependencies if dist.name in d.requires)
         lines.append(

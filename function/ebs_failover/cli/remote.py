@@ -34,9 +34,12 @@ Retries. Neither client may submit an asynchronous invoke twice on its own:
 * ``fc2`` sends through a ``requests`` session mounted with urllib3 ``Retry(total=5, backoff_factor=1,
   status_forcelist=(500, 502, 504))``. urllib3 retries a *status* (500/502/504) or a *read* error only
   for the methods in ``Retry.DEFAULT_ALLOWED_METHODS`` (GET, PUT, DELETE, HEAD, OPTIONS, TRACE): an
-  invoke is a POST, so a 5xx or a lost answer is not retried (tests/test_cli.py counts the calls). Only
-  connect (and TLS) errors are retried, and a request that never got through the handshake was never
-  submitted. Connect retries stay on: they are safe and ride out a blip.
+  invoke is a POST, so a 5xx or a lost answer is not retried (tests/test_cli.py counts the calls).
+  Connect errors are retried, and a request that never got through the handshake was never submitted.
+  urllib3 also retries, whatever the method, an error it counts as "other", such as a TLS error; one
+  that strikes after the request went out resends it. That stays safe (the task id makes FC refuse the
+  second submission of an async invoke, the ClientTokens a second failover), but the command may then
+  report a 409 "duplicate" for a submission FC accepted: its request id is in FC's console.
 * ``alibabacloud-tea-openapi`` 0.4's ``do_request`` loops on ``Config.retry_options`` (darabonba
   ``RetryOptions``; None retries nothing), not on ``RuntimeOptions.autoretry``/``max_attempts``, which it
   no longer reads; darabonba's ``requests`` adapter has urllib3's default of no retries. We set
@@ -70,7 +73,7 @@ from urllib.parse import urlsplit
 from ebs_failover.errors import CliError
 from ebs_failover.results import FAILURES
 
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, note, read_event
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, note, read_event
 
 TASK_ID_PREFIX = "ebsfo-"
 #: FC's rule for an async task id (2.0 and 3.0): a letter or underscore first, [A-Za-z0-9_-], at most 128.
@@ -110,6 +113,14 @@ class _Result:
 
 def run_remote_invoke(args: argparse.Namespace) -> int:
     raw = read_event(args.event)
+    from ebs_failover.triggers import MAX_EVENT_BYTES
+
+    if len(raw) > MAX_EVENT_BYTES:  # read_event stops one byte past the limit: never send a cut event
+        raise CliError(
+            f"{event_name(args.event)}: longer than {MAX_EVENT_BYTES} bytes, the most the function accepts: "
+            "not sent",
+            EXIT_USAGE,
+        )
     credentials = _credentials()
     endpoint = _endpoint(args)
     task_id = _task_id(args, raw)
@@ -267,9 +278,20 @@ def _describe_fc3(error: Any, target: str, task_id: str | None) -> str:
     return f"FC answered {status} {code} for {target}: {message} (request id {request_id})"
 
 
+#: How tea-openapi's JSON reader fails on an error answer that is not JSON (a gateway's HTML page).
+_NOT_JSON = "Failed to parse the value as json format"
+
+
 def _describe_transport(error: BaseException, target: str, endpoint: str) -> str:
     """One line for an invoke that got no usable answer (connection refused, timeout, a non-JSON error)."""
     inner = getattr(error, "inner_exception", None)
+    if isinstance(inner, BaseException) and _NOT_JSON in str(inner):
+        # An answer came back, but not FC's JSON (the SDK keeps neither its status nor its headers).
+        return (
+            f"{endpoint} answered the invoke of {target} with an error that is not FC's JSON (a proxy or "
+            "gateway in front of FC?); whether the function ran is not known: running the same command "
+            "again is safe (the task id of an async invoke, the ClientTokens of a failover)"
+        )
     kind = type(inner).__name__ if isinstance(inner, BaseException) else type(error).__name__
     return (
         f"cannot invoke {target} at {endpoint}: {kind} (no answer was read; running the same command "
