@@ -102,7 +102,7 @@ def run_figures(name: str, quick: bool) -> tuple[list[Figure], list[tuple[str, i
     elif name == "packaged":
         from . import packaged
 
-        figures += packaged.run(rounds=3 if quick else 9)
+        figures += packaged.run(rounds=3 if quick else 15)
     elif name == "storm":
         from . import storm
 
