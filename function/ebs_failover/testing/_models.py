@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._drills import DRILL_OUTCOMES, DrillLedger, Drills
 from ._exceptions import (
     IdempotentParameterMismatch,
     InvalidParameter,
@@ -137,8 +138,17 @@ class Transition:
     fail: bool = False
 
 
+#: The transient statuses a test can set: the pairs' and groups', the drills' (``executing``, ``clearing``).
+_TRANSIENT = (*_OUTCOMES, *DRILL_OUTCOMES)
+
+
 class Transitions:
-    """Per transient status, the :class:`Transition` in force."""
+    """Per transient status, the :class:`Transition` in force.
+
+    Unset, a status completes at once, except a drill's ``executing`` and
+    ``clearing``: one describe answer shows them, the next the outcome
+    (``describes``, ``times=1``).
+    """
 
     def __init__(self) -> None:
         self._rules: dict[str, Transition] = {}
@@ -147,8 +157,8 @@ class Transitions:
         self, status: str, progression: Progression = "immediate", *, times: int = 1, fail: bool = False
     ) -> None:
         """Make ``status`` (a transient one, e.g. ``"failovering"``) move on as described."""
-        if status not in _OUTCOMES:
-            raise ValueError(f"{status!r} is not a transient status; one of {sorted(_OUTCOMES)}")
+        if status not in _TRANSIENT:
+            raise ValueError(f"{status!r} is not a transient status; one of {sorted(_TRANSIENT)}")
         if progression not in ("immediate", "describes", "manual"):
             raise ValueError(f"progression must be immediate, describes or manual, not {progression!r}")
         if times < 0:
@@ -157,11 +167,12 @@ class Transitions:
 
     def set_all(self, progression: Progression, *, times: int = 1) -> None:
         """Apply one progression to every transient status."""
-        for status in _OUTCOMES:
+        for status in _TRANSIENT:
             self.set(status, progression, times=times)
 
     def get(self, status: str) -> Transition:
-        return self._rules.get(status, Transition())
+        default = Transition("describes", 1) if status in DRILL_OUTCOMES else Transition()
+        return self._rules.get(status, default)
 
     def reset(self) -> None:
         self._rules.clear()
@@ -364,6 +375,7 @@ class EbsBackend:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         repeat_failover: Literal["accept", "deny"] = "accept",
+        drills: Drills | None = None,
     ) -> None:
         self.account_id = account_id
         self.transitions = transitions if transitions is not None else Transitions()
@@ -378,6 +390,8 @@ class EbsBackend:
         self.operations: list[Operation] = []
         self._tokens: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self._lock = threading.RLock()
+        #: The account's drills (``drills``: the controls every account shares, ``FakeEbs.drills``).
+        self.drills = DrillLedger(self, drills if drills is not None else Drills())
 
     # -- idempotence ---------------------------------------------------------
 
@@ -510,15 +524,19 @@ class EbsBackend:
         """Complete the pending transition of one resource, or of all; return how many.
 
         A group's transition completes with its members; a member's id
-        advances the group that carries it.
+        advances the group that carries it. A drill's id advances the drill;
+        with no id, every drill's pending transition completes too.
         """
         with self._lock:
             resources: Iterable[Resource]
+            if resource_id is not None and resource_id in self.drills.drills:
+                return self.drills.advance(resource_id)
+            done = 0
             if resource_id is None:
                 resources = [*self.pairs.values(), *self.groups.values()]
+                done += self.drills.advance()
             else:
                 resources = [self._owner(self._any(resource_id))]
-            done = 0
             for resource in resources:
                 if resource.pending is not None:
                     self._complete(resource)

@@ -11,9 +11,12 @@ Besides the EBS API on ``/``, it answers control calls under ``/_fake/``
 ``POST /_fake/transitions``    body: ``{"status": "failovering", "progression": …, "times": N}``
 ``POST /_fake/advance``        body: ``{"resource_id": …}`` (or ``{}`` for all)
 ``POST /_fake/quota``          body: ``{"calls_per_second": N|null, "action": …, "retry_after": bool}``
+``POST /_fake/drills``         body: ``{"fail": "execute_failed"|"clear_failed", "message": …, "times": N,
+                               "disk_status": …, "target": …}`` and/or ``{"keep_cleared": bool}``
 ``GET  /_fake/calls``          the recorded calls
 ``GET  /_fake/pairs``          every pair, as seen from its primary region
 ``GET  /_fake/groups``         every group, as seen from its primary region
+``GET  /_fake/drills``         every drill (cleared ones too): its Describe… entry, target, region, cleared
 ``GET  /_fake/stats``          ``{"in_flight", "max_in_flight", "throttled"}``: concurrency and quota
 =============================  ===============================================
 """
@@ -78,6 +81,12 @@ class FakeEbsServer(LocalServer):
             if "retry_after" in payload:
                 fake.quotas.send_retry_after = bool(payload.pop("retry_after"))
             return {"ok": True}
+        if verb == "drills":
+            if "keep_cleared" in payload:
+                fake.drills.keep_cleared = bool(payload.pop("keep_cleared"))
+            if "fail" in payload:
+                fake.drills.fail_next(payload.pop("fail"), **payload)
+            return {"ok": True, "pending_failures": fake.drills.pending_failures()}
         if verb == "advance":
             done = sum(fake.backend(a).advance(payload.get("resource_id")) for a in fake.accounts())
             return {"advanced": done}
@@ -99,6 +108,16 @@ class FakeEbsServer(LocalServer):
                 "max_in_flight": fake.max_in_flight,
                 "throttled": len(fake.throttled),
             }
+        if verb == "drills":
+            return [
+                {
+                    **drill.to_api(),
+                    "Target": drill.target_id,
+                    "RegionId": drill.region,
+                    "Cleared": drill.cleared,
+                }
+                for drill in fake.drills.all()
+            ]
         if verb == "groups":
             return [
                 group.to_api(group.source_region_id)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._auth import DEFAULT_ACCOUNT_ID, Credential, CredentialStore
+from ._drills import Drills
 from ._exceptions import EbsApiError
 from ._faults import FaultPlan, Quota
 from ._models import EbsBackend, Operation, ReplicaGroup, ReplicaPair, Transitions
@@ -100,6 +101,8 @@ class FakeEbs:
         self.calls: list[RecordedCall] = []
         self._backends: dict[str, EbsBackend] = {}
         self._lock = threading.RLock()
+        #: Drills of every account: injected failures (``fail_next``), views, ``advance`` (see ``_drills``).
+        self.drills = Drills(self._backend_list)
         self.reset()
 
     # -- state ---------------------------------------------------------------
@@ -113,6 +116,7 @@ class FakeEbs:
             self.credentials.register(DEFAULT_CREDENTIAL)
             self.faults.clear()
             self.transitions.reset()
+            self.drills.reset()
             self.calls.clear()
             self.quotas.clear()
             self.quotas.set(self._quota)
@@ -129,8 +133,13 @@ class FakeEbs:
                     clock=self.clock,
                     rng=self._rng,
                     repeat_failover=self.repeat_failover,
+                    drills=self.drills,
                 )
             return self._backends[account_id]
+
+    def _backend_list(self) -> list[EbsBackend]:
+        with self._lock:
+            return list(self._backends.values())
 
     def accounts(self) -> list[str]:
         """The accounts that have a backend."""
@@ -316,6 +325,8 @@ class FakeEbs:
             backend.advance(pair_id)
         if "LastRecoverPoint" in spec:
             backend.replicate(pair_id, at=spec["LastRecoverPoint"])
+        for drill in spec.get("Drills", []):
+            backend.drills.seed(pair, drill)
         # Seeding sets the scene; it is not traffic a test should count.
         del backend.operations[operations_before:]
         return pair_id
@@ -352,6 +363,8 @@ class FakeEbs:
             backend.advance(group_id)
         if "LastRecoverPoint" in spec:
             backend.replicate(group_id, at=spec["LastRecoverPoint"])
+        for drill in spec.get("Drills", []):
+            backend.drills.seed(backend.groups[group_id], drill)
         del backend.operations[operations_before:]
         return group_id
 
@@ -394,6 +407,7 @@ _SHAPES = {
                 "Status",
                 "StatusMessage",
                 "LastRecoverPoint",
+                "Drills",
             }
         ),
         ("created", "deleted", "failovered", "invalid", "normal", "stopped"),
@@ -409,6 +423,7 @@ _SHAPES = {
                 "PairIds",
                 "Status",
                 "LastRecoverPoint",
+                "Drills",
             }
         ),
         ("created", "failovered", "normal", "stopped"),
@@ -449,10 +464,41 @@ def _checked_entry(where: str, entry: object, shape: _Shape) -> Mapping[str, Any
         raise ValueError(
             f"seed {where}: LastRecoverPoint must be unix seconds, not {entry['LastRecoverPoint']!r}"
         )
+    _check_drills(where, entry.get("Drills", []))
     pair_ids = entry.get("PairIds", [])
     if not isinstance(pair_ids, list) or not all(isinstance(item, str) for item in pair_ids):
         raise ValueError(f"seed {where}: PairIds must be a list of pair ids")
     return entry
+
+
+_DRILL_FIELDS = frozenset(
+    {"DrillId", "StartAt", "RecoverPoint", "Status", "StatusMessage", "DrillDiskStatus"}
+)
+_SEEDED_DRILL_STATUSES = ("executed", "execute_failed", "clear_failed")
+
+
+def _check_drills(where: str, drills: object) -> None:
+    """A seed entry's ``Drills``: settled drills (history), each ``{StartAt, …}``."""
+    if not isinstance(drills, list):
+        raise ValueError(f"seed {where}: Drills must be a list of drills")
+    for n, drill in enumerate(drills):
+        at = f"{where}.Drills[{n}]"
+        if not isinstance(drill, Mapping):
+            raise ValueError(f"seed {at}: expected an object, got {type(drill).__name__}")
+        unknown = sorted(set(drill) - _DRILL_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"seed {at}: unknown field {unknown[0]!r} (known: {', '.join(sorted(_DRILL_FIELDS))})"
+            )
+        if "StartAt" not in drill:
+            raise ValueError(f"seed {at}: missing field 'StartAt'")
+        for name in ("StartAt", "RecoverPoint"):
+            if name in drill and not _is_number(drill[name]):
+                raise ValueError(f"seed {at}: {name} must be unix seconds, not {drill[name]!r}")
+        if drill.get("Status", "executed") not in _SEEDED_DRILL_STATUSES:
+            raise ValueError(
+                f"seed {at}: Status must be one of {list(_SEEDED_DRILL_STATUSES)}, not {drill['Status']!r}"
+            )
 
 
 def _is_number(value: object) -> bool:

@@ -326,6 +326,52 @@ def _describe_groups(backend: EbsBackend, p: Params) -> dict[str, Any]:
     return page.render(found, "ReplicaGroups")
 
 
+def _start_pair_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
+    drill = backend.drills.start_pair(
+        region=p.region(), pair_id=p.resource_id("PairId"), client_token=p.client_token()
+    )
+    return {"DrillId": drill.drill_id}
+
+
+def _start_group_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
+    drill = backend.drills.start_group(
+        region=p.region(), group_id=p.resource_id("GroupId"), client_token=p.client_token()
+    )
+    return {"DrillId": drill.drill_id}
+
+
+def _clear_pair_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
+    backend.drills.clear_pair(
+        region=p.region(), pair_id=p.resource_id("PairId"), drill_id=p.resource_id("DrillId")
+    )
+    return {}
+
+
+def _clear_group_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
+    backend.drills.clear_group(
+        region=p.region(), group_id=p.resource_id("GroupId"), drill_id=p.resource_id("DrillId")
+    )
+    return {}
+
+
+def _describe_pair_drills(backend: EbsBackend, p: Params) -> dict[str, Any]:
+    region = p.region()
+    page = _Page.from_params(p)
+    found = backend.drills.describe_pair(
+        region=region, pair_id=p.resource_id("PairId"), drill_id=p.optional("DrillId") or None
+    )
+    return page.render(found, "Drills")
+
+
+def _describe_group_drills(backend: EbsBackend, p: Params) -> dict[str, Any]:
+    region = p.region()
+    page = _Page.from_params(p)
+    found = backend.drills.describe_group(
+        region=region, group_id=p.resource_id("GroupId"), drill_id=p.optional("DrillId") or None
+    )
+    return page.render(found, "Drills")
+
+
 @dataclass(frozen=True)
 class _Page:
     """MaxResults/NextToken paging, or PageNumber/PageSize paging when only those are given."""
@@ -386,10 +432,23 @@ ACTIONS: dict[str, Handler] = {
     "StopDiskReplicaGroup": _stop_group,
     "FailoverDiskReplicaGroup": _failover_group,
     "DescribeDiskReplicaGroups": _describe_groups,
+    "StartPairDrill": _start_pair_drill,
+    "StartReplicaGroupDrill": _start_group_drill,
+    "ClearPairDrill": _clear_pair_drill,
+    "ClearReplicaGroupDrill": _clear_group_drill,
+    "DescribePairDrills": _describe_pair_drills,
+    "DescribeReplicaGroupDrills": _describe_group_drills,
 }
 
 #: Read-only actions: they never take a ClientToken and are not made idempotent.
-_READS = frozenset({"DescribeDiskReplicaPairs", "DescribeDiskReplicaGroups"})
+_READS = frozenset(
+    {
+        "DescribeDiskReplicaPairs",
+        "DescribeDiskReplicaGroups",
+        "DescribePairDrills",
+        "DescribeReplicaGroupDrills",
+    }
+)
 
 
 # -- dispatch ------------------------------------------------------------------
