@@ -323,6 +323,20 @@ def test_an_unknown_or_elsewhere_pair_is_not_found(ebs: Ebs) -> None:
         assert (error.status_code, error.code) == (404, "NoSuchResource")
 
 
+def test_the_ids_are_required(ebs: Ebs) -> None:
+    _seed(ebs)
+    for call in (
+        lambda: _start(ebs, None),  # type: ignore[arg-type]
+        lambda: _drills(ebs, None),  # type: ignore[arg-type]
+        lambda: _clear(ebs, None),  # type: ignore[arg-type]
+        lambda: _start_group(ebs, None),  # type: ignore[arg-type]
+    ):
+        error = _refusal(call)
+        assert (error.status_code, error.code) == (400, "MissingParameter")
+    assert "DrillId" in _refusal(lambda: _clear(ebs, None)).message  # type: ignore[arg-type]
+    assert ebs.fake.drills.all() == []
+
+
 @pytest.mark.parametrize("status", ["created", "stopped", "failovered", "invalid", "deleted"])
 def test_a_pair_not_replicating_is_refused(ebs: Ebs, status: str) -> None:
     _seed(ebs, status)

@@ -16,7 +16,7 @@ against the same fake::
 Layout (moto's), imports in one direction: mounting (``_mock`` through
 ``responses``, ``_server`` on a socket) → the service (``_service``: backends,
 credentials, faults, the call log) → protocol (``_wire``, ``_auth``) → state
-(``_models``, the status machine); the errors it answers with are documented in
+(``_models``, the status machine, and ``_drills``); the errors it answers with are documented in
 ``_exceptions``.
 """
 
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._auth import DEFAULT_ACCOUNT_ID, Credential
     from ._context import FcContext, FcCredentials, FcFunction, FcTracing
+    from ._drills import DRILL_STATUSES, Drill, DrillDisk, DrillOperation, Drills
     from ._eventbridge import FakeEventBridgeServer
     from ._faults import Fault, FaultPlan, Quota
     from ._fc import FakeFcServer, FcCall, FcInvocation
@@ -55,10 +56,15 @@ _HOMES = {
     "API_VERSION": "_wire",
     "DEFAULT_ACCOUNT_ID": "_auth",
     "DEFAULT_CREDENTIAL": "_service",
+    "DRILL_STATUSES": "_drills",
     "EBS_URL": "_mock",
     "PAIR_STATUSES": "_models",
     "PROXY_VARIABLES": "_http",
     "Credential": "_auth",
+    "Drill": "_drills",
+    "DrillDisk": "_drills",
+    "DrillOperation": "_drills",
+    "Drills": "_drills",
     "EbsBackend": "_models",
     "FakeEbs": "_service",
     "FakeEbsServer": "_server",
@@ -91,10 +97,15 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_CREDENTIAL",
+    "DRILL_STATUSES",
     "EBS_URL",
     "PAIR_STATUSES",
     "PROXY_VARIABLES",
     "Credential",
+    "Drill",
+    "DrillDisk",
+    "DrillOperation",
+    "Drills",
     "EbsBackend",
     "FakeEbs",
     "FakeEbsServer",

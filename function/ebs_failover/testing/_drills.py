@@ -141,7 +141,6 @@ class Drill:
 
     def to_api(self) -> dict[str, Any]:
         """The drill as its Describe… lists it."""
-        status = (self.outcome or self.status) if self.cleared else self.status
         if self.kind == "pair":
             disk = self.disks[0]
             return {
@@ -150,7 +149,7 @@ class Drill:
                 "DrillDiskStatus": disk.status,
                 "RecoverPoint": self.recover_point,
                 "StartAt": self.start_at,
-                "Status": status,
+                "Status": self.status,
                 "StatusMessage": self.status_message,
             }
         return {
@@ -158,7 +157,7 @@ class Drill:
             "GroupId": self.target_id,
             "RecoverPoint": self.recover_point,
             "StartAt": self.start_at,
-            "Status": status,
+            "Status": self.status,
             "StatusMessage": self.status_message,
             "PairsInfo": [
                 {"PairId": disk.pair_id, "DrillDiskId": disk.disk_id, "DrillDiskStatus": disk.status}
