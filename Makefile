@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/ebs-failover replay events --shared-fake
+	@echo; echo "== drills on a fresh embedded fake (a drill never fails over): a pair, a group, then a drill"
+	@echo "   that fails and a clean-up that fails, each reported drill_failed (exit 1)"
+	$(BIN)/ebs-failover drill pair-cn-demo0app01
+	$(BIN)/ebs-failover drill pg-demo0orders
+	$(BIN)/ebs-failover drill pair-cn-demo0app01 --fake-fault execute_failed; test $$? -eq 1
+	$(BIN)/ebs-failover drill pair-cn-demo0app01 --fake-fault clear_failed; test $$? -eq 1
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)

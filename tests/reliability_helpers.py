@@ -212,8 +212,14 @@ def check_invariants(live: Live, call: Invocation) -> None:
     assert lines[-1] is finals[0]
     if not data["targets"]:  # decided before any look at EBS
         assert call.calls == [], (outcome, [c.action for c in call.calls])
+    drill = ((data.get("trigger") or {}).get("summary") or {}).get("action") == "drill"
+    if drill:  # a drill, in either mode: never a failover, never a stop of replication
+        assert not {c.action for c in call.calls} & FAILOVER_CALLS, call.calls
+        assert not call.changes
     if outcome in NO_CALL_OUTCOMES:  # at most a look (a dry-run's, or one that found the wrong disk)
         looks = {"DescribeDiskReplicaPairs", "DescribeDiskReplicaGroups"}
+        if drill:  # a redelivery of a drill EBS ran and cleared before: its start replays, then looks
+            looks |= DRILL_CALLS
         assert {c.action for c in call.calls} <= looks, (outcome, call.calls)
     if outcome == "rejected":
         assert data["error"]["code"] in ("InvalidEvent", "Unauthorized")
@@ -229,6 +235,23 @@ def check_invariants(live: Live, call: Invocation) -> None:
     if call.changes:
         assert outcome == "failed_over", outcome
         live.reseed()
+
+
+#: The calls only a failover makes (and a stop of replication, which nothing here ever makes).
+FAILOVER_CALLS = frozenset(
+    {"FailoverDiskReplicaPair", "FailoverDiskReplicaGroup", "StopDiskReplicaPair", "StopDiskReplicaGroup"}
+)
+#: A drill's own calls.
+DRILL_CALLS = frozenset(
+    {
+        "StartPairDrill",
+        "StartReplicaGroupDrill",
+        "DescribePairDrills",
+        "DescribeReplicaGroupDrills",
+        "ClearPairDrill",
+        "ClearReplicaGroupDrill",
+    }
+)
 
 
 def iter_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:

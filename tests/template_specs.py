@@ -265,6 +265,14 @@ TRIGGER_CONFIGS: dict[str, Prop] = {
             "runOptions": _m(),
         }
     ),
+    # FC 3.0 API TimerTriggerConfig: cronExpression (cron with seconds, or @every), enable, payload.
+    "timer": _m(
+        {
+            "cronExpression": _s(required=True),
+            "enable": _b(),
+            "payload": _s(),
+        }
+    ),
 }
 TRIGGER_TYPES = frozenset(
     {"http", "timer", "oss", "log", "mns_topic", "cdn_events", "tablestore", "eventbridge"}

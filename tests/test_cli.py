@@ -24,7 +24,7 @@ import responses
 from ebs_failover import cli, results
 from ebs_failover.cli.run import event_files
 from ebs_failover.testing import FakeEbs, MockEbs
-from ebs_failover.token import client_token
+from ebs_failover.token import client_token, drill_token
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -129,7 +129,8 @@ def test_check_json_matches_every_sample(
             continue
         code, out, _ = run(capsys, "check", "--json", str(path))
         plan = json.loads(out)
-        outcome = "fail_over" if want.get("targets") else want["outcome"]
+        drill = want["outcome"].startswith("drill_")
+        outcome = "drill" if drill else "fail_over" if want.get("targets") else want["outcome"]
         assert plan["outcome"] == outcome, name
         assert plan["mode"] == "live"
         assert code == (1 if outcome == "rejected" else 0), name
@@ -139,9 +140,10 @@ def test_check_json_matches_every_sample(
         trigger = plan["trigger"]
         got = {k: trigger[k] for k in ("kind", "identity", "state", "level", "resource_ids")}
         assert got == {k: want[k] for k in got}, name
+        token = drill_token if drill else client_token
         for target in plan["targets"]:
-            assert target["client_token"] == client_token(want["identity"], results.target_id(target))
-        assert bool(plan["targets"]) == (outcome == "fail_over"), name
+            assert target["client_token"] == token(want["identity"], results.target_id(target))
+        assert bool(plan["targets"]) == (outcome in ("fail_over", "drill")), name
         checked += 1
     assert checked >= 10
 
@@ -497,7 +499,7 @@ def test_schema_lists_and_prints_shapes(capsys: pytest.CaptureFixture[str]) -> N
     assert names == sorted(p.stem for p in (ROOT / "function/ebs_failover/triggers/schemas").glob("*.json"))
     assert "manual" in names
     code, out, _ = run(capsys, "schema", "manual")
-    assert (code, json.loads(out)["title"]) == (0, "Manual failover request")
+    assert (code, json.loads(out)["title"]) == (0, "Manual request: a failover, or a drill")
     code, out, err = run(capsys, "schema", "nope")
     assert (code, out) == (2, "")
     assert "manual" in one_line(err)

@@ -162,8 +162,18 @@ FC3_PROPS: dict[str, Any] = {
         "triggers": {"type": "array", "items": _TRIGGER},
     },
 }
-#: The trigger configs by type (the schema's anyOf of configs, for the two types s.yaml has).
-TRIGGER_CONFIGS = {"http": _HTTP_CONFIG, "eventbridge": _EVENTBRIDGE_CONFIG}
+#: ITimerTriggerConfig (the same schema.json).
+_TIMER_CONFIG: dict[str, Any] = {
+    "type": "object",
+    "required": ["cronExpression", "enable"],
+    "properties": {
+        "cronExpression": {"type": "string"},
+        "enable": {"type": "boolean"},
+        "payload": {"type": "string"},
+    },
+}
+#: The trigger configs by type (the schema's anyOf of configs, for the types s.yaml has).
+TRIGGER_CONFIGS = {"http": _HTTP_CONFIG, "eventbridge": _EVENTBRIDGE_CONFIG, "timer": _TIMER_CONFIG}
 
 VARIABLE = re.compile(
     r"\$\{(?:env\('(?P<env>[A-Za-z_][A-Za-z0-9_]*)'(?:,\s*'(?P<default>[^']*)')?\)"
@@ -350,6 +360,18 @@ def test_the_triggers_are_the_templates(kind: str) -> None:
         pattern = ros.json_pattern(mine["triggerConfig"]["eventRuleFilterPattern"])
         assert pattern == ros.json_pattern(theirs["TriggerConfig"]["eventRuleFilterPattern"])
         assert mine["triggerConfig"]["asyncInvocationType"] is True  # the retries apply
+
+
+def test_the_weekly_drill_timer_is_the_templates() -> None:
+    mine = s_trigger(props(), "timer")
+    evaluated = ros.Stack(template(), sample_values(), region=sample_env()["REGION"], tenant=ACCOUNT)
+    theirs = evaluated.properties("DrillTimer")
+    assert mine["triggerName"] == theirs["TriggerName"]
+    assert mine["qualifier"] == theirs["Qualifier"]
+    assert mine["description"] == theirs["Description"]
+    assert mine["triggerConfig"] == theirs["TriggerConfig"]
+    assert json.loads(mine["triggerConfig"]["payload"]) == {"action": "drill"}  # never a failover
+    assert template()["Parameters"]["DrillSchedule"]["Default"] == mine["triggerConfig"]["cronExpression"]
 
 
 def test_the_readme_deploy_section_describes_s_deploy() -> None:

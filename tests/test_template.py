@@ -415,6 +415,14 @@ def run_live(
         ).encode()
         for group in evaluated.parameter("ReplicaGroupIds")
     ]
+    # The weekly timer's drill of every configured target, first (a failed-over target is not drilled).
+    timer = evaluated.properties("DrillTimer")["TriggerConfig"]
+    fired = {
+        "triggerTime": "2026-12-07T19:00:00Z",
+        "triggerName": "weekly-drill",
+        "payload": timer["payload"],
+    }
+    events.insert(0, json.dumps(fired).encode())
     mns = FakeMnsServer()
     bridge = FakeEventBridgeServer()
     fake = FakeEbs(seed=11)
@@ -464,10 +472,18 @@ def test_the_policy_allows_exactly_what_the_code_calls(
     policy = statements(evaluated)
     for call in fake.calls:
         if "Group" in call.action:
-            group = call.params.get("ReplicaGroupId") or call.params.get("GroupIds", "")
+            group = (
+                call.params.get("ReplicaGroupId")
+                or call.params.get("GroupId")
+                or call.params.get("GroupIds", "")
+            )
             arn = f"acs:ebs:{call.region_id}:{call.account_id}:diskreplicagroup/{group}"
         else:
-            pair = call.params.get("ReplicaPairId") or call.params.get("PairIds", "")
+            pair = (
+                call.params.get("ReplicaPairId")
+                or call.params.get("PairId")
+                or call.params.get("PairIds", "")
+            )
             arn = f"acs:ebs:{call.region_id}:{call.account_id}:diskreplicapair/{pair}"
         assert allows(policy, f"ebs:{call.action}", arn), arn
     endpoint = re.fullmatch(
@@ -570,8 +586,13 @@ def test_no_wildcard_action_and_a_wildcard_resource_only_where_unverified() -> N
         assert isinstance(statement["Action"], list)
         actions += statement["Action"]
         if "*" in statement["Resource"]:
-            # ebs-api.md §5: the resource level of the Describe actions is unverified.
-            assert statement["Action"] == ["ebs:DescribeDiskReplicaPairs", "ebs:DescribeDiskReplicaGroups"]
+            # ebs-api.md §5: the resource level of the Describe actions (the drills' too) is unverified.
+            assert statement["Action"] == [
+                "ebs:DescribeDiskReplicaPairs",
+                "ebs:DescribeDiskReplicaGroups",
+                "ebs:DescribePairDrills",
+                "ebs:DescribeReplicaGroupDrills",
+            ]
     assert all("*" not in action for action in actions), actions
 
 

@@ -44,15 +44,19 @@ from .policy import Target
 from .sdk import Budget, EbsClient, Tally, client_for, retrying
 
 __all__ = [
+    "HINTS",
     "Acted",
     "Budget",
     "EbsClient",
     "EbsError",
     "Guards",
+    "Looked",
     "TargetResult",
     "TransientFailure",
     "client_for",
     "fail_over",
+    "preflight",
+    "unready",
 ]
 
 #: Statuses in which failing over cannot help: the outcome is ``refused``.
@@ -151,6 +155,8 @@ class TargetResult:
     verified: bool | None = None
     #: Seconds from the Failover request to the first look that saw the target ``failovered``.
     failover_seconds: float | None = None
+    #: A drill's report (drill id, recovery point restored, time to ``executed``, disks, clean-up, history).
+    drill: dict[str, Any] | None = None
     attempts: int = 0
     duration_ms: float = 0.0
 
@@ -250,6 +256,75 @@ def fail_over(
         for index, result in zip(wave, done, strict=True):
             results[index] = result
     return Acted([result for result in results if result is not None], act.retry)
+
+
+@dataclass
+class Looked:
+    """A target as the preflight saw it, for another action than a failover (a drill): its result so far
+    (status, recovery point, data loss, a group's pairs; the outcome set when it could not be seen) and
+    what was seen (None: not seen; the result says why)."""
+
+    result: TargetResult
+    seen: _Seen | None
+    started: float
+
+
+def preflight(
+    client: EbsClient,
+    targets: Sequence[Target],
+    region: str,
+    budget: Budget,
+    pacer: Pacer,
+    *,
+    now: Callable[[], float] = time.time,
+) -> list[Looked]:
+    """The failover's preflight (batched Describes from the backup site, the production site's look for
+    what is not there) for ``targets``, without any check or call after it."""
+    guards = Guards(region=region, live=False, verify_seconds=0.0, max_data_loss=None, by_operator=True)
+    act = _Act(client, budget, pacer, 1, now, time.sleep)
+    started = time.perf_counter()
+    works = [_Work(t, guards, TargetResult(t.target_id, t.client_token, "failed"), started) for t in targets]
+    act._preflight(works)
+    for work in works:
+        if work.failure is not None:
+            _explain(work.result, work.failure, work.failure.action or "Describe")
+    return [Looked(work.result, work.seen, started) for work in works]
+
+
+def unready(seen: _Seen, result: TargetResult, region: str, verb: str) -> str | None:
+    """Why a target seen by the preflight cannot be acted on other than failed over (``verb``: drilled), in
+    the failover's terms, or None: a member pair, failed over or failing over, a status nothing can help, a
+    fail-back, the wrong direction, a group that is not whole, no recovery point."""
+    noun = "group" if result.is_group else "pair"
+    if seen.group_id:
+        return (
+            f"the pair belongs to replica group {seen.group_id}, whose pairs act together: configure "
+            f"{seen.group_id} in FAILOVER_TARGETS instead of the pair"
+        )
+    if seen.status in _DONE:
+        return (
+            f"the {noun} is {seen.status}: the secondary is (becoming) the live copy, so there is nothing to "
+            f"{verb} (reprotect it first)"
+        )
+    if seen.status in _HOPELESS:
+        return f"a {noun} in status {seen.status} cannot be {verb}ed"
+    if seen.status in _FAILING_BACK:
+        return f"the {noun} is {seen.status}: a fail-back is under way, and the function never fights one"
+    if seen.destination_region and seen.destination_region != region:
+        return (
+            f"the {noun} replicates toward {seen.destination_region}, not toward FAILOVER_REGION {region}: a "
+            "fail-back reversed it"
+        )
+    if result.is_group and not seen.member_ids:
+        return "the replica group has no pairs"
+    if result.is_group and (blocking := _blocking_member(result.member_pairs or [])):
+        return blocking.replace("fail a group over", f"{verb} a group")
+    if seen.status in _NO_DATA or not seen.last_recover_point:
+        return (
+            f"the secondary holds no recovery point (status {seen.status}, LastRecoverPoint "
+            f"{seen.last_recover_point or 0}): the first full synchronisation has not finished"
+        )
+    return None
 
 
 def _waves(work: Sequence[tuple[Target, Guards]]) -> list[list[int]]:

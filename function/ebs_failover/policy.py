@@ -20,6 +20,9 @@ The rules, in order:
    a region over. A manual request may set its own cap (``maxTargets``); the events of one batch
    are capped together (:func:`cap_batch`).
 7. ``FAILOVER_MODE`` decides between ``dry_run`` and a live failover.
+8. A drill (a manual request's, or the timer's) names one configured target, what a disk or instance
+   maps, or every configured target; it is capped like a failover. It never fails over, so it runs in
+   dry-run mode too: it changes nothing in production.
 
 A level-less alarm counts as ``INFO``: it acts only when ``FAILOVER_MIN_LEVEL`` is ``INFO``.
 """
@@ -30,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import LEVELS, Settings
-from .token import client_token
+from .token import client_token, drill_token
 from .triggers import Trigger
 
 __all__ = ["Plan", "Target", "cap_batch", "decide"]
@@ -63,16 +66,24 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What to do: ``outcome`` is set when nothing is to be done (``ignored`` or ``refused``)."""
+    """What to do: ``outcome`` is set when nothing is to be done (``ignored`` or ``refused``).
+
+    ``action``: ``failover``, or ``drill`` (``keep``: leave the drill disks); a drill's ``live`` only
+    says the mode, since a drill runs in both.
+    """
 
     targets: tuple[Target, ...]
     live: bool
     reason: str
     outcome: str | None = None
+    action: str = "failover"
+    keep: bool = False
 
 
 def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
     """The plan for one trigger under the instance's settings, at ``now`` (unix seconds)."""
+    if trigger.action == "drill":
+        return _drill(trigger, settings)
     if trigger.kind == "manual":
         return _manual(trigger, settings)
     if trigger.state != "ALERT":
@@ -145,6 +156,38 @@ def _manual(trigger: Trigger, settings: Settings) -> Plan:
         raised = settings.max_targets
         reason += f" (maxTargets {trigger.max_targets} in place of FAILOVER_MAX_TARGETS {raised})"
     return Plan(targets, settings.live, reason)
+
+
+def _drill(trigger: Trigger, settings: Settings) -> Plan:
+    """A drill of what the request names (a configured target, what a disk or instance maps), or of every
+    configured target, in a stable order; capped like a failover."""
+    named = trigger.target_id
+    if named is None:
+        ids: tuple[str, ...] = tuple(sorted(settings.configured_targets))
+        if not ids:
+            return _skip("refused", "nothing to drill: FAILOVER_TARGETS configures no pair or group")
+    elif named.startswith(("d-", "i-")):
+        ids = settings.targets.get(named, ())
+        if not ids:
+            return _skip("refused", f"{named} is not a resource mapped in FAILOVER_TARGETS")
+    elif named in settings.configured_targets:
+        ids = (named,)
+    else:
+        kind = "group" if named.startswith("pg-") else "pair"
+        return _skip("refused", f"{named} is not a {kind} configured in FAILOVER_TARGETS")
+    limit = trigger.max_targets or settings.max_targets
+    if len(ids) > limit:
+        variable = "its maxTargets" if trigger.max_targets else "FAILOVER_MAX_TARGETS"
+        return _skip(
+            "refused",
+            f"the drill names {len(ids)} targets, over {variable} {limit}: refused whole (each drill makes "
+            "pay-as-you-go disks and uses the API quota the failover path shares; maxTargets raises the cap)",
+        )
+    targets = tuple(Target(target_id, drill_token(trigger.identity, target_id), named) for target_id in ids)
+    reason = str(trigger.reason)
+    if not reason.startswith("drill"):
+        reason = f"drill: {reason}"
+    return Plan(targets, settings.live, reason, action="drill", keep=trigger.keep)
 
 
 def _too_many(count: int, limit: int, variable: str) -> str:

@@ -29,9 +29,20 @@ __all__ = [
 ]
 
 #: Every outcome, the most serious first (the invocation's outcome is the most serious of its targets').
-OUTCOMES = ("failed", "refused", "failed_over", "already_failed_over", "dry_run", "ignored", "rejected")
+#: A drill ends ``drill_passed`` (every target's drill passed) or ``drill_failed``.
+OUTCOMES = (
+    "failed",
+    "drill_failed",
+    "refused",
+    "failed_over",
+    "already_failed_over",
+    "dry_run",
+    "drill_passed",
+    "ignored",
+    "rejected",
+)
 #: Outcomes that are failures for whoever ran the function by hand (the command line exits 1 on them).
-FAILURES = frozenset({"failed", "rejected"})
+FAILURES = frozenset({"failed", "rejected", "drill_failed"})
 TYPE_PREFIX = "com.aliyun.ebs-failover."
 #: Resource ids a result lists at most: an alarm may name thousands, and the result must fit a message.
 RESOURCES_SHOWN = 50

@@ -154,6 +154,47 @@ class EbsClient:
         )
         return str(body.get("RequestId") or "")
 
+    # -- drills: a clone of the secondary's latest recovery point on new disks; replication goes on --
+
+    def start_drill(self, target_id: str, token: str, budget: Budget, pacer: Pacer | None = None) -> str:
+        """StartPairDrill (``PairId``, not ``ReplicaPairId``) or StartReplicaGroupDrill (``GroupId``) in
+        this, the standby, region; the DrillId."""
+        action, id_field = _drill_names(target_id, "Start")
+        query = {"RegionId": self.region, id_field: target_id, "ClientToken": token}
+        body = self._call(action, query, budget, pacer)
+        drill_id = body.get("DrillId")
+        if not isinstance(drill_id, str) or not drill_id:
+            raise EbsError("InvalidResponse", None, "the answer named no DrillId", None, action=action)
+        return drill_id
+
+    def describe_drills(
+        self, target_id: str, budget: Budget, pacer: Pacer | None = None, *, drill_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """DescribePairDrills / DescribeReplicaGroupDrills: the target's drills (``drill_id``: that one
+        only), as EBS lists them, every page (a pair's drills, newest or not: the caller sorts)."""
+        action, id_field = _drill_names(target_id, "Describe")
+        query = {"RegionId": self.region, id_field: target_id, "MaxResults": str(DESCRIBE_LIMIT)}
+        if drill_id is not None:
+            query["DrillId"] = drill_id
+        drills: list[dict[str, Any]] = []
+        for _ in range(_MAX_PAGES):
+            body = self._call(action, query, budget, pacer)
+            drills.extend(item for item in body.get("Drills") or () if isinstance(item, dict))
+            next_token = body.get("NextToken")
+            if not isinstance(next_token, str) or not next_token:
+                return drills
+            query = {**query, "NextToken": next_token}
+        raise EbsError("TooManyPages", None, f"more than {_MAX_PAGES} pages", None, action=action)
+
+    def clear_drill(self, target_id: str, drill_id: str, budget: Budget, pacer: Pacer | None = None) -> str:
+        """ClearPairDrill / ClearReplicaGroupDrill: delete the drill's disks; the RequestId. (No ClientToken:
+        clearing a drill twice clears it once; the second is refused or a no-op.)"""
+        action, id_field = _drill_names(target_id, "Clear")
+        body = self._call(
+            action, {"RegionId": self.region, id_field: target_id, "DrillId": drill_id}, budget, pacer
+        )
+        return str(body.get("RequestId") or "")
+
     def _call(
         self, action: str, query: dict[str, str], budget: Budget, pacer: Pacer | None = None
     ) -> dict[str, Any]:
@@ -194,6 +235,14 @@ class EbsClient:
             raise _classify(error, action) from None
         body = response.get("body") if isinstance(response, dict) else None
         return body if isinstance(body, dict) else {}
+
+
+def _drill_names(target_id: str, verb: str) -> tuple[str, str]:
+    """The drill action for ``verb`` (Start, Describe, Clear) and the id's parameter, pair or group
+    (StartPairDrill / PairId, StartReplicaGroupDrill / GroupId; Describe…Drills in the plural)."""
+    group = target_id.startswith("pg-")
+    noun = "ReplicaGroupDrill" if group else "PairDrill"
+    return f"{verb}{noun}{'s' if verb == 'Describe' else ''}", "GroupId" if group else "PairId"
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["TOKEN_PREFIX", "client_token"]
+__all__ = ["TOKEN_PREFIX", "client_token", "drill_token"]
 
 TOKEN_PREFIX = "ebsfo-"
 _MAX_LENGTH = 64
@@ -22,3 +22,9 @@ def client_token(identity: str, pair_id: str) -> str:
     """The ClientToken for failing ``pair_id`` over because of the trigger ``identity``."""
     digest = hashlib.sha256(f"{identity}\n{pair_id}".encode()).hexdigest()
     return TOKEN_PREFIX + digest[: _MAX_LENGTH - len(TOKEN_PREFIX)]
+
+
+def drill_token(identity: str, target_id: str) -> str:
+    """The ClientToken of a drill of ``target_id`` for the trigger ``identity``: never a failover's (another
+    action, so another token), the same for every redelivery (FC's retry follows the same drill)."""
+    return client_token(identity, f"drill/{target_id}")

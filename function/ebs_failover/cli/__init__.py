@@ -10,6 +10,8 @@ Verbs::
     token EVENT            the ClientToken(s), one "<pair-id> <token>" line per target
     invoke EVENT           the real handler, locally, against the embedded fake EBS (--live: the real EBS)
     replay DIR             every event of DIR through the handler and the fake; --expect compares outcomes
+    drill [TARGET]         a drill (never a failover) of a target or of every configured one, and its report
+    drills TARGET          the drills EBS holds for a pair or group
     remote-invoke EVENT    invoke the deployed function through the FC 3.0 API (2.0 with --service)
     fake-ebs serve         serve the fake EBS on a socket
     schema [SHAPE]         list the event shapes, or print one's JSON Schema
@@ -30,7 +32,7 @@ Errors are one line on stderr, ``ebs-failover: <message>``, never a traceback; s
 
 One module per group of verbs, each imported only when one of its verbs runs: ``plan`` (check, token,
 schema: parse and decide, no cloud call), ``run`` (invoke, replay: the real handler against the embedded
-fake), ``remote`` (remote-invoke), ``fake`` (fake-ebs serve).
+fake), ``drill`` (drill, drills), ``remote`` (remote-invoke), ``fake`` (fake-ebs serve).
 """
 
 from __future__ import annotations
@@ -190,6 +192,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--logs", action="store_true", help="print the handler's log lines on stderr")
 
+    _drill_verbs(verbs)
+
     remote = _verb(
         verbs,
         "remote-invoke",
@@ -287,6 +291,72 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("shape", metavar="SHAPE", nargs="?", help="a shape name, e.g. manual")
     return parser
+
+
+def _drill_verbs(verbs: Any) -> None:
+    """``drill`` and ``drills``."""
+    drill = _verb(
+        verbs,
+        "drill",
+        "drill.run_drill",
+        help="rehearse: a drill of a target (or of every configured one), never a failover",
+        description="Run the real handler on a drill request {'action': 'drill'} for TARGET (a pair, a "
+        "replica group, or what a disk or instance id maps), or for every target FAILOVER_TARGETS "
+        "configures: EBS clones the secondary's latest recovery point onto new disks (StartPairDrill / "
+        "StartReplicaGroupDrill), the function follows it until executed, checks its disks, records what it "
+        "restored and how long it took, and clears it (unless --keep). Replication goes on and the primary "
+        "is not touched, so a drill runs in dry-run mode too. Against the embedded fake EBS, seeded and set "
+        "as for invoke, or --live against the real endpoint. Prints the report as the channels tell it "
+        "(--json: the whole result).",
+        epilog="exit codes: 0 drill_passed, 1 drill_failed (or failed, refused, rejected), 2 usage error",
+    )
+    drill.add_argument("target", metavar="TARGET", nargs="?", help="pair-…, pg-…, d-… or i-… (default: all)")
+    drill.add_argument(
+        "--keep", action="store_true", help="leave the drill disks (the report says how to clear)"
+    )
+    drill.add_argument("--reason", help="why (the report carries it)")
+    drill.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    drill.add_argument(
+        "--logs", action="store_true", help="print the handler's log lines and the fake's states on stderr"
+    )
+    drill.add_argument(
+        "--fake-fault",
+        choices=("execute_failed", "clear_failed"),
+        help="the embedded fake's next drill ends execute_failed, or its clean-up clear_failed",
+    )
+    drill.add_argument("--seed", metavar="FILE", help="fake EBS seed, as for invoke")
+    drill.add_argument("--live", action="store_true", help="call the real EBS endpoint instead of the fake")
+    drill.add_argument("--region", help="the function's region (default: FAILOVER_REGION, else cn-shanghai)")
+    drill.add_argument(
+        "--timeout",
+        type=_seconds(1, 86400),
+        default=300,
+        metavar="SECONDS",
+        help="the function's timeout, 1 to 86400 (default: 300: a real drill takes minutes)",
+    )
+    _request_id_option(drill)
+
+    drills = _verb(
+        verbs,
+        "drills",
+        "drill.run_drills",
+        help="list a pair's or group's drills (DescribePairDrills / DescribeReplicaGroupDrills)",
+        description="List the drills EBS holds for TARGET, newest first: id, status, start, the recovery "
+        "point restored, the drill disks. Reads EBS in --region (or FAILOVER_REGION) with the "
+        "ALIBABA_CLOUD_* credentials (or the default chain); EBS_ENDPOINT / EBS_PROTOCOL point it "
+        "elsewhere (fake-ebs serve).",
+        epilog="exit codes: 0 listed, 1 EBS answered an error, 2 usage error",
+    )
+    drills.add_argument("target", metavar="TARGET", help="pair-… or pg-…")
+    drills.add_argument("--region", help="the standby region (default: FAILOVER_REGION)")
+    drills.add_argument("--json", action="store_true", help="print EBS's entries as JSON")
+    drills.add_argument(
+        "--timeout",
+        type=_seconds(1, 600),
+        default=30,
+        metavar="SECONDS",
+        help="time for the calls (default: 30)",
+    )
 
 
 def _seconds(low: int, high: int) -> Callable[[str], int]:

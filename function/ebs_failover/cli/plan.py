@@ -26,7 +26,7 @@ class Checked:
     event: str
     mode: str
     region: str | None
-    outcome: str  # rejected | ignored | refused | dry_run | fail_over
+    outcome: str  # rejected | ignored | refused | dry_run | fail_over | drill
     reason: str
     trigger: dict[str, Any] | None = None
     targets: list[dict[str, Any]] = field(default_factory=list)
@@ -85,7 +85,8 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
         }
         for target in plan.targets
     ]
-    acting = "fail_over" if plan.live else "dry_run"
+    # A drill runs in both modes (it changes nothing in production): its plan is a drill either way.
+    acting = "drill" if plan.action == "drill" else "fail_over" if plan.live else "dry_run"
     outcome = plan.outcome if plan.outcome is not None else acting
     return Checked(
         name,

@@ -12,7 +12,7 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,11 +83,22 @@ def _call_handler(raw: bytes, context: Any) -> dict[str, Any]:
 
 
 def run_invoke(args: argparse.Namespace) -> int:
-    raw = read_event(args.event)
+    result = handle(read_event(args.event), args)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return EXIT_FAILED if result["data"]["outcome"] in FAILURES else EXIT_OK
+
+
+def handle(
+    raw: bytes, args: argparse.Namespace, prepare: Callable[[Any], None] | None = None
+) -> dict[str, Any]:
+    """The real handler's result for ``raw``: against the embedded fake EBS (seeded from ``--seed`` or
+    events/config.json, with that file's settings under the environment's; ``prepare`` gets the fake
+    first), or ``--live`` against the real endpoint."""
     from ebs_failover import log
     from ebs_failover.testing import FcContext, FcFunction
 
-    log.configure(stream=Stderr())
+    quiet = getattr(args, "quiet", False)  # drill: its report is what it prints; --logs shows the rest
+    log.configure(stream=io.StringIO() if quiet else Stderr())
     request_id = args.request_id or str(uuid.uuid4())
     function = FcFunction(timeout=args.timeout)
     if args.live:
@@ -98,37 +109,35 @@ def run_invoke(args: argparse.Namespace) -> int:
             )
         # credentials=None: the python3.12 context shape, so the handler takes the environment's credentials.
         context = FcContext(request_id=request_id, function=function, credentials=None, region=region)
-        result = _call_handler(raw, context)
-    else:
-        seed_path: Path | None = Path(args.seed) if args.seed else None
-        if seed_path is None and DEFAULT_CONFIG.is_file():
-            seed_path = DEFAULT_CONFIG
-        loaded = load_json(seed_path, "seed") if seed_path else None
-        seed = seed_of(loaded, seed_path) if seed_path else None
-        fake = _fake(seed, seed_path)
-        # A config file's settings go with its seed (the fake's pairs are the ones its FAILOVER_TARGETS
-        # maps); the environment's own settings win, so that a user can change one of them.
-        defaults = settings_of(loaded, seed_path) if seed_path else {}
-        settings = {name: value for name, value in defaults.items() if name not in os.environ}
-        if settings:
-            note(f"settings from {seed_path} (the environment's own win): {', '.join(sorted(settings))}")
-        from ebs_failover.testing import MockEbs
+        return _call_handler(raw, context)
+    seed_path: Path | None = Path(args.seed) if args.seed else None
+    if seed_path is None and DEFAULT_CONFIG.is_file():
+        seed_path = DEFAULT_CONFIG
+    loaded = load_json(seed_path, "seed") if seed_path else None
+    seed = seed_of(loaded, seed_path) if seed_path else None
+    fake = _fake(seed, seed_path)
+    if prepare is not None:
+        prepare(fake)
+    # A config file's settings go with its seed (the fake's pairs are the ones its FAILOVER_TARGETS
+    # maps); the environment's own settings win, so that a user can change one of them.
+    defaults = settings_of(loaded, seed_path) if seed_path else {}
+    settings = {name: value for name, value in defaults.items() if name not in os.environ}
+    if settings and not quiet:
+        note(f"settings from {seed_path} (the environment's own win): {', '.join(sorted(settings))}")
+    from ebs_failover.testing import MockEbs
 
-        region = (
-            args.region
-            or os.environ.get("FAILOVER_REGION")
-            or settings.get("FAILOVER_REGION")
-            or _DEFAULT_REGION
-        )
-        context = FcContext(request_id=request_id, function=function, region=region)
-        with patched_environ(settings, remove=OUTSIDE_WORLD), MockEbs(fake):
-            result = _call_handler(raw, context)
+    region = (
+        args.region or os.environ.get("FAILOVER_REGION") or settings.get("FAILOVER_REGION") or _DEFAULT_REGION
+    )
+    context = FcContext(request_id=request_id, function=function, region=region)
+    with patched_environ(settings, remove=OUTSIDE_WORLD), MockEbs(fake):
+        result = _call_handler(raw, context)
+    if not quiet:
         for group in fake.backend().groups.values():
             note(f"embedded fake EBS: {group.replica_group_id} is {group.status}")
         for pair in fake.backend().pairs.values():
             note(f"embedded fake EBS: {pair.replica_pair_id} is {pair.status}")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    return EXIT_FAILED if result["data"]["outcome"] in FAILURES else EXIT_OK
+    return result
 
 
 @dataclass(frozen=True)

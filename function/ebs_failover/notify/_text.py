@@ -26,14 +26,24 @@ __all__ = ["DEFAULT_LIMIT", "data_loss", "markdown", "title"]
 DEFAULT_LIMIT = 16000
 #: What a value from outside (a reason, a hint, an identity) keeps at most.
 _VALUE_LIMIT = 300
-_MARKS = {"failed_over": "✅", "already_failed_over": "☑️", "failed": "❌", "refused": "⛔", "dry_run": "🧪"}
+_MARKS = {
+    "failed_over": "✅",
+    "already_failed_over": "☑️",
+    "failed": "❌",
+    "refused": "⛔",
+    "dry_run": "🧪",
+    "drill_passed": "🟢",
+    "drill_failed": "🔴",
+}
 
 
 def title(event: dict[str, Any]) -> str:
-    """``EBS failover: failed_over`` (``(dry run)`` added when it was one)."""
+    """``EBS failover: failed_over`` (``(dry run)`` added when it was one); ``EBS drill: drill_passed``."""
     data = _data(event)
     outcome = _value(data.get("outcome"), 40) or "unknown"
     mark = _MARKS.get(outcome, "📣")
+    if outcome.startswith("drill_"):  # a drill runs in both modes: the mode says nothing of it
+        return f"{mark} EBS drill: {outcome}"
     dry = " (dry run)" if data.get("dry_run") and outcome != "dry_run" else ""
     return f"{mark} EBS failover: {outcome}{dry}"
 
@@ -87,6 +97,9 @@ def _target(target: dict[str, Any]) -> str:
         parts.append("verified" if verified else "NOT verified")
     if "data_loss_seconds" in target:
         parts.append(f"data loss {data_loss(target.get('data_loss_seconds'))}")
+    report = target.get("drill")
+    if isinstance(report, dict):
+        parts.extend(_drill(report))
     if target.get("error_code"):
         parts.append(f"error {_value(target['error_code'], 80)}")
     if target.get("request_id"):
@@ -94,6 +107,20 @@ def _target(target: dict[str, Any]) -> str:
     if target.get("hint"):
         parts.append(f"hint: {_value(target['hint'], _VALUE_LIMIT)}")
     return f"- **{ident}**: " + " · ".join(parts)
+
+
+def _drill(report: dict[str, Any]) -> list[str]:
+    """A drill's report, the parts that are known: the drill, what it restored, how long, the clean-up."""
+    parts = [f"drill `{_value(report.get('drill_id'), 80)}`"] if report.get("drill_id") else []
+    if "recover_point_age_seconds" in report:
+        parts.append(f"restored a point {data_loss(report['recover_point_age_seconds'])} old")
+    if "seconds_to_executed" in report:
+        parts.append(f"executed in {data_loss(report['seconds_to_executed'])}")
+    if "cleared" in report:
+        parts.append("cleared" if report["cleared"] else "kept" if report.get("kept") else "NOT cleared")
+    if report.get("last_passed_drill_at") is not None and "since_last_passed_drill_seconds" in report:
+        parts.append(f"last passed drill {data_loss(report['since_last_passed_drill_seconds'])} ago")
+    return parts
 
 
 def _about(data: dict[str, Any]) -> list[str]:

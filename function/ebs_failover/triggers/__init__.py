@@ -2,7 +2,9 @@
 
 Accepted shapes (see ``/work/shared/reference/cloudmonitor-events.md``), recognised in this order:
 
-* manual request ``{"action": "failover", "replicaPairId", "reason", "idempotencyKey"?}`` (has ``action``);
+* manual request ``{"action": "failover", "replicaPairId", "reason", "idempotencyKey"?}``, or
+  ``{"action": "drill", ...}`` (has ``action``);
+* FC timer trigger ``{"triggerTime", "triggerName", "payload"}`` whose payload is a drill request;
 * EventBridge CloudEvent from ``acs.ebs``, ``acs.cms`` or ``acs.ecs`` (has ``specversion``);
 * FC HTTP-trigger envelope (``body`` plus ``headers``/``isBase64Encoded``/...) holding a callback or event;
 * CloudMonitor alarm callback: form-urlencoded, or historical JSON (has ``alertState``/``alertName``);

@@ -28,20 +28,25 @@ class HttpRequestInfo:
 class Trigger:
     """One alarm, event or manual request, normalised (immutable).
 
-    ``kind``: ``"cms_callback"``, ``"cms_alarm"``, ``"eventbridge"``, ``"system_event"`` or ``"manual"``.
+    ``kind``: ``"cms_callback"``, ``"cms_alarm"``, ``"eventbridge"``, ``"system_event"``, ``"manual"`` or
+    ``"timer"`` (FC's timer trigger, whose payload is a drill request).
     ``identity``: ``"<prefix>:<id>"`` (prefixes ``cms``, ``eb``, ``sys``, ``manual``), printable ASCII, the
     same for every redelivery of one alarm and different for different alarms; a raw id with other characters
     is replaced by its sha256 hex digest.
-    ``state``: ``"ALERT"``, ``"OK"`` or ``"INSUFFICIENT_DATA"``; ``"MANUAL"`` for a manual request.
+    ``state``: ``"ALERT"``, ``"OK"`` or ``"INSUFFICIENT_DATA"``; ``"MANUAL"`` for a manual request,
+    ``"SCHEDULED"`` for a timer.
     ``level``: ``"CRITICAL"``, ``"WARN"``, ``"INFO"`` or ``None``.
     ``resource_ids``: disk (``d-``) and instance (``i-``) ids named by the event, deduplicated, in order of
     appearance; masked ids such as ``i-12****`` are not ids and are left out.
     ``rule``: the alarm rule id, or the event type / name.
     ``time``: unix seconds, or ``None`` when the shape carries no time.
     ``event_type``: the event type / name for events; ``None`` for threshold alarms and manual requests.
-    ``target_id``, ``reason`` and ``max_targets``: manual requests only; ``target_id`` is the pair
-    (``pair-``), group (``pg-``) or disk or instance (``d-``, ``i-``) the request names, ``max_targets`` its
-    own cap on the number of targets (``maxTargets``), if it sets one.
+    ``target_id``, ``reason`` and ``max_targets``: manual requests (and a timer's drill) only; ``target_id``
+    is the pair (``pair-``), group (``pg-``) or disk or instance (``d-``, ``i-``) the request names (None: a
+    drill of every configured target), ``max_targets`` its own cap on the number of targets
+    (``maxTargets``), if it sets one.
+    ``action``: ``"failover"``, or ``"drill"`` (a manual request's or a timer's: rehearse on a clone of the
+    secondary, never fail over); ``keep``: a drill whose disks are left for a person to look at.
     ``summary``: a few short human-readable fields for the result event.
     ``http``: set when the event arrived inside an FC HTTP-trigger envelope.
     """
@@ -57,6 +62,8 @@ class Trigger:
     target_id: str | None = None
     reason: str | None = None
     max_targets: int | None = None
+    action: str = "failover"
+    keep: bool = False
     summary: Mapping[str, str] = field(default_factory=dict)
     http: HttpRequestInfo | None = None
 

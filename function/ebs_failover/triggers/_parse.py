@@ -3,8 +3,8 @@
 Shape detection is a fixed, ordered list of key tests on the top-level JSON object (:data:`SHAPES`); the
 first that matches wins. A form-urlencoded body is a CloudMonitor callback if it has one of the callback's
 keys. Envelopes (FC HTTP trigger, MNS message) are unwrapped once; what they carry is recognised the same way,
-except that neither another envelope nor a manual request is accepted inside one: a manual failover must be
-a direct invocation, never something a callback URL or a queue can deliver.
+except that neither another envelope, a manual request nor a timer's is accepted inside one: a manual
+failover must be a direct invocation, never something a callback URL or a queue can deliver.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ._events import eventbridge_trigger, system_trigger
 from ._manual import manual_trigger
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
 from ._schema import validate
+from ._timer import timer_trigger
 
 _CALLBACK_KEYS = ("alertState", "alertName", "ruleId", "metricName")
 
@@ -49,6 +50,8 @@ def _is_mns(data: dict[str, Any]) -> bool:
 #: (shape, how it is recognised, test), in the order they are tried.
 SHAPES: tuple[tuple[str, str, Callable[[dict[str, Any]], bool]], ...] = (
     ("manual", "manual request (has 'action')", _has("action")),
+    ("timer", "FC timer trigger (has 'triggerTime' and 'triggerName')",
+     lambda data: "triggerTime" in data and "triggerName" in data),
     ("eventbridge", "EventBridge CloudEvent (has 'specversion')", _has("specversion")),
     ("http_envelope", "FC HTTP-trigger envelope (has 'body' and 'headers'/'isBase64Encoded'/...)", _is_http),
     ("cms_callback", "CloudMonitor alarm callback (form-urlencoded, or JSON with 'alertState'/'alertName')",
@@ -85,6 +88,8 @@ def build(shape: str, payload: Payload, request_id: str | None) -> Trigger:
     data = payload.data
     if shape == "manual":
         return manual_trigger(data, request_id)
+    if shape == "timer":
+        return timer_trigger(data)
     if shape == "eventbridge":
         return eventbridge_trigger(data)
     if shape == "cms_callback":
