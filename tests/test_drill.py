@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -158,7 +160,7 @@ def test_every_configured_target_without_a_name_and_the_cap(settings: pytest.Mon
     fake = _fake()
     with MockEbs(fake):
         capped = handler(_drill(idempotencyKey="DR-5"), _context())
-    assert capped["data"]["outcome"] == "refused"
+    assert capped["data"]["outcome"] == "drill_failed"  # nothing proved: it pages
     assert "2 targets, over FAILOVER_MAX_TARGETS 1" in capped["data"]["reason"]
     assert fake.calls == []
 
@@ -241,33 +243,49 @@ def test_an_unconfigured_target_is_never_drilled(settings: pytest.MonkeyPatch) -
     fake = _fake()
     with MockEbs(fake):
         result = handler(_drill(replicaPairId="pair-cn-someoneelse", idempotencyKey="DR-10"), _context())
-    assert result["data"]["outcome"] == "refused"
+    assert result["data"]["outcome"] == "drill_failed"
+    assert "is not a pair configured in FAILOVER_TARGETS" in result["data"]["reason"]
     assert fake.calls == []
 
 
 # -- never in the way of a failover ---------------------------------------------------------------
 
 
-def test_a_failover_arriving_mid_drill_proceeds(settings: pytest.MonkeyPatch) -> None:
-    """The drill's Describe never comes (it is left executing): the failover is made and verified, and the
-    drill is still there for its own run to clear (a failover never waits for, or looks at, a drill)."""
-    from alibabacloud_ebs20210730.models import StartPairDrillRequest
-
+def test_a_failover_arriving_mid_drill_proceeds_and_the_drill_clears_its_disks_after(
+    settings: pytest.MonkeyPatch,
+) -> None:
+    """A drill is running (EBS still executing it) when the primary fails: the failover is made and
+    verified at once (it never waits for, or looks at, a drill), and the drill's own run, when EBS ends
+    the execution, verifies and clears its disks as usual."""
     fake = _fake()
-    with MockEbs(fake) as mock:
-        started = _sdk(mock).start_pair_drill(
-            StartPairDrillRequest(region_id=STANDBY, pair_id=PAIR, client_token="d-1")
+    fake.transitions.set("executing", "manual")  # the drill executes until the test says so
+    drilled: dict[str, Any] = {}
+    failover = json.dumps(
+        {"action": "failover", "replicaPairId": PAIR, "reason": "primary down", "idempotencyKey": "INC-1"}
+    ).encode()
+    with MockEbs(fake):
+        worker = threading.Thread(
+            target=lambda: drilled.update(
+                result=handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-M"), _context("drill-1"))
+            )
         )
-        drill_id = started.body.drill_id
-        assert fake.drills.get(drill_id).status == "executing"
-        failover = json.dumps(
-            {"action": "failover", "replicaPairId": PAIR, "reason": "primary down", "idempotencyKey": "INC-1"}
-        ).encode()
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not fake.drills.started() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [drill] = fake.drills.started()
         result = handler(failover, _context("incident-1"))
-    assert result["data"]["outcome"] == "failed_over"
-    assert _targets(result)[PAIR]["verified"] is True
-    assert fake.pair(PAIR).status == "failovered"
-    assert fake.drills.get(drill_id).status == "executing"  # untouched: not the failover's business
+        assert result["data"]["outcome"] == "failed_over"
+        assert _targets(result)[PAIR]["verified"] is True
+        assert fake.pair(PAIR).status == "failovered"
+        assert fake.drills.get(drill.drill_id).status == "executing"  # untouched by the failover
+        fake.drills.advance(drill.drill_id)
+        worker.join(30)
+    assert not worker.is_alive()
+    report = _targets(drilled["result"])[PAIR]["drill"]
+    assert report["drill_id"] == drill.drill_id
+    assert report["cleared"] is True
+    assert [d["status"] for d in report["disks"]] == ["created"]
 
 
 # -- the weekly timer, redeliveries ---------------------------------------------------------------
@@ -309,18 +327,124 @@ def test_a_timer_never_fails_over_and_its_payload_is_checked(
     assert fake.calls == []
 
 
-def test_a_redelivery_of_a_drill_that_was_cleared_is_no_second_drill(settings: pytest.MonkeyPatch) -> None:
+def test_a_redelivery_of_a_drill_ebs_forgot_is_no_second_drill_and_still_tells(
+    settings: pytest.MonkeyPatch,
+) -> None:
     """FC's retry (or a duplicate) of one timer firing: the same ClientToken names the same drill, which
-    EBS no longer lists once cleared: no second drill, no failure, and it says so."""
+    EBS no longer lists once cleared. No second drill; and since this delivery cannot know what the
+    earlier one saw (its report may have reached nobody: that is why FC retries), it is drill_failed,
+    for a person to look, never a silent ``ignored``."""
     fake = _fake()
     with MockEbs(fake):
         first = handler(_timer(), _context("delivery-1"))
         again = handler(_timer(), _context("delivery-2"))
     assert first["data"]["outcome"] == "drill_passed"
-    assert again["data"]["outcome"] == "ignored"
-    assert {t["outcome"] for t in again["data"]["targets"]} == {"ignored"}
-    assert "earlier delivery" in _targets(again)[PAIR]["hint"]
+    assert again["data"]["outcome"] == "drill_failed"
+    hint = _targets(again)[PAIR]["hint"]
+    assert "did not list it" in hint
+    assert "earlier delivery" in hint
+    assert "ClearPairDrill" in hint
     assert len(fake.drills.started()) == 2  # one per target: the retry started nothing new
+
+
+def test_a_redelivery_that_finds_its_drill_cleared_and_listed_says_what_it_saw(
+    settings: pytest.MonkeyPatch,
+) -> None:
+    fake = _fake()
+    fake.drills.keep_cleared = True  # an EBS that lists a cleared drill, its disks deleted
+    with MockEbs(fake):
+        handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-13"), _context("delivery-1"))
+        again = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-13"), _context("delivery-2"))
+    target = _targets(again)[PAIR]
+    assert target["outcome"] == "drill_passed"
+    assert target["drill"]["cleared"] is True
+    assert "an earlier delivery" in target["hint"]
+    assert len(fake.drills.started()) == 1
+    assert len(fake.drills.cleared()) == 1  # not cleared a second time
+
+
+def test_a_redelivery_that_finds_the_clean_up_failed_reports_it_at_once(settings: pytest.MonkeyPatch) -> None:
+    """It once looked for executed until the time ran out (clear_failed is where the drill stays)."""
+    fake = _fake()
+    fake.drills.fail_next("clear_failed")
+    with MockEbs(fake):
+        first = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-14"), _context("delivery-1"))
+        calls = len(fake.calls)
+        again = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-14"), _context("delivery-2"))
+    assert _targets(first)[PAIR]["outcome"] == "drill_failed"
+    target = _targets(again)[PAIR]
+    assert target["outcome"] == "drill_failed"
+    assert "clear_failed" in target["hint"]
+    assert target["drill"]["disks"][0]["disk_id"] in target["hint"]
+    assert len(fake.calls) - calls <= 4  # preflight, the start's replay, one look: no spinning
+
+
+def test_a_redelivery_during_the_clean_up_follows_it_to_its_end(settings: pytest.MonkeyPatch) -> None:
+    from ebs_failover.errors import TransientFailure
+
+    fake = _fake()
+    fake.drills.keep_cleared = True
+    fake.transitions.set("clearing", "manual")
+    with MockEbs(fake):
+        with pytest.raises(TransientFailure, match="DrillClearing"):
+            invoke(_drill(replicaPairId=PAIR, idempotencyKey="DR-15"), _context("delivery-1", timeout=4))
+        [drill] = fake.drills.started()
+        assert fake.drills.get(drill.drill_id).status == "clearing"
+        fake.drills.advance(drill.drill_id)
+        again = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-15"), _context("delivery-2"))
+    target = _targets(again)[PAIR]
+    assert target["outcome"] == "drill_passed"
+    assert target["drill"]["cleared"] is True
+    assert len(fake.drills.cleared()) == 1
+
+
+def test_a_look_that_keeps_failing_mid_drill_asks_fc_to_retry_and_says_how_to_clear(
+    settings: pytest.MonkeyPatch,
+) -> None:
+    from ebs_failover.errors import TransientFailure
+
+    fake = _fake()
+    fake.faults.error("DescribePairDrills", 503, "ServiceUnavailable", times=1000)
+    with MockEbs(fake), pytest.raises(TransientFailure):
+        invoke(_drill(replicaPairId=PAIR, idempotencyKey="DR-17"), _context(timeout=5))
+    [drill] = fake.drills.started()
+    assert fake.drills.get(drill.drill_id).status == "executing"  # left for the retry to follow
+
+
+def test_a_drill_that_cannot_run_is_drill_failed(settings: pytest.MonkeyPatch) -> None:
+    """Over the cap, or nothing configured: it proves nothing, so it pages (and the command exits 1)."""
+    settings.setenv("FAILOVER_MAX_TARGETS", "1")
+    fake = _fake()
+    with MockEbs(fake):
+        result = handler(_timer(), _context())
+    assert result["data"]["outcome"] == "drill_failed"
+    assert "over FAILOVER_MAX_TARGETS 1" in result["data"]["reason"]
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        {
+            "triggerTime": "2026-12-07T19:00:00Z",
+            "triggerName": "weekly-drill",
+            "payload": '{"action": "drill"}',
+        },
+        {"action": "failover", "replicaPairId": PAIR, "reason": "smuggled", "idempotencyKey": "B-1"},
+    ],
+)
+def test_a_batch_never_carries_a_timer_or_a_manual_request(
+    settings: pytest.MonkeyPatch, element: dict[str, Any]
+) -> None:
+    """An event-streaming batch holds EventBridge events: a timer's drill (or a manual failover) dressed
+    as a CloudEvent once reached the failover stage, and failed the pair over with the drill's token."""
+    fake = _fake()
+    batch = json.dumps([{"specversion": "1.0", **element}]).encode()
+    with MockEbs(fake):
+        result = handler(batch, _context())
+    assert result["data"]["outcome"] == "rejected"
+    assert not [a for a in _actions(fake) if a in NEVER]
+    assert fake.pair(PAIR).status == "normal"
 
 
 def test_drill_failed_that_reaches_nobody_raises_for_fcs_retry(settings: pytest.MonkeyPatch) -> None:

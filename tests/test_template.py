@@ -356,7 +356,7 @@ def test_memory_and_timeout_defaults_leave_room_for_the_retry_budget() -> None:
     # deploy-ros.md section 1: cpu:memory(GB) between 1:1 and 1:4; a cold failover peaks near 57 MB.
     assert cpu <= memory_gb <= 4 * cpu
     assert params["MemorySize"]["Default"] >= 128
-    assert params["Timeout"]["Default"] == 60
+    assert params["Timeout"]["Default"] == 300  # a drill takes minutes (Terraform's provider waits 5)
     # The margin keeps room for one MNS publish; the smallest allowed timeout still leaves an EBS budget
     # after it, and the default one a whole verification window too.
     settings = config.load({})

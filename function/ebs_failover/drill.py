@@ -47,8 +47,10 @@ __all__ = ["drill"]
 _FOLLOW_WAITS = (0.5, 1.0, 2.0, 4.0, 5.0)
 #: Statuses a target is drilled in: replicating, so the secondary holds a recovery point.
 _DRILLABLE = frozenset({"normal", "syncing"})
-#: Looks in a row that do not list the drill a start answered before it is taken as cleared long ago.
-_UNLISTED_LOOKS = 3
+#: Looks in a row that do not list the drill a start answered before a person is asked to look.
+_UNLISTED_LOOKS = 5
+#: Drill statuses a follow stops at: the execution's end, or a clean-up an earlier delivery began.
+_SETTLED = frozenset({"executed", "execute_failed", "clearing", "clear_failed"})
 #: Seconds kept, at the end of the budget, for the clean-up's first call after a drill executed.
 _CLEAR_RESERVE = 1.0
 
@@ -143,8 +145,8 @@ class _Run:
         if drill_id is None:
             return
         started = time.monotonic()
-        self.report.update(drill_id=drill_id, kept=self.keep)
-        followed = self._follow(drill_id, until=("executed", "execute_failed"))
+        self.report.update(drill_id=drill_id, kept=False)
+        followed = self._follow(drill_id, until=_SETTLED)
         if followed is None:
             return
         drills, step = followed
@@ -152,16 +154,19 @@ class _Run:
         status = str(step.entry.get("Status"))
         self.report["status"] = status
         self._note_history(drills, drill_id)
+        disks = _disks(step.entry, self.target_id)
+        self.report["disks"] = disks
         if status == "execute_failed":
             self._drill_failed(f"EBS ended the drill execute_failed: {_message(step.entry)}")
             self._clear(drill_id, after_failure=True)
             return
+        if status in ("clearing", "clear_failed") or (disks and all(_gone(d) for d in disks)):
+            # A retry (or a duplicate) of a delivery that got this far: its clean-up, as EBS shows it.
+            self._note_recovery_point(step.entry)
+            self._earlier_clean_up(drill_id, step.entry, status)
+            return
         self.report["seconds_to_executed"] = round(step.at - started, 1)
         self._note_recovery_point(step.entry)
-        disks = _disks(step.entry, self.target_id)
-        self.report["disks"] = disks
-        if disks and all(d.get("status") in ("deleting", "deleted") for d in disks):
-            return self._done_before(drill_id)
         missing = [d for d in disks if d.get("status") != "created"]
         if not disks or missing:
             shown = ", ".join(f"{d.get('disk_id')} {d.get('status')}" for d in missing) or "none listed"
@@ -170,7 +175,7 @@ class _Run:
             return
         if self.keep:
             self.result.outcome = "drill_passed"
-            self.report["cleared"] = False
+            self.report.update(cleared=False, kept=True)
             self.result.hint = (
                 "keep: the drill disks stay (pay-as-you-go) for you to attach and look at; clear them with "
                 + self._clear_command(drill_id)
@@ -180,30 +185,53 @@ class _Run:
             self.result.outcome = "drill_passed"
             self.result.hint = "the drill restored the recovery point on new disks, which were then deleted"
 
+    def _earlier_clean_up(self, drill_id: str, entry: Mapping[str, Any], status: str) -> None:
+        """The drill as an earlier delivery of this trigger left it: cleared (EBS lists it executed, its
+        disks deleted), being cleared (followed to its end), or ``clear_failed``."""
+        if status == "clear_failed":
+            self.report["cleared"] = False
+            self._clear_failed(drill_id, entry, after_failure=False)
+            return
+        disks = _disks(entry, self.target_id)
+        if status == "clearing" or any(d.get("status") != "deleted" for d in disks):
+            if not self._follow_clearing(drill_id, after_failure=False):
+                return
+        else:
+            self.report["cleared"] = True
+        self.result.outcome = "drill_passed"
+        self.result.hint = (
+            f"an earlier delivery of this trigger ran drill {drill_id}, which EBS lists executed, and "
+            "cleared it: this delivery saw its disks deleted"
+        )
+
     # -- steps -------------------------------------------------------------------------------------------
 
-    def _call(self, verb: str, function: Callable[..., str], *args: str) -> str | None:
+    def _call(
+        self, verb: str, function: Callable[..., str], *args: str, after_failure: bool = False
+    ) -> str | None:
         """One Start/Clear call with its retries; None (the result says why) when it failed."""
         action = f"{verb}{'ReplicaGroupDrill' if self.result.is_group else 'PairDrill'}"
         try:
             return retrying(self.budget, self.result, function, *args, self.budget, self.pacer)
         except EbsError as error:
-            self._failed(error, action)
+            self._failed(error, action, after_failure=after_failure)
             return None
 
-    def _look(self, drill_id: str) -> tuple[list[dict[str, Any]], _Step] | None:
+    def _look(
+        self, drill_id: str, *, after_failure: bool = False
+    ) -> tuple[list[dict[str, Any]], _Step] | None:
         """Every drill of the target as EBS lists them, and this drill's entry; None when the look failed."""
         try:
             drills = retrying(
                 self.budget, self.result, self.client.describe_drills, self.target_id, self.budget, self.pacer
             )
         except EbsError as error:
-            self._failed(error, _describe_action(self.target_id))
+            self._failed(error, _describe_action(self.target_id), after_failure=after_failure)
             return None
         mine = next((d for d in drills if d.get("DrillId") == drill_id), None)
         return drills, _Step(mine, time.monotonic())
 
-    def _follow(self, drill_id: str, *, until: tuple[str, ...]) -> tuple[list[dict[str, Any]], _Step] | None:
+    def _follow(self, drill_id: str, *, until: frozenset[str]) -> tuple[list[dict[str, Any]], _Step] | None:
         """Look until the drill's status is one of ``until``: the last look (every drill of the target, and
         this one's entry); None (the result says why) otherwise."""
         waits = iter(_FOLLOW_WAITS)
@@ -218,7 +246,7 @@ class _Run:
                 return looked
             unlisted = unlisted + 1 if step.entry is None else 0
             if unlisted >= _UNLISTED_LOOKS:
-                self._done_before(drill_id)
+                self._never_listed(drill_id, unlisted)
                 return None
             pause = next(waits, _FOLLOW_WAITS[-1])
             if self.budget.remaining() <= pause + _CLEAR_RESERVE:
@@ -228,35 +256,33 @@ class _Run:
 
     def _clear(self, drill_id: str, *, after_failure: bool) -> bool:
         """Clear the drill and follow the clearing to its end: whether its disks were seen gone."""
-        if self._call("Clear", self.client.clear_drill, self.target_id, drill_id) is None:
+        cleared = self._call(
+            "Clear", self.client.clear_drill, self.target_id, drill_id, after_failure=after_failure
+        )
+        if cleared is None:
             self.report["cleared"] = False
-            if not after_failure:
-                self.result.outcome = "drill_failed"
             return False
+        return self._follow_clearing(drill_id, after_failure=after_failure)
+
+    def _follow_clearing(self, drill_id: str, *, after_failure: bool) -> bool:
+        """Follow a clearing to its end: whether the drill's disks were seen gone (else the result says
+        why)."""
         waits = iter(_FOLLOW_WAITS)
         while True:
-            looked = self._look(drill_id)
+            looked = self._look(drill_id, after_failure=after_failure)
             if looked is None:
                 self.report["cleared"] = False
-                if not after_failure:
-                    self.result.outcome = "drill_failed"
                 return False
             _, step = looked
             entry = step.entry
             status = str(entry.get("Status")) if entry is not None else None
-            disks = _disks(entry, self.target_id) if entry is not None else []
+            disks = _disks(entry, self.target_id)
             if entry is None or (status != "clearing" and all(d.get("status") == "deleted" for d in disks)):
                 self.report["cleared"] = True
                 return True
             if status == "clear_failed":
                 self.report["cleared"] = False
-                left = ", ".join(str(d.get("disk_id")) for d in disks if d.get("status") != "deleted")
-                self._drill_failed(
-                    f"the clean-up failed (clear_failed: {_message(entry)}): the drill disks {left or '?'} "
-                    "may still exist, pay-as-you-go; clear them in the console or with "
-                    + self._clear_command(drill_id),
-                    replace=not after_failure,
-                )
+                self._clear_failed(drill_id, entry, after_failure=after_failure)
                 return False
             pause = next(waits, _FOLLOW_WAITS[-1])
             if self.budget.remaining() <= pause:
@@ -264,6 +290,15 @@ class _Run:
                 self._out_of_time(drill_id, status, clearing=True)
                 return False
             self.sleep(pause)
+
+    def _clear_failed(self, drill_id: str, entry: Mapping[str, Any], *, after_failure: bool) -> None:
+        left = ", ".join(str(d.get("disk_id")) for d in _disks(entry, self.target_id) if not _gone(d))
+        self._drill_failed(
+            f"the clean-up failed (clear_failed: {_message(entry)}): the drill disks {left or '?'} "
+            "may still exist, pay-as-you-go; clear them in the console or with "
+            + self._clear_command(drill_id),
+            replace=not after_failure,
+        )
 
     # -- what the report says ----------------------------------------------------------------------------
 
@@ -286,15 +321,6 @@ class _Run:
         if passed:
             self.report["since_last_passed_drill_seconds"] = max(int(self.now()) - max(passed), 0)
 
-    def _done_before(self, drill_id: str) -> None:
-        """The drill this ClientToken names was run and cleared before: an earlier delivery of this trigger
-        (FC's retry of one that was told, or a duplicate). Nothing to prove again, nothing seen now."""
-        self.result.outcome = "ignored"
-        self.result.hint = (
-            f"EBS answered this trigger's ClientToken with drill {drill_id}, which it no longer lists (or "
-            "lists cleared): an earlier delivery of this trigger ran and cleared it, and told its report"
-        )
-
     def _drill_failed(self, hint: str, *, replace: bool = True) -> None:
         if replace or self.result.outcome != "drill_failed":
             self.result.outcome, self.result.hint = "drill_failed", hint
@@ -307,12 +333,19 @@ class _Run:
             f"the drill {drill_id} was still {status or 'not listed'} when the time budget ran out "
             f"({what}); FC's async retry follows the same drill (same ClientToken)"
         )
+        self._retry_later(f"Drill{what.capitalize()}")
+
+    def _retry_later(self, code: str) -> None:
+        """Ask for FC's async retry: the same ClientToken finds the same drill, and the retry follows it."""
         try:  # raised here, so that the log line's traceback shows where the drill gave up
-            raise TransientFailure(self.target_id, f"Drill{what.capitalize()}", self.result.attempts)
+            raise TransientFailure(self.target_id, code, self.result.attempts)
         except TransientFailure as failure:
             self.retry = failure
 
-    def _failed(self, error: EbsError, action: str) -> None:
+    def _failed(self, error: EbsError, action: str, *, after_failure: bool = False) -> None:
+        """A call of this drill failed. Once the drill is started, a transient failure is FC's to retry
+        (the same ClientToken finds the same drill), and the hint names the drill and how to clear it."""
+        drill_id = self.report.get("drill_id")
         outcome, hint = HINTS.get(error.code, ("failed", f"EBS answered {error.code}: {error.message}"))
         if error.code.startswith("OperationDenied"):
             outcome, hint = "refused", f"EBS refused {action} ({error.code}): check the target in the console"
@@ -320,8 +353,32 @@ class _Run:
             hint = hint.format(action=action)
         if error.transient:
             hint = f"EBS could not be reached ({error.code}) for {action}"
-        self.result.outcome, self.result.error_code, self.result.hint = outcome, error.code, hint
+        if drill_id is not None:
+            # A started drill that could not be followed to its end: never a pass, and its disks may stay.
+            outcome = "drill_failed"
+            hint += (
+                f"; drill {drill_id} may still hold disks: clear them with {self._clear_command(drill_id)}"
+            )
+            if error.transient:
+                hint += " (FC's async retry follows the same drill)"
+                self._retry_later(f"Drill{error.code}")
+        if after_failure and self.result.outcome == "drill_failed":  # the first failure stays the news
+            self.result.hint = f"{self.result.hint}; then {hint}"
+        else:
+            self.result.outcome, self.result.hint = outcome, hint
+        self.result.error_code = self.result.error_code or error.code
         self.result.request_id = error.request_id or self.result.request_id
+
+    def _never_listed(self, drill_id: str, looks: int) -> None:
+        """EBS answered the start with a DrillId it does not list: either an earlier delivery of this trigger
+        ran and cleared it (EBS forgets cleared drills), whose report may have reached nobody, or EBS has not
+        listed it yet. Nothing was seen: a person looks."""
+        self._drill_failed(
+            f"EBS answered this trigger's ClientToken with drill {drill_id} but did not list it in {looks} "
+            "looks: an earlier delivery may have run and cleared it (look for its report), or EBS has not "
+            f"listed it yet; `ebs-failover drills {self.target_id}` shows it if it is there, and "
+            f"{self._clear_command(drill_id)} clears it"
+        )
 
     def _clear_command(self, drill_id: str) -> str:
         return (
@@ -347,6 +404,10 @@ def _disks(entry: Mapping[str, Any] | None, target_id: str) -> list[dict[str, An
     return [
         {"pair_id": target_id, "disk_id": entry.get("DrillDiskId"), "status": entry.get("DrillDiskStatus")}
     ]
+
+
+def _gone(disk: Mapping[str, Any]) -> bool:
+    return disk.get("status") in ("deleting", "deleted")
 
 
 def _message(entry: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,7 +196,9 @@ class _Invocation:
                 log.bind(trace_id=self.trigger.http.headers["x-fc-trace-id"])
         plan = decision.plan
         if plan.outcome is not None:
-            return self._result(plan.outcome, plan.reason, error=decision.error)
+            # A drill that cannot run (nothing configured, over the cap) proves nothing: it pages.
+            outcome = "drill_failed" if plan.action == "drill" else plan.outcome
+            return self._result(outcome, plan.reason, error=decision.error)
         cannot = self._cannot_act(settings)
         if cannot is not None:
             return cannot
@@ -213,7 +216,7 @@ class _Invocation:
         (FAILOVER_MAX_TARGETS), every event's targets failed over together, one result listing every
         event's outcome."""
         now = time.time()
-        decided = [decide_event(event, settings, request_id=None, now=now) for event in batch]
+        decided = [_batch_decision(event, settings, now) for event in batch]
         plans = cap_batch([d.plan for d in decided], settings)
         decisions = [Decision(d.trigger, plan, d.error) for d, plan in zip(decided, plans, strict=True)]
         identities = ",".join(d.trigger.identity for d in decisions if d.trigger is not None)
@@ -275,45 +278,24 @@ class _Invocation:
     ) -> list[dict[str, Any]]:
         """Every target, many at once (FAILOVER_CONCURRENCY, FAILOVER_CALLS_PER_SECOND); dry-run makes every
         call but Failover."""
-        budget = ebs.Budget(self._left() - settings.time_margin)
-        client = ebs.client_for(
-            self.region or "",
-            self.credentials,
-            endpoint=settings.ebs_endpoint,
-            protocol=settings.ebs_protocol,
-        )
-        try:
-            acted = ebs.fail_over(
+
+        def act(client: ebs.EbsClient, budget: ebs.Budget) -> ebs.Acted:
+            return ebs.fail_over(
                 client,
                 work,
                 budget,
                 concurrency=settings.concurrency,
                 calls_per_second=settings.calls_per_second,
             )
-        except Exception as error:  # a bug in the act stage must still end in a result naming every target
-            log.LOGGER.error("unexpected_error", exc_info=error)
-            return [
-                ebs.TargetResult(
-                    target.target_id, target.client_token, "failed", error_code=type(error).__name__
-                ).to_dict()
-                for target, _ in work
-            ]
-        if acted.retry is not None:
-            self.retry = acted.retry
-        return [result.to_dict() for result in acted.results]
+
+        return self._act(act, [target for target, _ in work], settings)
 
     def _drill(self, plan: Plan, settings: config.Settings) -> list[dict[str, Any]]:
         """A drill of every target, many at once, paced like a failover; the same in both modes (a drill
         changes nothing in production)."""
-        budget = ebs.Budget(self._left() - settings.time_margin)
-        client = ebs.client_for(
-            self.region or "",
-            self.credentials,
-            endpoint=settings.ebs_endpoint,
-            protocol=settings.ebs_protocol,
-        )
-        try:
-            acted = drill.drill(
+
+        def act(client: ebs.EbsClient, budget: ebs.Budget) -> ebs.Acted:
+            return drill.drill(
                 client,
                 plan.targets,
                 self.region or "",
@@ -322,13 +304,33 @@ class _Invocation:
                 concurrency=settings.concurrency,
                 calls_per_second=settings.calls_per_second,
             )
-        except Exception as error:  # a bug in the drill must still end in a result naming every target
+
+        return self._act(act, list(plan.targets), settings)
+
+    def _act(
+        self,
+        stage: Callable[[ebs.EbsClient, ebs.Budget], ebs.Acted],
+        targets: list[Target],
+        settings: config.Settings,
+    ) -> list[dict[str, Any]]:
+        """Run an act stage (failover or drill) within the time budget; its results as the result lists
+        them. A bug in it still ends in a result naming every target."""
+        budget = ebs.Budget(self._left() - settings.time_margin)
+        client = ebs.client_for(
+            self.region or "",
+            self.credentials,
+            endpoint=settings.ebs_endpoint,
+            protocol=settings.ebs_protocol,
+        )
+        try:
+            acted = stage(client, budget)
+        except Exception as error:
             log.LOGGER.error("unexpected_error", exc_info=error)
             return [
                 ebs.TargetResult(
                     t.target_id, t.client_token, "failed", error_code=type(error).__name__
                 ).to_dict()
-                for t in plan.targets
+                for t in targets
             ]
         if acted.retry is not None:
             self.retry = acted.retry
@@ -421,13 +423,25 @@ def _needs_a_person(result: dict[str, Any]) -> bool:
     return data["outcome"] in _NEED_A_PERSON or any(t.get("outcome") in _NEWS for t in data["targets"])
 
 
+def _batch_decision(event: dict[str, Any], settings: config.Settings, now: float) -> Decision:
+    """One event of an event-streaming batch: only an EventBridge event, and only a failover's decision
+    (an element shaped like a manual request or a timer's drill, a CloudEvent's ``specversion`` added, is
+    not one: a batch never carries a manual failover, and a drill never reaches the failover stage)."""
+    decision = decide_event(event, settings, request_id=None, now=now)
+    trigger = decision.trigger
+    if trigger is not None and (trigger.kind != "eventbridge" or decision.plan.action != "failover"):
+        return Decision(
+            None,
+            _nothing("rejected", "a batch holds EventBridge events only, not a manual request or a timer's"),
+            {"code": "InvalidEvent", "field": ""},
+        )
+    return decision
+
+
 def _drill_outcome(outcomes: list[str]) -> str:
-    """A drill's outcome: ``drill_failed`` when a target could not be proved (its drill failed, or it was
-    refused or failed before one), ``drill_passed`` when one passed and the rest were run before (ignored),
-    ``ignored`` when every target's drill was an earlier delivery's."""
-    if any(outcome not in ("drill_passed", "ignored") for outcome in outcomes):
-        return "drill_failed"
-    return "drill_passed" if "drill_passed" in outcomes else "ignored"
+    """A drill's outcome: ``drill_passed`` when every target's drill passed, else ``drill_failed`` (a
+    target's drill failed or could not be followed, or the target was refused or failed before one)."""
+    return "drill_passed" if all(outcome == "drill_passed" for outcome in outcomes) else "drill_failed"
 
 
 def _nothing(outcome: str, reason: str) -> Plan:

@@ -165,16 +165,18 @@ def _drill(trigger: Trigger, settings: Settings) -> Plan:
     if named is None:
         ids: tuple[str, ...] = tuple(sorted(settings.configured_targets))
         if not ids:
-            return _skip("refused", "nothing to drill: FAILOVER_TARGETS configures no pair or group")
+            return _skip(
+                "refused", "nothing to drill: FAILOVER_TARGETS configures no pair or group", action="drill"
+            )
     elif named.startswith(("d-", "i-")):
         ids = settings.targets.get(named, ())
         if not ids:
-            return _skip("refused", f"{named} is not a resource mapped in FAILOVER_TARGETS")
+            return _skip("refused", f"{named} is not a resource mapped in FAILOVER_TARGETS", action="drill")
     elif named in settings.configured_targets:
         ids = (named,)
     else:
         kind = "group" if named.startswith("pg-") else "pair"
-        return _skip("refused", f"{named} is not a {kind} configured in FAILOVER_TARGETS")
+        return _skip("refused", f"{named} is not a {kind} configured in FAILOVER_TARGETS", action="drill")
     limit = trigger.max_targets or settings.max_targets
     if len(ids) > limit:
         variable = "its maxTargets" if trigger.max_targets else "FAILOVER_MAX_TARGETS"
@@ -182,6 +184,7 @@ def _drill(trigger: Trigger, settings: Settings) -> Plan:
             "refused",
             f"the drill names {len(ids)} targets, over {variable} {limit}: refused whole (each drill makes "
             "pay-as-you-go disks and uses the API quota the failover path shares; maxTargets raises the cap)",
+            action="drill",
         )
     targets = tuple(Target(target_id, drill_token(trigger.identity, target_id), named) for target_id in ids)
     reason = str(trigger.reason)
@@ -207,5 +210,5 @@ def _some(ids: tuple[str, ...], shown: int = 5) -> str:
     return ", ".join(ids[:shown]) + more
 
 
-def _skip(outcome: str, reason: str) -> Plan:
-    return Plan((), False, reason, outcome)
+def _skip(outcome: str, reason: str, *, action: str = "failover") -> Plan:
+    return Plan((), False, reason, outcome, action=action)

@@ -61,7 +61,13 @@ def run_drill(args: argparse.Namespace) -> int:
         if args.fake_fault:
             fake.drills.fail_next(args.fake_fault)
 
-    result = handle(raw, args, prepare=inject)
+    try:
+        result = handle(raw, args, prepare=inject)
+    except CliError as error:  # FC would retry: the drill goes on, and the person needs its id
+        where = "the result's log line (--logs) and `ebs-failover drills TARGET`" if args.live else "--logs"
+        raise CliError(
+            f"{error.message}; the drill's id and how to clear it are in {where}", error.code
+        ) from None
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:

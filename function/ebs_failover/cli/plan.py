@@ -138,7 +138,9 @@ def _print_checked(checked: Checked) -> None:
     if checked.targets:
         print("targets:")
         for target in checked.targets:
-            resource = f"({target['resource_id']})" if target["resource_id"] else "(manual)"
+            # Named by id, not through a resource: a drill of what is configured, or a manual request.
+            named = "(configured)" if checked.outcome == "drill" else "(manual)"
+            resource = f"({target['resource_id']})" if target["resource_id"] else named
             token = target["client_token"] or _UNKNOWN_TOKEN
             print(f"  {results.target_id(target):<24} {resource:<24} {token}")
 

@@ -113,11 +113,14 @@ def _drill(report: dict[str, Any]) -> list[str]:
     """A drill's report, the parts that are known: the drill, what it restored, how long, the clean-up."""
     parts = [f"drill `{_value(report.get('drill_id'), 80)}`"] if report.get("drill_id") else []
     if "recover_point_age_seconds" in report:
-        parts.append(f"restored a point {data_loss(report['recover_point_age_seconds'])} old")
+        age = report["recover_point_age_seconds"]
+        parts.append(f"restored a point {data_loss(age)} old" if age else "restored a point from this second")
     if "seconds_to_executed" in report:
         parts.append(f"executed in {data_loss(report['seconds_to_executed'])}")
-    if "cleared" in report:
-        parts.append("cleared" if report["cleared"] else "kept" if report.get("kept") else "NOT cleared")
+    if report.get("cleared") is True:
+        parts.append("cleared")
+    elif "cleared" in report:  # kept on request, or a clean-up that did not finish: the disks may remain
+        parts.append("kept (not cleared)" if report.get("kept") else "NOT cleared")
     if report.get("last_passed_drill_at") is not None and "since_last_passed_drill_seconds" in report:
         parts.append(f"last passed drill {data_loss(report['since_last_passed_drill_seconds'])} ago")
     return parts
