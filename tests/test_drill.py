@@ -11,13 +11,12 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 
-from ebs_failover import log
 from ebs_failover.handler import handler, invoke
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, MockEbs
 from ebs_failover.token import client_token, drill_token
@@ -454,14 +453,6 @@ def test_drill_failed_that_reaches_nobody_raises_for_fcs_retry(settings: pytest.
     fake.drills.fail_next("execute_failed")
     with MockEbs(fake), pytest.raises(Exception, match="mns:nowhere"):
         invoke(_drill(replicaPairId=PAIR, idempotencyKey="DR-11"), _context())
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    log.configure(stream=stream)
-    yield stream
-    log.configure(stream=io.StringIO())
 
 
 def test_a_drill_still_executing_when_time_runs_out_is_followed_by_fcs_retry(
