@@ -55,7 +55,7 @@ from urllib.parse import parse_qsl
 
 from ._auth import Credential, CredentialStore, verify_acs3
 from ._exceptions import EbsApiError
-from ._http import InjectedFault, LocalServer, QuietHandler, ServiceError
+from ._http import InjectedFaults, LocalServer, QuietHandler, ServiceError
 
 __all__ = [
     "EVENTBRIDGE_VERSION",
@@ -125,7 +125,7 @@ class EventBridgeError(ServiceError):
 
 @dataclass
 class _Faults:
-    errors: list[InjectedFault] = field(default_factory=list)
+    errors: InjectedFaults = field(default_factory=InjectedFaults)
     entries: list[tuple[str, str]] = field(default_factory=list)
     stalls: int = 0
 
@@ -180,10 +180,7 @@ class FakeEventBridgeServer(LocalServer):
         message: str = "The request has failed due to a temporary failure of the server.",
     ) -> None:
         """The next ``n`` requests answer this error (before any other check)."""
-        if n < 1:
-            raise ValueError("n must be >= 1")
-        with self._lock:
-            self._faults.errors.append(InjectedFault(n, status, code, message))
+        self._faults.errors.add(n, status, code, message)
 
     def fail_entries(
         self, code: str = "EventBusNotAvailable", message: str = "The event was refused."
@@ -267,11 +264,9 @@ class FakeEventBridgeServer(LocalServer):
             self.calls.append(call)
 
     def _take_fault(self) -> None:
-        with self._lock:
-            for fault in self._faults.errors:
-                if fault.times > 0:
-                    fault.times -= 1
-                    raise EventBridgeError(fault.status, fault.code, fault.message)
+        fault = self._faults.errors.take()
+        if fault is not None:
+            raise EventBridgeError(fault.status, fault.code, fault.message)
 
     @staticmethod
     def _check_operation(method: str, path: str, headers: Mapping[str, str]) -> None:

@@ -71,7 +71,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._auth import Credential, CredentialStore, verify_acs3
 from ._exceptions import EbsApiError
-from ._http import InjectedFault, LocalServer, QuietHandler, ServiceError
+from ._http import InjectedFaults, LocalServer, QuietHandler, ServiceError
 
 __all__ = [
     "DUPLICATE_TASK_CODE",
@@ -178,7 +178,7 @@ class FakeFcServer(LocalServer):
         self.calls: list[FcCall] = []
         self._functions: dict[tuple[str | None, str], FcFunctionSpec] = {}
         self._credentials = CredentialStore()
-        self._faults: list[InjectedFault] = []
+        self._faults = InjectedFaults()
         self._lock = threading.Lock()
         self.register_credential("testing", "testing")
         super().__init__(_handler_for(self), host, port)
@@ -220,10 +220,7 @@ class FakeFcServer(LocalServer):
         message: str = "The request has failed due to a temporary failure of the server.",
     ) -> None:
         """The next ``n`` requests answer this error (before any other check)."""
-        if n < 1:
-            raise ValueError("n must be >= 1")
-        with self._lock:
-            self._faults.append(InjectedFault(n, status, code, message))
+        self._faults.add(n, status, code, message)
 
     # -- the API -------------------------------------------------------------
 
@@ -279,11 +276,9 @@ class FakeFcServer(LocalServer):
             self.calls.append(call)
 
     def _take_fault(self) -> None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.times > 0:
-                    fault.times -= 1
-                    raise FcError(fault.status, fault.code, fault.message)
+        fault = self._faults.take()
+        if fault is not None:
+            raise FcError(fault.status, fault.code, fault.message)
 
     def _authenticate(
         self, route: _Route, method: str, path: str, headers: Mapping[str, str], body: bytes

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
-__all__ = ["PROXY_VARIABLES", "LocalServer", "QuietHandler"]
+__all__ = ["PROXY_VARIABLES", "InjectedFaults", "LocalServer", "QuietHandler"]
 
 #: darabonba hands these to requests explicitly (NO_PROXY does not help): a client of a local fake
 #: must run without them.
@@ -40,6 +40,34 @@ class InjectedFault:
     status: int
     code: str
     message: str
+
+
+class InjectedFaults:
+    """The errors a fake server answers its next requests with (its ``fail_next``), in the order added,
+    each for its number of requests, before any other check; thread-safe."""
+
+    def __init__(self) -> None:
+        self._faults: list[InjectedFault] = []
+        self._lock = threading.Lock()
+
+    def add(self, n: int, status: int, code: str, message: str) -> None:
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        with self._lock:
+            self._faults.append(InjectedFault(n, status, code, message))
+
+    def take(self) -> InjectedFault | None:
+        """The fault the next request answers with (one of its times used up), or None."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0:
+                    fault.times -= 1
+                    return fault
+            return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
 
 
 class LocalServer:

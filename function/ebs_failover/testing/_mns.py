@@ -59,7 +59,7 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from ._auth import Credential
-from ._http import InjectedFault, LocalServer, QuietHandler, ServiceError
+from ._http import InjectedFault, InjectedFaults, LocalServer, QuietHandler, ServiceError
 
 __all__ = [
     "MNS_VERSION",
@@ -148,7 +148,7 @@ class FakeMnsServer(LocalServer):
         self.published: dict[str, list[PublishedMessage]] = {}
         self.calls: list[MnsCall] = []
         self._credentials: dict[str, Credential] = {}
-        self._faults: list[InjectedFault] = []
+        self._faults = InjectedFaults()
         self._down = False
         self._lock = threading.Lock()
         self.register_credential("testing", "testing")
@@ -184,10 +184,7 @@ class FakeMnsServer(LocalServer):
         message: str = "The service is unavailable.",
     ) -> None:
         """The next ``n`` requests answer this MNS error (before any other check)."""
-        if n < 1:
-            raise ValueError("n must be >= 1")
-        with self._lock:
-            self._faults.append(InjectedFault(n, status, code, message))
+        self._faults.add(n, status, code, message)
 
     def down(self) -> None:
         """From now on every request has its connection closed with no answer."""
@@ -242,12 +239,7 @@ class FakeMnsServer(LocalServer):
             )
 
     def _take_fault(self) -> InjectedFault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.times > 0:
-                    fault.times -= 1
-                    return fault
-            return None
+        return self._faults.take()
 
     def _authenticate(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> None:
         authorization = headers.get("authorization")
