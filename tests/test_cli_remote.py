@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from ebs_failover import cli
 from ebs_failover.testing import FakeEbs, FakeFcServer, FcContext, FcInvocation, MockEbs
 
 from .test_cli import _CLEARED as CLI_CLEARED
+from .test_cli import one_line, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -56,20 +56,6 @@ def fc() -> Iterator[FakeFcServer]:
     with FakeFcServer() as server:
         server.register_credential(KEY_ID, SECRET, security_token=STS)
         yield server
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ebs-failover: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def remote(fc: FakeFcServer, *argv: str) -> list[str]:
