@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ebs_failover import config
-from ebs_failover.credentials import Credentials
+from ebs_failover.cloud import Credentials
 from ebs_failover.errors import ConfigError, EbsFailoverError
 
 

@@ -182,7 +182,7 @@ def test_a_transient_failure_outliving_the_budget_raises_for_fc_to_retry(
 ) -> None:
     monkeypatch.setenv("FAILOVER_TIME_MARGIN", "0")
     fake.faults.error("FailoverDiskReplicaPair", 500, "InternalError", times=1000)
-    from ebs_failover.ebs import TransientFailure
+    from ebs_failover.errors import TransientFailure
 
     with pytest.raises(TransientFailure):
         handler(manual(), _context(timeout=2))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ebs_failover import notify
-from ebs_failover.credentials import Credentials
+from ebs_failover.cloud import Credentials
 from ebs_failover.notify.channels import Channel, Where
 from ebs_failover.notify.eventbridge import deliver, entry
 from ebs_failover.testing import PROXY_VARIABLES, FakeEventBridgeServer

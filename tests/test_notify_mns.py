@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from ebs_failover.credentials import Credentials
+from ebs_failover.cloud import Credentials
 from ebs_failover.notify import DEFAULT_TIMEOUT, NotifyError, default_endpoint, message_body
 from ebs_failover.notify.mns import publish
 from ebs_failover.testing import PROXY_VARIABLES, FakeMnsServer

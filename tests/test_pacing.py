@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ebs_failover.pacing import Pacer
+from ebs_failover.cloud import Pacer
 
 
 class Clock:

@@ -13,7 +13,7 @@ import pytest
 
 from ebs_failover import log, redact
 from ebs_failover.cli._common import masked, say
-from ebs_failover.credentials import Credentials
+from ebs_failover.cloud import Credentials
 from ebs_failover.handler import handler
 from ebs_failover.notify.mns import _scrub
 from ebs_failover.redact import MASK, Redactor, mask_named, shorten

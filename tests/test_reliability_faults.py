@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ebs_failover.ebs import TransientFailure
+from ebs_failover.errors import TransientFailure
 from tests.reliability_helpers import DB_PAIR, Invocation, Live, context
 
 DESCRIBE, FAILOVER = "DescribeDiskReplicaPairs", "FailoverDiskReplicaPair"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .credentials import Credentials
+from .cloud.credentials import Credentials
 from .errors import ConfigError
 from .notify.channels import Channel, ChannelError, parse_channels
 from .triggers import level, resource_id

@@ -5,7 +5,12 @@ The hierarchy::
     EbsFailoverError            the base: catch it to catch anything ebs-failover means to raise
     ├── InvalidEvent            parse: the event is not a shape the function accepts (-> ``rejected``)
     ├── ConfigError             config: an environment variable holds a value the function cannot use
-    ├── EbsError                act: EBS answered an error, or did not answer (reduced to what we act on)
+    ├── CloudCallError          act: a cloud call did not succeed (``action``, ``transient``, ``code``)
+    │   ├── EbsError            EBS answered an error, or did not answer (reduced to what we act on)
+    │   ├── OutOfTime           no time was left in the invocation's budget for the call (or its turn
+    │   │                       under the pacing): nothing was sent; our own, never an EBS code
+    │   └── UnusableAnswer      EBS answered, but not in a form the function can use (no DrillId, pages
+    │                           that never end); our own, never an EBS code
     ├── TransientFailure        act: EBS kept failing transiently until the time budget ran out;
     │                           raised out of the handler so that FC's async retry delivers the event again
     ├── NotifyError             tell: a channel did not take the result; raised out of the handler when a
@@ -24,12 +29,15 @@ from .redact import shorten
 
 __all__ = [
     "CliError",
+    "CloudCallError",
     "ConfigError",
     "EbsError",
     "EbsFailoverError",
     "InvalidEvent",
     "NotifyError",
+    "OutOfTime",
     "TransientFailure",
+    "UnusableAnswer",
 ]
 
 #: Longest rendering of an offending value inside a message.
@@ -75,8 +83,33 @@ class ConfigError(EbsFailoverError):
         super().__init__(f"environment variable {variable}: expected {expected}{shown}")
 
 
-class EbsError(EbsFailoverError):
+class CloudCallError(EbsFailoverError):
+    """A cloud call that did not succeed, in the terms the act stage judges it by.
+
+    ``action``: the API action (``FailoverDiskReplicaPair``…), when known. ``code``: the service's error code,
+    or None when the failure is the function's own (:class:`OutOfTime`, :class:`UnusableAnswer`).
+    ``transient``: whether the same call, with the same ClientToken, may succeed later.
+    """
+
+    code: str | None = None
+    status: int | None = None
+    request_id: str | None = None
+    #: Seconds the service asked to wait before a retry (its ``x-acs-retry-after``, in milliseconds).
+    retry_after: float | None = None
+
+    def __init__(self, message: str, *, action: str | None = None) -> None:
+        self.message, self.action = message, action
+        super().__init__(message)
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+
+class EbsError(CloudCallError):
     """An error answer (or no answer: ``status`` None) from EBS, reduced to what we act on."""
+
+    code: str
 
     def __init__(
         self,
@@ -88,12 +121,9 @@ class EbsError(EbsFailoverError):
         *,
         action: str | None = None,
     ) -> None:
+        super().__init__(f"{status} {code}: {message}", action=action)
         self.code, self.status, self.message, self.request_id = code, status, message, request_id
-        #: The EBS action that answered so (``FailoverDiskReplicaPair``…), when known.
-        self.action = action
-        #: Seconds EBS asked to wait before a retry (its ``x-acs-retry-after``, in milliseconds).
         self.retry_after = retry_after
-        super().__init__(f"{status} {code}: {message}")
 
     @property
     def transient(self) -> bool:
@@ -103,12 +133,34 @@ class EbsError(EbsFailoverError):
         return self.status >= 500 or self.code in _TRANSIENT_CODES or self.code.startswith("Throttling")
 
 
-class TransientFailure(EbsFailoverError):
-    """EBS kept failing transiently until the time budget ran out; FC should deliver the event again."""
+class OutOfTime(CloudCallError):
+    """No time was left in the invocation's budget for the call, or for its turn under the pacing: nothing
+    was sent. FC's async retry may do what this delivery could not, so it counts as transient."""
 
-    def __init__(self, target_id: str, code: str, attempts: int) -> None:
+    @property
+    def transient(self) -> bool:
+        return True
+
+
+class UnusableAnswer(CloudCallError):
+    """EBS answered, but not in a form the function can use (a start that names no DrillId, pages that never
+    end). Retried like a passing fault: the same call may answer properly."""
+
+    @property
+    def transient(self) -> bool:
+        return True
+
+
+class TransientFailure(EbsFailoverError):
+    """EBS kept failing transiently until the time budget ran out; FC should deliver the event again.
+
+    ``code``: what EBS answered last, or None when no answer stood in the way (the budget left no time).
+    """
+
+    def __init__(self, target_id: str, code: str | None, attempts: int) -> None:
         self.target_id, self.code, self.attempts = target_id, code, attempts
-        super().__init__(f"{target_id}: {code} after {attempts} attempts; the time budget ran out")
+        why = code or "no time left"
+        super().__init__(f"{target_id}: {why} after {attempts} attempts; the time budget ran out")
 
 
 class NotifyError(EbsFailoverError):

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import callback, config, drill, ebs, http, log, redact, results
-from .credentials import Credentials
+from . import act, callback, cloud, config, http, log, redact, results
+from .cloud.credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
 from .notify.channels import Channel
 from .policy import Plan, Target, cap_batch, decide
@@ -263,9 +263,9 @@ class _Invocation:
             )
         return None
 
-    def _guards(self, plan: Plan, trigger: Trigger | None, settings: config.Settings) -> ebs.Guards:
+    def _guards(self, plan: Plan, trigger: Trigger | None, settings: config.Settings) -> act.Guards:
         """What the act stage checks for this plan's targets (once :meth:`_cannot_act` found a region)."""
-        return ebs.Guards(
+        return act.Guards(
             region=self.region or "",
             live=plan.live,
             verify_seconds=settings.verify_seconds,
@@ -274,13 +274,13 @@ class _Invocation:
         )
 
     def _fail_over(
-        self, work: list[tuple[Target, ebs.Guards]], settings: config.Settings
+        self, work: list[tuple[Target, act.Guards]], settings: config.Settings
     ) -> list[dict[str, Any]]:
         """Every target, many at once (FAILOVER_CONCURRENCY, FAILOVER_CALLS_PER_SECOND); dry-run makes every
         call but Failover."""
 
-        def act(client: ebs.EbsClient, budget: ebs.Budget) -> ebs.Acted:
-            return ebs.fail_over(
+        def stage(client: cloud.EbsClient, budget: cloud.Budget) -> act.Acted:
+            return act.fail_over(
                 client,
                 work,
                 budget,
@@ -288,14 +288,14 @@ class _Invocation:
                 calls_per_second=settings.calls_per_second,
             )
 
-        return self._act(act, [target for target, _ in work], settings)
+        return self._act(stage, [target for target, _ in work], settings)
 
     def _drill(self, plan: Plan, settings: config.Settings) -> list[dict[str, Any]]:
         """A drill of every target, many at once, paced like a failover; the same in both modes (a drill
         changes nothing in production)."""
 
-        def act(client: ebs.EbsClient, budget: ebs.Budget) -> ebs.Acted:
-            return drill.drill(
+        def stage(client: cloud.EbsClient, budget: cloud.Budget) -> act.Acted:
+            return act.drill(
                 client,
                 plan.targets,
                 self.region or "",
@@ -305,18 +305,18 @@ class _Invocation:
                 calls_per_second=settings.calls_per_second,
             )
 
-        return self._act(act, list(plan.targets), settings)
+        return self._act(stage, list(plan.targets), settings)
 
     def _act(
         self,
-        stage: Callable[[ebs.EbsClient, ebs.Budget], ebs.Acted],
+        stage: Callable[[cloud.EbsClient, cloud.Budget], act.Acted],
         targets: list[Target],
         settings: config.Settings,
     ) -> list[dict[str, Any]]:
         """Run an act stage (failover or drill) within the time budget; its results as the result lists
         them. A bug in it still ends in a result naming every target."""
-        budget = ebs.Budget(self._left() - settings.time_margin)
-        client = ebs.client_for(
+        budget = cloud.Budget(self._left() - settings.time_margin)
+        client = cloud.client_for(
             self.region or "",
             self.credentials,
             endpoint=settings.ebs_endpoint,
@@ -327,7 +327,7 @@ class _Invocation:
         except Exception as error:
             log.LOGGER.error("unexpected_error", exc_info=error)
             return [
-                ebs.TargetResult(
+                act.TargetResult(
                     t.target_id, t.client_token, "failed", error_code=type(error).__name__
                 ).to_dict()
                 for t in targets

@@ -77,8 +77,8 @@ def run_drill(args: argparse.Namespace) -> int:
 
 
 def run_drills(args: argparse.Namespace) -> int:
-    from ebs_failover.ebs import Budget, EbsClient
-    from ebs_failover.errors import EbsError
+    from ebs_failover.cloud import Budget, EbsClient
+    from ebs_failover.errors import CloudCallError
 
     if not args.target.startswith(("pair-", "pg-")):
         raise CliError(
@@ -96,9 +96,10 @@ def run_drills(args: argparse.Namespace) -> int:
     )
     try:
         drills = client.describe_drills(args.target, Budget(float(args.timeout)))
-    except EbsError as error:
+    except CloudCallError as error:
         raise CliError(
-            f"cannot list the drills of {args.target}: {error.code}: {error.message}", EXIT_FAILED
+            f"cannot list the drills of {args.target}: {error.code or type(error).__name__}: {error.message}",
+            EXIT_FAILED,
         ) from None
     if args.json:
         print(json.dumps(drills, indent=2, ensure_ascii=False))

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ebs_failover import redact
-from ebs_failover.credentials import Credentials
+from ebs_failover.cloud.credentials import Credentials
 from ebs_failover.redact import one_line, shorten
 
 from .channels import Channel, Where

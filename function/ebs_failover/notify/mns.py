@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ebs_failover import redact
-from ebs_failover.credentials import Credentials
+from ebs_failover.cloud.credentials import Credentials
 from ebs_failover.errors import NotifyError
 from ebs_failover.redact import one_line, shorten
 

@@ -7,7 +7,7 @@ a first burst of ``burst`` calls goes at once (the Failovers of a small alarm ar
 not delayed at all), then ``rate`` calls per second. A caller that must wait
 reserves the next token before sleeping, so waiting callers go in the order they
 asked. EBS's own throttling answer (``Throttling.User``) is still retried by
-:mod:`ebs_failover.ebs`, after the wait it asks for: pacing keeps us under the
+:mod:`ebs_failover.cloud.retry`, after the wait it asks for: pacing keeps us under the
 quota, retrying copes when someone else used it.
 
 Twenty lines of our own: a rate-limiting library would add its import to every

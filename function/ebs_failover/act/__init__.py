@@ -1,0 +1,24 @@
+"""Act: look at every target, act on those that pass every check, watch them settle.
+
+The only package that decides what EBS's answers mean. Its rooms, in the order a
+target goes through them:
+
+- :mod:`.records`: what the stage is told, sees and reports (frozen where it can be);
+- :mod:`.preflight`: the batched Describes (one per 100 ids, per site);
+- :mod:`.checks`: ONE chain of checks, one tuple of them per action (failover, drill);
+- :mod:`.explain`: what a failed call means for its target, from the error code;
+- :mod:`.failover`: the Failover calls side by side, and when to look at them;
+- :mod:`.verify`: the only place a target becomes verified; the schedule every watch looks by;
+- :mod:`.drill`: a drill of each target (the same preflight, checks and schedule).
+
+The public surface is what the handler, the CLI and the benchmarks use: :func:`fail_over`,
+:func:`drill`, and the records they take and give.
+"""
+
+from __future__ import annotations
+
+from .drill import drill
+from .failover import fail_over
+from .records import SYSTEM_CLOCK, Acted, Clock, Guards, TargetResult
+
+__all__ = ["SYSTEM_CLOCK", "Acted", "Clock", "Guards", "TargetResult", "drill", "fail_over"]

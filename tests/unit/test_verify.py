@@ -1,0 +1,131 @@
+"""The verification, on a fake clock: each look is fed at a chosen instant; no fake server, no sleep."""
+
+from __future__ import annotations
+
+import time
+
+from ebs_failover.act import Guards, TargetResult
+from ebs_failover.act.records import Clock, Work
+from ebs_failover.act.verify import REPLAY_GRACE, VERIFY_WAITS, Look, Watch, found_done, looks
+from ebs_failover.cloud import Budget
+from ebs_failover.policy import Target
+
+
+def _watch(verify_seconds: float = 10.0, deadline: float = 100.0) -> Watch:
+    guards = Guards(
+        region="cn-shanghai", live=True, verify_seconds=verify_seconds, max_data_loss=None, by_operator=False
+    )
+    target = Target("pair-cn-unit01", "token-1", None)
+    started = time.perf_counter() - 1.0  # a second ago: the close must count duration_ms from it
+    work = Work(target, guards, TargetResult(target.target_id, target.client_token, "failed"), started)
+    return Watch(work, requested=0.0, accepted=0.2, deadline=deadline)
+
+
+def _result(watch: Watch) -> TargetResult:
+    return watch.work.result
+
+
+def test_the_first_look_is_due_when_the_failover_is_accepted() -> None:
+    watch = _watch()
+    assert (watch.open, watch.looked, watch.next_look) == (True, False, 0.2)
+
+
+def test_failovered_is_verified_with_the_seconds_since_the_request() -> None:
+    watch = _watch()
+    watch.observe(Look("failovering", 0.2))
+    assert watch.next_look == 0.2 + VERIFY_WAITS[0]  # still open: it wants another look
+    watch.observe(Look("failovered", 1.74))
+    result = _result(watch)
+    assert not watch.open
+    assert (result.outcome, result.verified, result.status_after, result.failover_seconds) == (
+        "failed_over",
+        True,
+        "failovered",
+        1.7,
+    )
+    assert result.duration_ms >= 1000  # the close finished the target
+
+
+def test_failovering_backs_off_then_ends_unverified_at_the_window() -> None:
+    watch = _watch(verify_seconds=5.0)
+    at, nexts = 0.2, []
+    while watch.open:
+        watch.observe(Look("failovering", at))
+        if watch.open:
+            nexts.append(round(watch.next_look - at, 2))
+            at = watch.next_look
+    assert nexts == list(VERIFY_WAITS[:3])  # 0.5, 1, 2: the next (4 s) would pass the 5 s window
+    result = _result(watch)
+    assert (result.outcome, result.verified, result.status_after) == ("failed_over", False, "failovering")
+    assert "still failovering when the watch ended (FAILOVER_VERIFY_SECONDS 5 s" in (result.hint or "")
+
+
+def test_failover_failed_is_a_failure() -> None:
+    watch = _watch()
+    watch.observe(Look("failover_failed", 2.0))
+    result = _result(watch)
+    assert (watch.open, result.outcome, result.verified) == (False, "failed", None)
+    assert "failover_failed" in (result.hint or "")
+
+
+def test_a_target_that_never_moves_is_a_replay_once_the_grace_has_passed() -> None:
+    """Backing off as usual, but the look that decides comes right when the grace ends, not a wait later."""
+    watch = _watch()
+    at, times = 0.2, []
+    while watch.open:
+        times.append(round(at, 2))
+        watch.observe(Look("normal", at))
+        at = watch.next_look
+    assert times == [0.2, 0.7, 1.7, REPLAY_GRACE + 0.05]  # 1.7 + min(2 s, what is left of the grace + 0.05)
+    result = _result(watch)
+    assert (result.outcome, result.status_after) == ("failed", "normal")
+    assert "answered with an earlier result" in (result.hint or "")
+
+
+def test_a_budget_ending_before_the_grace_is_not_called_a_replay() -> None:
+    watch = _watch(deadline=1.0)
+    watch.observe(Look("normal", 0.6))
+    result = _result(watch)
+    assert (watch.open, result.outcome, result.verified) == (False, "failed_over", False)
+    assert "still showed normal when the time ran out" in (result.hint or "")
+
+
+def test_a_failed_look_ends_the_watch_saying_only_what_was_seen() -> None:
+    watch = _watch()
+    watch.observe(Look(None, 0.7, "ServiceUnavailable"))
+    result = _result(watch)
+    assert (watch.open, result.outcome, result.verified) == (False, "failed_over", False)
+    assert result.hint == "EBS accepted the failover; the look that verifies it failed (ServiceUnavailable)"
+
+
+def test_a_target_not_visible_to_the_look_is_accepted_unverified() -> None:
+    watch = _watch()
+    watch.observe(Look(None, 0.7))
+    assert "not visible to the look that verifies it" in (_result(watch).hint or "")
+
+
+def test_found_done_verifies_only_failovered() -> None:
+    done, going = TargetResult("pair-a", "t", "failed"), TargetResult("pair-b", "t", "failed")
+    found_done(done, "failovered", "seen so by the preflight")
+    found_done(going, "failovering")
+    assert (done.outcome, done.verified, done.hint) == (
+        "already_failed_over",
+        True,
+        "seen so by the preflight",
+    )
+    assert (going.outcome, going.verified, going.hint) == ("already_failed_over", False, None)
+
+
+def test_looks_follow_the_waits_and_stop_when_the_next_would_pass_the_budget() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    budget = Budget(10.0, clock=lambda: now[0])
+    count = sum(1 for _ in looks((1.0, 2.0, 3.0), budget, Clock(sleep=sleep), reserve=1.0))
+    # Looks at 0, 1, 3, 6; the next wait (3 s, the last repeated) would leave 1 s: not more than the reserve.
+    assert slept == [1.0, 2.0, 3.0]
+    assert count == 4
