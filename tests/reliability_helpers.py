@@ -26,7 +26,8 @@ import pytest
 from ebs_failover import log, results
 from ebs_failover.cli.run import event_files
 from ebs_failover.handler import invoke
-from ebs_failover.results import OUTCOMES, TYPE_PREFIX
+from ebs_failover.outcomes import OUTCOMES
+from ebs_failover.results import TYPE_PREFIX
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, FcContext, FcFunction, MockEbs
 from ebs_failover.testing._models import Operation
 from ebs_failover.testing._service import RecordedCall

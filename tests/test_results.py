@@ -7,7 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from ebs_failover.results import OUTCOMES, TYPE_PREFIX, aggregate, build
+from ebs_failover.outcomes import OUTCOMES, aggregate
+from ebs_failover.results import TYPE_PREFIX, build
 
 
 @pytest.mark.parametrize(

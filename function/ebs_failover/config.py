@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 from .cloud.credentials import Credentials
 from .errors import ConfigError
-from .notify.channels import Channel, ChannelError, parse_channels
+from .notify.channels import Channel, parse_channels
+from .strictjson import DuplicateKey, unique_pairs
 from .triggers import level, resource_id
 
 __all__ = ["CREDENTIAL_VARIABLES", "LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
@@ -208,8 +209,8 @@ def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], def
 def _targets(raw: str) -> dict[str, tuple[str, ...]]:
     name = "FAILOVER_TARGETS"
     try:
-        data = json.loads(raw or "{}", object_pairs_hook=_unique_keys)
-    except _DuplicateKey as duplicate:
+        data = json.loads(raw or "{}", object_pairs_hook=unique_pairs)
+    except DuplicateKey as duplicate:
         raise ConfigError(name, "each resource id once", duplicate.key) from None
     except (ValueError, RecursionError):
         raise ConfigError(name, 'a JSON object such as {"d-…": "pair-…"}', raw) from None
@@ -231,20 +232,6 @@ def _targets(raw: str) -> dict[str, tuple[str, ...]]:
                 raise ConfigError(name, f"pair ids (pair-cn-…) or group ids (pg-…) for {resource}", pair)
         targets[resource] = tuple(dict.fromkeys(listed))
     return targets
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    for key in keys:
-        if keys.count(key) > 1:
-            raise _DuplicateKey(key)
-    return dict(pairs)
 
 
 def _min_level(raw: str | None) -> str:
@@ -340,9 +327,6 @@ def _networks(raw: str) -> tuple[Any, ...]:
 def notify_targets(environ: Mapping[str, str]) -> tuple[Channel, ...]:
     """The channels of ``NOTIFY_TARGETS``, with their ``NOTIFY_<NAME>_*`` variables (also read alone, to
     tell of a configuration error elsewhere)."""
-    from .results import OUTCOMES
+    from .outcomes import OUTCOMES
 
-    try:
-        return parse_channels(environ.get("NOTIFY_TARGETS", ""), environ, frozenset(OUTCOMES))
-    except ChannelError as error:
-        raise ConfigError(error.variable, error.expected, error.got) from None
+    return parse_channels(environ.get("NOTIFY_TARGETS", ""), environ, frozenset(OUTCOMES))

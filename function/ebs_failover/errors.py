@@ -4,6 +4,8 @@ The hierarchy::
 
     EbsFailoverError            the base: catch it to catch anything ebs-failover means to raise
     ├── InvalidEvent            parse: the event is not a shape the function accepts (-> ``rejected``)
+    ├── DuplicateKey            parse and config: a JSON object names one key twice (raised by
+    │                           :mod:`ebs_failover.strictjson`, turned at once into the two above)
     ├── ConfigError             config: an environment variable holds a value the function cannot use
     ├── CloudCallError          act: a cloud call did not succeed (``action``, ``transient``, ``code``)
     │   ├── EbsError            EBS answered an error, or did not answer (reduced to what we act on)
@@ -15,6 +17,8 @@ The hierarchy::
     │                           raised out of the handler so that FC's async retry delivers the event again
     ├── NotifyError             tell: a channel did not take the result; raised out of the handler when a
     │                           result that changed state reached nobody
+    ├── DeliveryFailed          tell, inside ``notify/`` only: one delivery's failure (``code``, ``message``,
+    │                           ``details`` such as the RequestId), on its way to that channel's entry
     └── CliError                the command line: a verb cannot go on (one stderr line and an exit code)
 
 Each carries the fields its handler needs (the offending field, the variable, EBS's code and RequestId, the
@@ -25,12 +29,16 @@ EBS's message): whatever shows it (the result, a log line, the command line) mas
 
 from __future__ import annotations
 
+from typing import Any
+
 from .redact import shorten
 
 __all__ = [
     "CliError",
     "CloudCallError",
     "ConfigError",
+    "DeliveryFailed",
+    "DuplicateKey",
     "EbsError",
     "EbsFailoverError",
     "InvalidEvent",
@@ -71,6 +79,14 @@ class InvalidEvent(EbsFailoverError):
         if got is not None:
             message += f", got {shorten(got, _GOT_LIMIT)!r}"
         super().__init__(message)
+
+
+class DuplicateKey(EbsFailoverError):
+    """A JSON object names ``key`` twice (see :mod:`ebs_failover.strictjson`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 class ConfigError(EbsFailoverError):
@@ -176,6 +192,18 @@ class NotifyError(EbsFailoverError):
 
     def __str__(self) -> str:
         return f"{self.channel}: {self.code}: {self.message}"
+
+
+class DeliveryFailed(EbsFailoverError):
+    """One delivery to a channel failed: ``code`` (the service's, or ``Timeout``, ``NetworkError``…), a
+    ``message`` (scrubbed before it is shown) and ``details`` the channel's entry carries beside them
+    (``request_id``, ``status``…). Raised and caught inside :mod:`ebs_failover.notify`: what leaves it is
+    the channel's entry in the result, never this exception."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(code, message)
+        self.code, self.message = code, message
+        self.details = {name: value for name, value in details.items() if value is not None}
 
 
 class CliError(EbsFailoverError):

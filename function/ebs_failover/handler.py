@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import act, callback, cloud, config, http, log, redact, results
+from . import act, callback, cloud, config, http, log, outcomes, redact, results
 from .cloud.credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
 from .notify.channels import Channel
@@ -28,7 +28,6 @@ __all__ = ["Decision", "Invoked", "decide_event", "handler", "invoke"]
 
 _cold_start = True
 _DEFAULT_TIMEOUT_SECONDS = 60.0
-_RESULT_LEVELS = {"failed": "error", "drill_failed": "error", "refused": "warning", "rejected": "warning"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +96,7 @@ def _handle(event: Any, context: Any, cold: bool) -> Invoked:
     deliveries = invocation.tell(result)
     failure = invocation.failure(result, deliveries)
     outcome = result["data"]["outcome"]
-    level = "error" if failure is not None else _RESULT_LEVELS.get(outcome, "info")
+    level = "error" if failure is not None else outcomes.log_level(outcome)
     keys: dict[str, Any] = {"exc_info": failure} if failure is not None else {}
     getattr(log.LOGGER, level)("result", outcome=outcome, notifications=deliveries, result=result, **keys)
     if failure is not None:
@@ -204,12 +203,12 @@ class _Invocation:
             return cannot
         if plan.action == "drill":
             drilled = self._drill(plan, settings)
-            return self._result(_drill_outcome([t["outcome"] for t in drilled]), plan.reason, drilled)
+            return self._result(outcomes.drill_outcome(t["outcome"] for t in drilled), plan.reason, drilled)
         done = self._fail_over(
             [(target, self._guards(plan, self.trigger, settings)) for target in plan.targets], settings
         )
         reason = plan.reason if plan.live else plan.reason + " (FAILOVER_MODE is dry-run: no Failover call)"
-        return self._result(results.aggregate([t["outcome"] for t in done]), reason, done)
+        return self._result(outcomes.aggregate([t["outcome"] for t in done]), reason, done)
 
     def _run_batch(self, batch: list[dict[str, Any]], settings: config.Settings) -> dict[str, Any]:
         """EventBridge's event-streaming batch: each event decided on its own, the batch capped as one
@@ -237,7 +236,7 @@ class _Invocation:
         errors: list[dict[str, str]] = []
         for index, decision in enumerate(decisions):
             mine = [next(done) for _ in (() if decision.plan.outcome is not None else decision.plan.targets)]
-            outcome = decision.plan.outcome or results.aggregate([t["outcome"] for t in mine])
+            outcome = decision.plan.outcome or outcomes.aggregate([t["outcome"] for t in mine])
             entry = results.batch_entry(index, decision.trigger, outcome, decision.plan.reason, mine)
             if decision.error is not None:  # the element's field, as a path from the batch
                 field = decision.error.get("field")
@@ -245,7 +244,7 @@ class _Invocation:
                 errors.append(entry["error"])
             events.append(entry)
             targets.extend({**target, "event_index": index} for target in mine)
-        overall = results.aggregate([e["outcome"] for e in events])
+        overall = outcomes.aggregate([e["outcome"] for e in events])
         error = errors[0] if overall == "rejected" else None  # every event was rejected: the first's why
         reason = f"a batch of {len(batch)} events"
         return self._result(overall, reason, targets, error=error, batch=events)
@@ -407,20 +406,13 @@ class _Invocation:
         self.credentials = Credentials.pick(fields, settings.environment_credentials)
 
 
-#: Outcomes a person must hear of: the state changed, or could not be changed when it should have been.
-_NEED_A_PERSON = frozenset({"failed", "refused", "drill_failed"})
-
-
-#: Target outcomes whose news must reach someone: a failover made now, or found made (FC's retry of a
-#: delivery whose news reached nobody finds the pair failed over: without a store, that news may be new).
-_NEWS = frozenset({"failed_over", "already_failed_over"})
-
-
 def _needs_a_person(result: dict[str, Any]) -> bool:
     """A result that changed state or found it changed (a failover, partial included), or needs a person
     (failed, refused, a configuration error): one that must reach someone, or be delivered again by FC."""
     data = result["data"]
-    return data["outcome"] in _NEED_A_PERSON or any(t.get("outcome") in _NEWS for t in data["targets"])
+    return data["outcome"] in outcomes.NEEDS_A_PERSON or any(
+        t.get("outcome") in outcomes.NEWS for t in data["targets"]
+    )
 
 
 def _batch_decision(event: dict[str, Any], settings: config.Settings, now: float) -> Decision:
@@ -436,12 +428,6 @@ def _batch_decision(event: dict[str, Any], settings: config.Settings, now: float
             {"code": "InvalidEvent", "field": ""},
         )
     return decision
-
-
-def _drill_outcome(outcomes: list[str]) -> str:
-    """A drill's outcome: ``drill_passed`` when every target's drill passed, else ``drill_failed`` (a
-    target's drill failed or could not be followed, or the target was refused or failed before one)."""
-    return "drill_passed" if all(outcome == "drill_passed" for outcome in outcomes) else "drill_failed"
 
 
 def _nothing(outcome: str, reason: str) -> Plan:

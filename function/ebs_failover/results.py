@@ -14,35 +14,19 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the command line reads FAILURES without loading the parse stage
+from .outcomes import OUTCOMES
+
+if TYPE_CHECKING:  # the command line reads results without loading the parse stage
     from .triggers import Trigger
 
 __all__ = [
-    "FAILURES",
-    "OUTCOMES",
     "TYPE_PREFIX",
-    "aggregate",
     "batch_entry",
     "build",
     "target_id",
     "trigger_summary",
 ]
 
-#: Every outcome, the most serious first (the invocation's outcome is the most serious of its targets').
-#: A drill ends ``drill_passed`` (every target's drill passed) or ``drill_failed``.
-OUTCOMES = (
-    "failed",
-    "drill_failed",
-    "refused",
-    "failed_over",
-    "already_failed_over",
-    "dry_run",
-    "drill_passed",
-    "ignored",
-    "rejected",
-)
-#: Outcomes that are failures for whoever ran the function by hand (the command line exits 1 on them).
-FAILURES = frozenset({"failed", "rejected", "drill_failed"})
 TYPE_PREFIX = "com.aliyun.ebs-failover."
 #: Resource ids a result lists at most: an alarm may name thousands, and the result must fit a message.
 RESOURCES_SHOWN = 50
@@ -51,11 +35,6 @@ RESOURCES_SHOWN = 50
 def target_id(target: dict[str, Any]) -> str:
     """A result entry's pair id, or group id."""
     return str(target.get("pair_id") or target.get("group_id"))
-
-
-def aggregate(outcomes: Sequence[str]) -> str:
-    """The most serious of several targets' outcomes."""
-    return min(outcomes, key=OUTCOMES.index)
 
 
 def trigger_summary(trigger: Trigger, *, resources_shown: int = RESOURCES_SHOWN) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ebs_failover.errors import CliError
-from ebs_failover.results import FAILURES
+from ebs_failover.outcomes import FAILURES
 
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_settings
 

@@ -71,7 +71,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ebs_failover.errors import CliError
-from ebs_failover.results import FAILURES
+from ebs_failover.outcomes import FAILURES
 
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, note, read_event
 

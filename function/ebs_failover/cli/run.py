@@ -19,8 +19,8 @@ from typing import Any
 
 from ebs_failover import results
 from ebs_failover.errors import CliError
+from ebs_failover.outcomes import FAILURES
 from ebs_failover.redact import shorten
-from ebs_failover.results import FAILURES
 
 from ._common import (
     EXIT_FAILED,

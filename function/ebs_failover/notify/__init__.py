@@ -22,13 +22,12 @@ from typing import Any
 
 from ebs_failover.errors import NotifyError
 
-from .channels import Channel, ChannelError, Where, parse_channels
+from .channels import Channel, Where, parse_channels
 from .mns import DEFAULT_TIMEOUT, default_endpoint, message_body, message_tag
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Channel",
-    "ChannelError",
     "NotifyError",
     "Where",
     "default_endpoint",

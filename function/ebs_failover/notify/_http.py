@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ebs_failover import redact
+from ebs_failover.errors import DeliveryFailed
 from ebs_failover.notify.channels import Channel
 
-__all__ = ["MAX_ERROR_LENGTH", "Answer", "Failed", "RateWindow", "attempt", "failed", "http_error", "post"]
+__all__ = ["MAX_ERROR_LENGTH", "Answer", "RateWindow", "attempt", "failed", "http_error", "post"]
 
 #: How much of an error message an entry keeps.
 MAX_ERROR_LENGTH = 300
@@ -57,16 +58,9 @@ class Answer:
             return None
 
 
-class Failed(Exception):
-    """One delivery's failure on its way to an entry: ``code`` and a message (scrubbed later)."""
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(code, message)
-        self.code, self.message, self.extra = code, message, extra
-
-
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
-    """POST ``body`` once; raises :class:`Failed` (``Timeout`` or ``NetworkError``) when no answer came."""
+    """POST ``body`` once; raises :class:`~ebs_failover.errors.DeliveryFailed` (``Timeout`` or
+    ``NetworkError``) when no answer came."""
     import requests
 
     sent = {"User-Agent": _USER_AGENT, **headers}
@@ -75,17 +69,17 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
         try:
             response = session.post(url, data=body, headers=sent, timeout=timeout, allow_redirects=False)
         except requests.Timeout:  # ConnectTimeout too (it is also a ConnectionError)
-            raise Failed("Timeout", f"no answer within {timeout:g} s") from None
+            raise DeliveryFailed("Timeout", f"no answer within {timeout:g} s") from None
         except requests.RequestException as error:
-            raise Failed("NetworkError", _reason(error)) from None
+            raise DeliveryFailed("NetworkError", _reason(error)) from None
         return Answer(response.status_code, response.content)
 
 
-def http_error(answer: Answer) -> Failed:
+def http_error(answer: Answer) -> DeliveryFailed:
     """A non-2xx answer as a failure naming its status (and what the body says, when it is short)."""
     text = answer.body.decode("utf-8", "replace").strip()
     detail = f": {text}" if text and len(text) <= MAX_ERROR_LENGTH else ""
-    return Failed("HttpError", f"HTTP {answer.status}{detail}", status=answer.status)
+    return DeliveryFailed("HttpError", f"HTTP {answer.status}{detail}", status=answer.status)
 
 
 def attempt(channel: Channel, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -93,8 +87,8 @@ def attempt(channel: Channel, send: Callable[[], dict[str, Any]]) -> dict[str, A
     redact.REDACTOR.register(channel.secrets)
     try:
         entry = send()
-    except Failed as failure:
-        return failed(channel, failure.code, failure.message, **failure.extra)
+    except DeliveryFailed as failure:
+        return failed(channel, failure.code, failure.message, **failure.details)
     except Exception as error:  # the dispatcher must get an entry, whatever broke
         return failed(channel, type(error).__name__, "the delivery broke before an answer was read")
     return {"channel": channel.label, "ok": True, **entry}
@@ -155,18 +149,20 @@ class RateWindow:
 
 def read_errcode(answer: Answer, service: str, rate_limited: frozenset[int]) -> dict[str, Any]:
     """A DingTalk- or WeCom-style reply, ``{"errcode", "errmsg"}``: ``{}`` for errcode 0, else
-    :class:`Failed` with ``RateLimited`` or ``<service>.<errcode>``."""
+    :class:`~ebs_failover.errors.DeliveryFailed` with ``RateLimited`` or ``<service>.<errcode>``."""
     if not answer.ok:
         raise http_error(answer)
     reply = answer.json()
     if not isinstance(reply, dict) or not isinstance(reply.get("errcode"), int):
-        raise Failed("HttpError", f"HTTP {answer.status} without {service}'s errcode", status=answer.status)
+        raise DeliveryFailed(
+            "HttpError", f"HTTP {answer.status} without {service}'s errcode", status=answer.status
+        )
     errcode, errmsg = reply["errcode"], str(reply.get("errmsg") or "")
     if errcode == 0:
         return {}
     if errcode in rate_limited:
-        raise Failed("RateLimited", f"{service} {errcode}: {errmsg}")
-    raise Failed(f"{service}.{errcode}", errmsg or f"{service} refused the message")
+        raise DeliveryFailed("RateLimited", f"{service} {errcode}: {errmsg}")
+    raise DeliveryFailed(f"{service}.{errcode}", errmsg or f"{service} refused the message")
 
 
 def send_to_robot(
@@ -182,7 +178,9 @@ def send_to_robot(
     """One message to a DingTalk- or WeCom-style robot at ``url`` (``channel.url``, signed or not), within
     its per-minute ``window``; its errcode reply read by :func:`read_errcode`."""
     if not window.take(str(channel.url)):
-        raise Failed("RateLimited", f"{window.limit} messages a minute already sent to this robot: not sent")
+        raise DeliveryFailed(
+            "RateLimited", f"{window.limit} messages a minute already sent to this robot: not sent"
+        )
     body = json.dumps(message, ensure_ascii=False).encode("utf-8")
     answer = post(url, body, {"Content-Type": "application/json; charset=utf-8"}, timeout)
     return read_errcode(answer, service, rate_limited)

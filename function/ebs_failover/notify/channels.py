@@ -32,7 +32,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "Channel", "ChannelError", "Where", "parse_channels"]
+from ebs_failover.errors import ConfigError
+
+__all__ = ["KINDS", "Channel", "Where", "parse_channels"]
 
 #: Every kind of channel, and whether it reads ``NOTIFY_<NAME>_URL`` / needs ``NOTIFY_<NAME>_SECRET``.
 KINDS: dict[str, tuple[bool, bool]] = {
@@ -89,29 +91,21 @@ class Where:
     timeout: float = 5.0
 
 
-class ChannelError(ValueError):
-    """``NOTIFY_TARGETS`` (or a channel's variable) is not usable: ``variable`` names which."""
-
-    def __init__(self, variable: str, expected: str, got: str | None) -> None:
-        super().__init__(variable, expected, got)
-        self.variable, self.expected, self.got = variable, expected, got
-
-
 def parse_channels(raw: str, environ: Any, outcomes: frozenset[str]) -> tuple[Channel, ...]:
     """The channels ``raw`` (``NOTIFY_TARGETS``) names, with their variables from ``environ``.
 
-    Raises :class:`ChannelError` naming the variable and what was expected.
+    Raises :class:`~ebs_failover.errors.ConfigError` naming the variable and what was expected.
     """
     channels: list[Channel] = []
     for item in _split(raw):
         kind, _, rest = item.partition(":")
         name, wanted = _filter(item, rest, outcomes)
         if kind not in KINDS or not _NAME.match(name):
-            raise ChannelError(
+            raise ConfigError(
                 "NOTIFY_TARGETS", "channels such as mns:<topic>, dingtalk:<name>[failed_over,failed]", item
             )
         if any(c.label == f"{kind}:{name}" for c in channels):
-            raise ChannelError("NOTIFY_TARGETS", "each channel once", item)
+            raise ConfigError("NOTIFY_TARGETS", "each channel once", item)
         reads_url, needs_secret = KINDS[kind]
         url = secret = None
         if reads_url:
@@ -119,7 +113,7 @@ def parse_channels(raw: str, environ: Any, outcomes: frozenset[str]) -> tuple[Ch
             url = _url(environ, prefix + "_URL", kind)
             secret = environ.get(prefix + "_SECRET") or None
             if needs_secret and secret is None:
-                raise ChannelError(prefix + "_SECRET", f"the {kind} robot's signing secret", None)
+                raise ConfigError(prefix + "_SECRET", f"the {kind} robot's signing secret", None)
         channels.append(Channel(kind, name, wanted, url, secret))
     return tuple(channels)
 
@@ -144,11 +138,11 @@ def _filter(item: str, rest: str, outcomes: frozenset[str]) -> tuple[str, frozen
         return rest, None
     name, _, listed = rest.partition("[")
     if not listed.endswith("]"):
-        raise ChannelError("NOTIFY_TARGETS", "outcomes in brackets at the end: name[a,b]", item)
+        raise ConfigError("NOTIFY_TARGETS", "outcomes in brackets at the end: name[a,b]", item)
     wanted = frozenset(part.strip() for part in listed[:-1].split(",") if part.strip())
     unknown = sorted(wanted - outcomes)
     if unknown or not wanted:
-        raise ChannelError("NOTIFY_TARGETS", "outcomes among " + ", ".join(sorted(outcomes)), item)
+        raise ConfigError("NOTIFY_TARGETS", "outcomes among " + ", ".join(sorted(outcomes)), item)
     return name, wanted
 
 
@@ -156,5 +150,5 @@ def _url(environ: Any, variable: str, kind: str) -> str:
     url = environ.get(variable) or ""
     if not (url.startswith("https://") or _LOOPBACK.match(url)):
         # Never the value: a robot's URL holds its token.
-        raise ChannelError(variable, f"the {kind} channel's https:// URL", None)
+        raise ConfigError(variable, f"the {kind} channel's https:// URL", None)
     return str(url)

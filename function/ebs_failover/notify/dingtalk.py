@@ -36,6 +36,7 @@ import time
 from typing import Any
 from urllib.parse import quote_plus
 
+from ebs_failover.errors import DeliveryFailed
 from ebs_failover.notify import _http, _text
 from ebs_failover.notify.channels import Channel, Where
 
@@ -74,7 +75,7 @@ def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, 
 
 def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     if not channel.url:
-        raise _http.Failed("MissingUrl", "the robot has no URL")
+        raise DeliveryFailed("MissingUrl", "the robot has no URL")
     return _http.send_to_robot(
         channel,
         signed_url(channel.url, channel.secret, int(time.time() * 1000)),

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from ebs_failover import redact
 from ebs_failover.cloud.credentials import Credentials
+from ebs_failover.errors import DeliveryFailed
 from ebs_failover.redact import one_line, shorten
 
 from .channels import Channel, Where
@@ -66,30 +67,20 @@ def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, 
     """
     try:
         return _deliver(event, channel, where)
-    except _Failed as failed:
-        return failed.entry
+    except DeliveryFailed as failed:
+        return _entry(channel, failed)
     except Exception as error:  # a bug or an SDK surprise stays this channel's failure
-        return _failure(channel, type(error).__name__, str(error), where.credentials)
-
-
-class _Failed(Exception):
-    """One delivery's failure entry, on its way out."""
-
-    def __init__(self, entry: dict[str, Any]) -> None:
-        super().__init__(entry["code"])
-        self.entry = entry
+        return _entry(channel, _failure(type(error).__name__, str(error), where.credentials))
 
 
 def _deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     credentials = where.credentials
     if credentials is None:
-        raise _Failed(_failure(channel, "MissingCredentials", "no credentials to sign EventBridge requests"))
+        raise _failure("MissingCredentials", "no credentials to sign EventBridge requests")
     try:
         from alibabacloud_eventbridge20200401 import models  # type: ignore[import-untyped]
     except ImportError:
-        raise _Failed(
-            _failure(channel, "EventBridgeSdkMissing", "alibabacloud-eventbridge20200401 is not installed")
-        ) from None
+        raise _failure("EventBridgeSdkMissing", "alibabacloud-eventbridge20200401 is not installed") from None
     protocol, host = _endpoint(where.eventbridge_endpoint)
     client = _client(where.region, credentials, host, protocol)
     request = models.PutEventsRequest(
@@ -98,7 +89,7 @@ def _deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str,
     try:
         response = client.put_events_with_options(request, _runtime(where.timeout))
     except Exception as error:
-        raise _Failed(_sdk_failure(channel, error, credentials)) from None
+        raise _sdk_failure(error, credentials) from None
     return _answered(channel, event, response.body, credentials)
 
 
@@ -148,12 +139,10 @@ def _answered(channel: Channel, event: dict[str, Any], body: Any, credentials: C
         first = next((item for item in entries if getattr(item, "error_code", None)), None)
         code = str(getattr(first, "error_code", None) or "Unknown")
         message = f"{failed} event(s) refused: {code}: {getattr(first, 'error_message', None) or ''}"
-        refused = _failure(channel, "FailedEntry", message, credentials, request_id)
-        refused["entry_code"] = code
-        raise _Failed(refused)
+        raise _failure("FailedEntry", message, credentials, request_id, entry_code=code)
     if getattr(body, "success", None) is False:
         code = str(getattr(body, "code", None) or "Unsuccessful")
-        raise _Failed(_failure(channel, code, str(getattr(body, "message", "")), credentials, request_id))
+        raise _failure(code, str(getattr(body, "message", "")), credentials, request_id)
     event_id = next((str(item.event_id) for item in entries if getattr(item, "event_id", None)), None)
     return {
         "channel": channel.label,
@@ -163,22 +152,19 @@ def _answered(channel: Channel, event: dict[str, Any], body: Any, credentials: C
     }
 
 
-def _sdk_failure(channel: Channel, error: Exception, credentials: Credentials) -> dict[str, Any]:
-    """An SDK exception as an entry: EventBridge's code, else Timeout / NetworkError, else its type."""
+def _sdk_failure(error: Exception, credentials: Credentials) -> DeliveryFailed:
+    """An SDK exception as a failed delivery: EventBridge's code, else Timeout or NetworkError, else its
+    type."""
     code = getattr(error, "code", None)
     status = getattr(error, "status_code", None)
     if code not in (None, "None") and isinstance(status, int):
         data = getattr(error, "data", None)
         message = data.get("Message") if isinstance(data, dict) else None
         request_id = getattr(error, "request_id", None)
-        return _failure(
-            channel, str(code), str(message or getattr(error, "message", "")), credentials, request_id
-        )
+        return _failure(str(code), str(message or getattr(error, "message", "")), credentials, request_id)
     if _is_timeout(error):
-        return _failure(
-            channel, "Timeout", f"no answer within the timeout ({type(error).__name__})", credentials
-        )
-    return _failure(channel, "NetworkError", f"{type(error).__name__}: {error}", credentials)
+        return _failure("Timeout", f"no answer within the timeout ({type(error).__name__})", credentials)
+    return _failure("NetworkError", f"{type(error).__name__}: {error}", credentials)
 
 
 def _is_timeout(error: BaseException) -> bool:
@@ -194,21 +180,27 @@ def _is_timeout(error: BaseException) -> bool:
 
 
 def _failure(
-    channel: Channel,
     code: str,
     message: str,
     credentials: Credentials | None = None,
     request_id: str | None = None,
-) -> dict[str, Any]:
-    result: dict[str, Any] = {
+    **details: Any,
+) -> DeliveryFailed:
+    """A failed delivery, its message scrubbed (``request_id`` when EventBridge answered)."""
+    return DeliveryFailed(
+        code, _scrub(message, credentials), request_id=str(request_id) if request_id else None, **details
+    )
+
+
+def _entry(channel: Channel, failed: DeliveryFailed) -> dict[str, Any]:
+    """A failed delivery as the channel's entry."""
+    return {
         "channel": channel.label,
         "ok": False,
-        "code": code,
-        "error": _scrub(message, credentials),
+        "code": failed.code,
+        "error": failed.message,
+        **failed.details,
     }
-    if request_id:
-        result["request_id"] = str(request_id)
-    return result
 
 
 def _scrub(message: str, credentials: Credentials | None) -> str:

@@ -31,6 +31,7 @@ import json
 import time
 from typing import Any
 
+from ebs_failover.errors import DeliveryFailed
 from ebs_failover.notify import _http, _text
 from ebs_failover.notify.channels import Channel, Where
 
@@ -77,7 +78,7 @@ def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, 
 
 def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     if not channel.url:
-        raise _http.Failed("MissingUrl", "the bot has no URL")
+        raise DeliveryFailed("MissingUrl", "the bot has no URL")
     body = json.dumps(message(event, channel.secret, int(time.time())), ensure_ascii=False).encode("utf-8")
     answer = _http.post(channel.url, body, {"Content-Type": "application/json; charset=utf-8"}, where.timeout)
     return _read(answer)
@@ -89,15 +90,15 @@ def _read(answer: _http.Answer) -> dict[str, Any]:
     if code is None:  # not Lark's JSON: an outage or a proxy's page
         if not answer.ok:
             raise _http.http_error(answer)
-        raise _http.Failed("HttpError", f"HTTP {answer.status} without Lark's code", status=answer.status)
+        raise DeliveryFailed("HttpError", f"HTTP {answer.status} without Lark's code", status=answer.status)
     if code == 0 and answer.ok:
         return {}
     text = str(reply.get("msg") or reply.get("StatusMessage") or "")
     if code in RATE_LIMITED_CODES:
-        raise _http.Failed("RateLimited", f"Lark {code}: {text}")
+        raise DeliveryFailed("RateLimited", f"Lark {code}: {text}")
     if code == 0:  # a success code on an error status: trust the status
         raise _http.http_error(answer)
-    raise _http.Failed(f"Lark.{code}", text or "Lark refused the message")
+    raise DeliveryFailed(f"Lark.{code}", text or "Lark refused the message")
 
 
 def _code(reply: Any) -> int | None:

@@ -25,7 +25,7 @@ A failure is reported as ``{"channel", "ok": False, "code", "error"}`` where
 ``code`` is MNS's error code (``TopicNotExist``, ``SignatureDoesNotMatch``…),
 ``NetworkError`` when no answer came back, or the SDK's client-side code
 (``MessageTagInvalid``…). Neither the AccessKey secret nor the STS token ever
-appears in a result or a :class:`NotifyError`: messages are scrubbed of both.
+appears in a result or a failed delivery: messages are scrubbed of both.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ebs_failover import redact
 from ebs_failover.cloud.credentials import Credentials
-from ebs_failover.errors import NotifyError
+from ebs_failover.errors import DeliveryFailed
 from ebs_failover.redact import one_line, shorten
 
 if TYPE_CHECKING:  # the SDK is imported lazily, when a message is published
@@ -48,7 +48,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_TAG_LENGTH",
     "SCHEME",
-    "NotifyError",
     "default_endpoint",
     "message_body",
     "message_tag",
@@ -64,17 +63,9 @@ MAX_TAG_LENGTH = 16
 _MAX_ERROR_LENGTH = 500
 
 
-def _failure(error: NotifyError, request_id: str | None = None) -> dict[str, Any]:
-    """One channel's failure as an entry of :func:`publish`'s list."""
-    result: dict[str, Any] = {
-        "channel": error.channel,
-        "ok": False,
-        "code": error.code,
-        "error": error.message,
-    }
-    if request_id:
-        result["request_id"] = request_id
-    return result
+def _failure(channel: str, failed: DeliveryFailed) -> dict[str, Any]:
+    """One channel's failure as an entry of :func:`publish`'s list (``request_id`` when MNS answered)."""
+    return {"channel": channel, "ok": False, "code": failed.code, "error": failed.message, **failed.details}
 
 
 def default_endpoint(account_id: str, region: str) -> str:
@@ -134,8 +125,8 @@ def publish(
                         channel, credentials, _host(channel, endpoint, account_id, region), timeout
                     )
                 message_id = _publish_one(account, topic, body, tag, channel, credentials)
-            except _Failed as failed:
-                results.append(_failure(failed.error, failed.request_id))
+            except DeliveryFailed as failed:
+                results.append(_failure(channel, failed))
             else:
                 results.append({"channel": channel, "ok": True, "message_id": message_id})
     finally:
@@ -144,18 +135,10 @@ def publish(
     return results
 
 
-class _Failed(Exception):
-    """One channel's failure, on its way to the results."""
-
-    def __init__(self, error: NotifyError, request_id: str | None = None) -> None:
-        super().__init__(error)
-        self.error, self.request_id = error, request_id
-
-
 def _topic_of(channel: str) -> str:
     scheme, _, topic = channel.partition(":")
     if scheme != SCHEME or not topic:
-        raise _Failed(NotifyError(channel, "UnsupportedChannel", "a channel is mns:<topic-name>"))
+        raise DeliveryFailed("UnsupportedChannel", "a channel is mns:<topic-name>")
     return topic
 
 
@@ -163,30 +146,24 @@ def _host(channel: str, endpoint: str | None, account_id: str, region: str) -> s
     if endpoint:
         return endpoint if "://" in endpoint else f"https://{endpoint}"
     if not account_id or not region:
-        raise _Failed(
-            NotifyError(
-                channel, "InvalidEndpoint", "no MNS endpoint: the account id or the region is unknown"
-            )
-        )
+        raise DeliveryFailed("InvalidEndpoint", "no MNS endpoint: the account id or the region is unknown")
     return default_endpoint(account_id, region)
 
 
 def _account(channel: str, credentials: Credentials | None, host: str, timeout: float) -> Account:
     if credentials is None:
-        raise _Failed(NotifyError(channel, "MissingCredentials", "no credentials to sign MNS requests with"))
+        raise DeliveryFailed("MissingCredentials", "no credentials to sign MNS requests with")
     try:
         from mns.account import Account
     except ImportError:
-        raise _Failed(
-            NotifyError(channel, "MnsSdkMissing", "the aliyun-mns-sdk package is not installed")
-        ) from None
+        raise DeliveryFailed("MnsSdkMissing", "the aliyun-mns-sdk package is not installed") from None
     try:
         account = Account(
             host, credentials.access_key_id, credentials.access_key_secret, credentials.security_token or ""
         )
         _bound_time(account, timeout)
     except Exception as error:  # MNSClientParameterException: a host without http(s)://
-        raise _Failed(_error_of(channel, error, credentials)) from None
+        raise _error_of(error, credentials) from None
     return account
 
 
@@ -213,19 +190,19 @@ def _publish_one(
     try:
         sent = account.get_topic(topic).publish_message(TopicMessage(body, tag or ""))
     except Exception as error:
-        raise _Failed(_error_of(channel, error, credentials), _request_id(error)) from None
+        raise _error_of(error, credentials, request_id=_request_id(error)) from None
     expected = hashlib.md5(body.encode("utf-8")).hexdigest()
     if str(sent.message_body_md5).lower() != expected:
-        raise _Failed(
-            NotifyError(
-                channel, "MessageBodyMD5Mismatch", f"MNS stored a body whose MD5 is not {expected.upper()}"
-            )
+        raise DeliveryFailed(
+            "MessageBodyMD5Mismatch", f"MNS stored a body whose MD5 is not {expected.upper()}"
         )
     return str(sent.message_id)
 
 
-def _error_of(channel: str, error: Exception, credentials: Credentials | None) -> NotifyError:
-    """An SDK exception as a NotifyError: MNS's code, else NetworkError, else the exception's type."""
+def _error_of(
+    error: Exception, credentials: Credentials | None, *, request_id: str | None = None
+) -> DeliveryFailed:
+    """An SDK exception as a failed delivery: MNS's code, else NetworkError, else the exception's type."""
     from mns.mns_exception import MNSClientNetworkException, MNSExceptionBase
 
     if isinstance(error, MNSClientNetworkException) and error.type == "NetWorkException":
@@ -234,7 +211,7 @@ def _error_of(channel: str, error: Exception, credentials: Credentials | None) -
         code, message = str(error.type), str(error.message)
     else:
         code, message = type(error).__name__, str(error)
-    return NotifyError(channel, code, _scrub(message, credentials))
+    return DeliveryFailed(code, _scrub(message, credentials), request_id=request_id)
 
 
 def _request_id(error: Exception) -> str | None:

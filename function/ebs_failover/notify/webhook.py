@@ -35,6 +35,7 @@ import json
 import time
 from typing import Any
 
+from ebs_failover.errors import DeliveryFailed
 from ebs_failover.notify import _http
 from ebs_failover.notify.channels import Channel, Where
 
@@ -63,7 +64,7 @@ def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, 
 
 def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     if not channel.url:
-        raise _http.Failed("MissingUrl", "the webhook has no URL")
+        raise DeliveryFailed("MissingUrl", "the webhook has no URL")
     body = body_of(event)
     headers = {"Content-Type": CONTENT_TYPE}
     if channel.secret:

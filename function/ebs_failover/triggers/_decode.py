@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ebs_failover.strictjson import DuplicateKey, unique_pairs
+
 from ._model import InvalidEvent
 
 #: Largest accepted event, in bytes (UTF-8 for text, the JSON serialisation for a dict).
@@ -32,21 +34,6 @@ class Payload:
 
     data: dict[str, Any]
     form: bool
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
 
 
 def _reject_constant(name: str) -> Any:
@@ -91,10 +78,10 @@ def check_depth(value: object, field: str = "") -> None:
 def load_json(text: str, field: str = "") -> Any:
     """Parse JSON ``text`` strictly; any failure is an :class:`InvalidEvent` naming ``field``."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=unique_pairs, parse_constant=_reject_constant)
     except RecursionError:
         raise InvalidEvent(field, _TOO_DEEP) from None
-    except _DuplicateKey as error:
+    except DuplicateKey as error:
         where = f"{field}/{error.key}" if field else error.key
         raise InvalidEvent(where, "a key that appears once per JSON object") from None
     except json.JSONDecodeError as error:
