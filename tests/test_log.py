@@ -20,6 +20,7 @@ import pytest
 
 from ebs_failover import handler as handler_module
 from ebs_failover import log
+from ebs_failover import pipeline as pipeline_module
 from ebs_failover.errors import NotifyError, TransientFailure
 from ebs_failover.handler import handler
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, FcTracing, MockEbs
@@ -123,12 +124,16 @@ def test_every_line_of_a_live_failover_carries_powertools_keys(
     after = datetime.now(timezone.utc)
     lines = _lines(logs)
     assert [line["message"] for line in lines] == ["raw_event", "result"]
+    # Where each was logged: the raw event by the settings stage, the result by the handler.
+    assert [line["location"].split(":")[:2] for line in lines] == [
+        ["pipeline", "prepare"],
+        ["handler", "_handle"],
+    ]
     for line in lines:
         assert line["level"] in {"INFO", "WARNING", "ERROR"}
         assert "event" not in line
         assert before - timedelta(seconds=1) <= _timestamp(line["timestamp"]) <= after + timedelta(seconds=1)
         assert LOCATION.match(line["location"]), line["location"]
-        assert line["location"].startswith("handler:")
         assert line["service"] == "ebs-failover"
         assert line["cold_start"] is True
         assert line["function_name"] == FUNCTION
@@ -452,7 +457,7 @@ def test_an_unexpected_error_still_ends_in_one_failed_result_line(
     def broken(*_: object) -> None:
         raise ZeroDivisionError("a bug in decide")
 
-    monkeypatch.setattr(handler_module, "decide", broken)
+    monkeypatch.setattr(pipeline_module, "decide", broken)  # a bug in a stage, not a cloud answer
     result = handler(_manual(), _context())
     assert result["data"]["outcome"] == "failed"
     assert result["data"]["error"] == {"code": "ZeroDivisionError"}

@@ -314,7 +314,7 @@ def _limit(environ: Mapping[str, str], name: str, default: float | None) -> floa
 def _networks(raw: str) -> tuple[Any, ...]:
     if not raw.strip():
         return ()
-    from .callback import parse_networks
+    from .web.gate import parse_networks
 
     try:
         return parse_networks(raw)

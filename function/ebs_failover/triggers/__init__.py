@@ -18,9 +18,10 @@ imported and compiled on first use). ``parse`` raises nothing but :class:`Invali
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from ._decode import MAX_BATCH_EVENTS, MAX_DEPTH, MAX_EVENT_BYTES, decode_event, split_batch
+from ._decode import MAX_BATCH_EVENTS, MAX_DEPTH, MAX_EVENT_BYTES, Payload, decode_event, split_batch
 from ._model import HttpRequestInfo, InvalidEvent, Trigger
 from ._parse import build, detect, is_http_envelope
 from ._schema import SCHEMA_DIR
@@ -31,38 +32,50 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EVENT_BYTES",
     "SCHEMA_DIR",
+    "Batch",
     "HttpRequestInfo",
     "InvalidEvent",
+    "Payload",
     "Trigger",
-    "is_http_request",
+    "decode",
+    "is_http_envelope",
     "level",
     "parse",
     "resource_id",
-    "split_batch",
 ]
 
 
-def parse(event: bytes | str | dict[str, Any], *, request_id: str | None = None) -> Trigger:
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """An EventBridge event-streaming batch: a JSON array of CloudEvents, each decided on its own."""
+
+    events: tuple[dict[str, Any], ...]
+
+
+def decode(event: object) -> Payload | Batch:
+    """What FC passed, decoded once: one event (a JSON object or form fields), or a batch of CloudEvents.
+    Raises :class:`InvalidEvent` for anything else."""
+    try:
+        batch = split_batch(event)
+        return Batch(tuple(batch)) if batch is not None else decode_event(event)
+    except InvalidEvent:
+        raise
+    except Exception as error:  # as in parse: any bug or oddity still reads as a bad event
+        raise InvalidEvent("", "a well-formed event", type(error).__name__) from error
+
+
+def parse(event: bytes | str | dict[str, Any] | Payload, *, request_id: str | None = None) -> Trigger:
     """Parse one invocation payload into a :class:`Trigger`.
 
-    ``event``: the raw payload FC passed (bytes on Python 3), or a str, or an already-decoded dict.
-    ``request_id``: the FC request id, the identity of a manual request without ``idempotencyKey``.
-    Raises :class:`InvalidEvent` for anything else, and never any other exception.
+    ``event``: the raw payload FC passed (bytes on Python 3), a str, an already-decoded dict, or the
+    :class:`Payload` :func:`decode` made of it. ``request_id``: the FC request id, the identity of a manual
+    request without ``idempotencyKey``. Raises :class:`InvalidEvent` for anything else, and never any other
+    exception.
     """
     try:
-        payload = decode_event(event)
+        payload = event if isinstance(event, Payload) else decode_event(event)
         return build(detect(payload), payload, request_id)
     except InvalidEvent:
         raise
     except Exception as error:  # the one catch-all: any bug or oddity below still reads as a bad event
         raise InvalidEvent("", "a well-formed event", type(error).__name__) from error
-
-
-def is_http_request(event: bytes | str | dict[str, Any]) -> bool:
-    """Whether ``event`` is an FC HTTP-trigger envelope (so its caller expects an HTTP answer), even one
-    whose content :func:`parse` rejects. Never raises."""
-    try:
-        payload = decode_event(event)
-    except Exception:  # not even JSON: not an envelope either
-        return False
-    return not payload.form and is_http_envelope(payload.data)

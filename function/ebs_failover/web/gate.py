@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .triggers import HttpRequestInfo
+from ebs_failover.triggers import HttpRequestInfo
 
 __all__ = ["CLOUDMONITOR_INTL_RANGES", "TOKEN_PARAMETER", "Refusal", "parse_networks", "refusal"]
 
