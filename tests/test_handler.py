@@ -16,7 +16,7 @@ from ebs_failover.handler import handler, invoke
 from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, MockEbs
 from ebs_failover.token import client_token
 
-from .conftest import live_settings, seed_pair
+from .conftest import live_settings, run_fresh_python, seed_pair
 
 STANDBY = "cn-shanghai"
 PAIR = "pair-cn-demo0db01"
@@ -437,3 +437,29 @@ def test_the_optional_address_check(
 def test_a_bad_address_list_is_a_config_error() -> None:
     with pytest.raises(config.ConfigError, match="CALLBACK_ALLOWED_IPS"):
         config.load({"CALLBACK_ALLOWED_IPS": "not-a-network"})
+
+
+def test_a_cold_start_loads_only_the_rooms_its_path_needs() -> None:
+    """Importing the handler loads no action and no HTTP gate; a rejected event loads neither; a failover
+    (on the embedded fake) loads the failover but never the drill."""
+    code = (
+        "import os, sys\n"
+        "from ebs_failover.handler import handler\n"
+        "from ebs_failover.testing import FakeEbs, FcContext, MockEbs\n"
+        "def loaded():\n"
+        "    rooms = ('ebs_failover.act.failover', 'ebs_failover.act.drill', 'ebs_failover.web.gate')\n"
+        "    return sorted(m for m in rooms if m in sys.modules)\n"
+        "assert loaded() == [], loaded()\n"
+        "assert handler(b'{\"nothing\": 1}', FcContext())['data']['outcome'] == 'rejected'\n"
+        "assert loaded() == [], loaded()\n"
+        "fake = FakeEbs()\n"
+        f"fake.load_seed({{'pairs': [{seed_pair('pair-cn-lazy01', 'd-lazy01')!r}]}})\n"
+        f"os.environ.update(FAILOVER_MODE='live', FAILOVER_REGION={STANDBY!r},\n"
+        '                  FAILOVER_TARGETS=\'{"d-lazy01": "pair-cn-lazy01"}\')\n'
+        'event = b\'{"action": "failover", "replicaPairId": "pair-cn-lazy01", "reason": "r"}\'\n'
+        "with MockEbs(fake):\n"
+        "    result = handler(event, FcContext())\n"
+        "assert result['data']['outcome'] == 'failed_over', result\n"
+        "assert loaded() == ['ebs_failover.act.failover'], loaded()\n"
+    )
+    run_fresh_python(code)

@@ -316,6 +316,26 @@ def test_unzipped_on_bare_python310_it_fails_a_pair_over_and_publishes(built: Bu
     assert rejected["outcome"] == "rejected"
     assert published == ["failed_over", "rejected"]
     assert not [m for m in smoke["modules"] if m.split(".")[0] in ("Crypto", "Cryptodome")]
+    # Both events were judged by the manual request's schema as the build compiled it, not compiled here.
+    assert "ebs_failover.triggers._compiled.manual" in smoke["modules"]
+
+
+def test_zip_carries_every_schema_compiled_with_its_hash(names: list[str], built: Build) -> None:
+    schemas = sorted(
+        p.stem for p in (ROOT / "function" / "ebs_failover" / "triggers" / "schemas").glob("*.json")
+    )
+    compiled = sorted(
+        n.rsplit("/", 1)[1][: -len(".py")]
+        for n in names
+        if n.startswith("ebs_failover/triggers/_compiled/") and n.endswith(".py") and "__init__" not in n
+    )
+    assert compiled == schemas
+    with zipfile.ZipFile(built.zip) as archive:
+        source = archive.read("ebs_failover/triggers/_compiled/manual.py").decode()
+    digest = hashlib.sha256(
+        (ROOT / "function/ebs_failover/triggers/schemas/manual.json").read_bytes()
+    ).hexdigest()
+    assert f"SCHEMA_SHA256 = {digest!r}" in source
 
 
 def _imports_from_bytecode(folder: Path, module: str) -> bool:

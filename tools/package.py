@@ -388,6 +388,39 @@ def _check_left_out(folder: Path) -> None:
         )
 
 
+#: Run by the target interpreter in the staged folder: each JSON Schema of the parse stage compiled to a
+#: module of ``ebs_failover/triggers/_compiled/`` by the zip's own fastjsonschema
+#: (``_schema.compiled_source``).
+_COMPILE_SCHEMAS = """
+import pathlib, sys
+sys.path.insert(0, sys.argv[1])
+from ebs_failover.triggers import _schema
+out = pathlib.Path(sys.argv[1], "ebs_failover", "triggers", "_compiled")
+out.mkdir()
+(out / "__init__.py").write_text('\"\"\"The JSON Schemas compiled by tools/package.py.\"\"\"\\n')
+names = sorted(path.stem for path in _schema.SCHEMA_DIR.glob("*.json"))
+for name in names:
+    (out / f"{name}.py").write_text(_schema.compiled_source(name), encoding="utf-8")
+print(len(names))
+"""
+
+
+def compile_schemas(python: str, folder: Path) -> int:
+    """Compile the parse stage's JSON Schemas to Python in the staged ``folder`` (a cold start then neither
+    compiles one nor reads fastjsonschema's compiler); return how many."""
+    done = subprocess.run(
+        [python, "-I", "-S", "-B", "-c", _COMPILE_SCHEMAS, str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise BuildError(f"compiling the JSON Schemas for Python {PYTHON_VERSION} failed:\n{tail}")
+    return int(done.stdout.strip() or 0)
+
+
 def compile_bytecode(python: str, folder: Path) -> int:
     """Compile every ``.py`` of ``folder`` for ``python`` (see the module's docstring); return the count."""
     done = subprocess.run(
@@ -446,6 +479,7 @@ def stage(
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / relative, dest)
         _check_left_out(folder)
+        compile_schemas(python, folder)
         compile_bytecode(python, folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -31,7 +31,7 @@ from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, Tr
 from .notify.channels import Channel
 from .policy import Plan, Target, cap_batch, decide
 from .triggers import Batch, Payload, Trigger, decode, parse
-from .web import answer, envelope, gate
+from .web import answer, envelope
 
 __all__ = [
     "Decided",
@@ -279,6 +279,8 @@ def decide_event(event: Any, settings: config.Settings, *, request_id: str | Non
             None, _nothing("rejected", str(error)), {"code": "InvalidEvent", "field": error.field}
         )
     if trigger.http is not None:
+        from .web import gate  # only a request through the HTTP trigger has a gate to pass
+
         refused = gate.refusal(trigger.http, settings.callback_token, settings.callback_networks)
         if refused is not None:
             return Decision(trigger, _nothing("rejected", refused.reason), {"code": refused.code})

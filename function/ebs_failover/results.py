@@ -10,7 +10,7 @@ and after, data-loss window, error code and hint, and durations.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # the command line reads results without loading the parse st
 
 __all__ = [
     "TYPE_PREFIX",
+    "ResultView",
+    "TargetView",
     "batch_entry",
     "build",
     "target_id",
@@ -110,3 +112,141 @@ def build(
     if targets:
         event["subject"] = ",".join(target_id(target) for target in targets)
     return event
+
+
+# -- reading a result: typed, read-only views over the CloudEvent's dict --------------------------------
+
+
+class TargetView:
+    """One target's entry in a result, read through typed properties (Powertools' data classes are the
+    model): the channels and the command line read these names, never the dict's keys. A result may have
+    come from outside (a replayed file): a value of the wrong type reads as absent."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+
+    @property
+    def target_id(self) -> str | None:
+        found = self.raw.get("pair_id") or self.raw.get("group_id")
+        return None if found is None else str(found)
+
+    @property
+    def outcome(self) -> str | None:
+        return _text(self.raw.get("outcome"))
+
+    @property
+    def status_before(self) -> str | None:
+        return _text(self.raw.get("status_before"))
+
+    @property
+    def status_after(self) -> str | None:
+        return _text(self.raw.get("status_after"))
+
+    @property
+    def verified(self) -> bool | None:
+        value = self.raw.get("verified")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def failover_seconds(self) -> float | None:
+        return _number(self.raw.get("failover_seconds"))
+
+    @property
+    def reports_data_loss(self) -> bool:
+        """Whether the entry says anything of the data loss (its value may still be unknown)."""
+        return "data_loss_seconds" in self.raw
+
+    @property
+    def data_loss_seconds(self) -> Any:
+        """As the entry gives it: a number of seconds, or whatever a result from outside holds."""
+        return self.raw.get("data_loss_seconds")
+
+    @property
+    def error_code(self) -> str | None:
+        return _text(self.raw.get("error_code"))
+
+    @property
+    def request_id(self) -> str | None:
+        return _text(self.raw.get("request_id"))
+
+    @property
+    def hint(self) -> str | None:
+        return _text(self.raw.get("hint"))
+
+    @property
+    def member_pairs(self) -> list[Mapping[str, Any]]:
+        pairs = self.raw.get("member_pairs")
+        return [p for p in pairs if isinstance(p, Mapping)] if isinstance(pairs, list) else []
+
+    @property
+    def drill(self) -> Mapping[str, Any] | None:
+        report = self.raw.get("drill")
+        return report if isinstance(report, Mapping) else None
+
+
+class ResultView:
+    """A result (the CloudEvent), read through typed properties; see :class:`TargetView`."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        data = self.raw.get("data")
+        return data if isinstance(data, Mapping) else {}
+
+    @property
+    def id(self) -> str | None:
+        return _text(self.raw.get("id"))
+
+    @property
+    def time(self) -> str | None:
+        return _text(self.raw.get("time"))
+
+    @property
+    def source(self) -> str | None:
+        return _text(self.raw.get("source"))
+
+    @property
+    def outcome(self) -> str | None:
+        return _text(self.data.get("outcome"))
+
+    @property
+    def dry_run(self) -> bool:
+        return self.data.get("dry_run") is True
+
+    @property
+    def reason(self) -> str | None:
+        return _text(self.data.get("reason"))
+
+    @property
+    def region(self) -> str | None:
+        return _text(self.data.get("region"))
+
+    @property
+    def trigger_identity(self) -> str | None:
+        trigger = self.data.get("trigger")
+        return _text(trigger.get("identity")) if isinstance(trigger, Mapping) else None
+
+    @property
+    def error(self) -> Mapping[str, Any]:
+        error = self.data.get("error")
+        return error if isinstance(error, Mapping) else {}
+
+    @property
+    def targets(self) -> tuple[TargetView, ...]:
+        targets = self.data.get("targets")
+        listed = targets if isinstance(targets, list) else []
+        return tuple(TargetView(t) for t in listed if isinstance(t, Mapping))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -12,13 +12,31 @@ target goes through them:
 - :mod:`.drill`: a drill of each target (the same preflight, checks and schedule).
 
 The public surface is what the handler, the CLI and the benchmarks use: :func:`fail_over`,
-:func:`drill`, and the records they take and give.
+:func:`drill`, and the records they take and give. The two actions are imported on first use: a cold
+start that fails over never loads the drill, and one that rejects its event loads neither.
 """
 
 from __future__ import annotations
 
-from .drill import drill
-from .failover import fail_over
+import importlib
+from typing import TYPE_CHECKING
+
 from .records import SYSTEM_CLOCK, Acted, Clock, Guards, TargetResult
 
+if TYPE_CHECKING:
+    from .drill import drill
+    from .failover import fail_over
+
 __all__ = ["SYSTEM_CLOCK", "Acted", "Clock", "Guards", "TargetResult", "drill", "fail_over"]
+
+#: The lazily imported names, and the module of each.
+_ON_USE = {"drill": ".drill", "fail_over": ".failover"}
+
+
+def __getattr__(name: str) -> object:
+    """``fail_over`` and ``drill``, each imported when first asked for (PEP 562)."""
+    if name in _ON_USE:
+        value = getattr(importlib.import_module(_ON_USE[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

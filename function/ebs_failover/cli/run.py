@@ -85,7 +85,7 @@ def _call_handler(raw: bytes, context: Any) -> dict[str, Any]:
 def run_invoke(args: argparse.Namespace) -> int:
     result = handle(read_event(args.event), args)
     print(json.dumps(result, indent=2, ensure_ascii=False))
-    return EXIT_FAILED if result["data"]["outcome"] in FAILURES else EXIT_OK
+    return EXIT_FAILED if results.ResultView(result).outcome in FAILURES else EXIT_OK
 
 
 def handle(
@@ -274,7 +274,9 @@ class _DemoChannels:
         hook = self.robots.received("webhook", self.HOOK)
         print(f"channels: mns:{self.TOPIC} {len(topic)} messages, dingtalk:{self.ROBOT} {len(robot)} "
               f"(failed_over, failed, refused), webhook:{self.HOOK} {len(hook)}")  # fmt: skip
-        kinds = ", ".join(f"{n} {o}" for o, n in sorted(Counter(e["data"]["outcome"] for e in topic).items()))
+        kinds = ", ".join(
+            f"{n} {o}" for o, n in sorted(Counter(str(results.ResultView(e).outcome) for e in topic).items())
+        )
         print(f"  mns:{self.TOPIC}: {kinds}")
         failovers = [m for m in robot if "failed_over" in str(m["markdown"]["title"])]
         if failovers or robot:
@@ -301,19 +303,19 @@ def _expected_outcome(expected: dict[str, Any], name: str, *, shared: bool) -> s
 
 def _outcome(result: dict[str, Any]) -> tuple[str, str]:
     """The invocation's outcome, and each pair's (``pair outcome``, a failover's verification too)."""
-    data = result["data"]
-    pairs = ", ".join(map(_pair_outcome, data.get("targets") or []))
-    return str(data["outcome"]), pairs or f"- ({shorten(str(data.get('reason')), 90)})"
+    view = results.ResultView(result)
+    pairs = ", ".join(map(_pair_outcome, view.targets))
+    return str(view.outcome), pairs or f"- ({shorten(str(view.reason), 90)})"
 
 
-def _pair_outcome(target: dict[str, Any]) -> str:
-    shown = f"{results.target_id(target)} {target.get('outcome')}"
-    if target.get("member_pairs"):
-        shown += f" [{len(target['member_pairs'])} pairs]"
-    if target.get("verified") is True and "failover_seconds" in target:
-        shown += f" (verified failovered in {target['failover_seconds']:g} s)"
-    elif target.get("verified") is False:
-        shown += f" (not verified: {target.get('status_after')})"
-    elif target.get("outcome") in ("refused", "failed", "ignored") and target.get("hint"):
-        shown += f" ({shorten(str(target['hint']), 70)})"
+def _pair_outcome(target: results.TargetView) -> str:
+    shown = f"{target.target_id} {target.outcome}"
+    if target.member_pairs:
+        shown += f" [{len(target.member_pairs)} pairs]"
+    if target.verified is True and target.failover_seconds is not None:
+        shown += f" (verified failovered in {target.failover_seconds:g} s)"
+    elif target.verified is False:
+        shown += f" (not verified: {target.status_after})"
+    elif target.outcome in ("refused", "failed", "ignored") and target.hint:
+        shown += f" ({shorten(target.hint, 70)})"
     return shown

@@ -15,9 +15,11 @@ again here, since a chat room is the widest audience the result has).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ebs_failover import redact
+from ebs_failover.results import ResultView, TargetView
 
 __all__ = ["DEFAULT_LIMIT", "data_loss", "markdown", "title"]
 
@@ -39,21 +41,21 @@ _MARKS = {
 
 def title(event: dict[str, Any]) -> str:
     """``EBS failover: failed_over`` (``(dry run)`` added when it was one); ``EBS drill: drill_passed``."""
-    data = _data(event)
-    outcome = _value(data.get("outcome"), 40) or "unknown"
+    result = ResultView(event)
+    outcome = _value(result.outcome, 40) or "unknown"
     mark = _MARKS.get(outcome, "📣")
     if outcome.startswith("drill_"):  # a drill runs in both modes: the mode says nothing of it
         return f"{mark} EBS drill: {outcome}"
-    dry = " (dry run)" if data.get("dry_run") and outcome != "dry_run" else ""
+    dry = " (dry run)" if result.dry_run and outcome != "dry_run" else ""
     return f"{mark} EBS failover: {outcome}{dry}"
 
 
 def markdown(event: dict[str, Any], *, limit: int = DEFAULT_LIMIT) -> tuple[str, str]:
     """``(title, text)``: the text Markdown, at most ``limit`` UTF-8 bytes."""
-    data = _data(event)
-    head, foot = f"### {title(event)}", "\n\n".join(_foot(event))
-    about = "\n\n".join(_about(data))
-    targets = [t for t in data.get("targets") or [] if isinstance(t, dict)]
+    result = ResultView(event)
+    head, foot = f"### {title(event)}", "\n\n".join(_foot(result))
+    about = "\n\n".join(_about(result))
+    targets = result.targets
     lines = [f"**Targets ({len(targets)}):**"] if targets else []
     fixed = f"{head}\n\n{about}\n\n{foot}"
     budget = limit - _size(fixed) - _size("\n\n") * 2 - _size(_more(len(targets)))
@@ -83,33 +85,31 @@ def data_loss(seconds: Any) -> str:
     return " ".join(parts[:2])  # the two largest units: a person wants the order of magnitude
 
 
-def _target(target: dict[str, Any]) -> str:
+def _target(target: TargetView) -> str:
     """One target on one line."""
-    ident = _value(target.get("pair_id") or target.get("group_id"), 80) or "?"
-    parts = [_value(target.get("outcome"), 40) or "?"]
-    before, after = _value(target.get("status_before"), 40), _value(target.get("status_after"), 40)
+    ident = _value(target.target_id, 80) or "?"
+    parts = [_value(target.outcome, 40) or "?"]
+    before, after = _value(target.status_before, 40), _value(target.status_after, 40)
     if before and after:
         parts.append(f"{before} → {after}")
     elif before or after:  # only what was seen: a status not looked at is not shown
         parts.append(f"was {before}" if before else f"now {after}")
-    verified = target.get("verified")
-    if verified is not None:
-        parts.append("verified" if verified else "NOT verified")
-    if "data_loss_seconds" in target:
-        parts.append(f"data loss {data_loss(target.get('data_loss_seconds'))}")
-    report = target.get("drill")
-    if isinstance(report, dict):
-        parts.extend(_drill(report))
-    if target.get("error_code"):
-        parts.append(f"error {_value(target['error_code'], 80)}")
-    if target.get("request_id"):
-        parts.append(f"request id `{_value(target['request_id'], 80)}`")
-    if target.get("hint"):
-        parts.append(f"hint: {_value(target['hint'], _VALUE_LIMIT)}")
+    if target.verified is not None:
+        parts.append("verified" if target.verified else "NOT verified")
+    if target.reports_data_loss:
+        parts.append(f"data loss {data_loss(target.data_loss_seconds)}")
+    if target.drill is not None:
+        parts.extend(_drill(target.drill))
+    if target.error_code:
+        parts.append(f"error {_value(target.error_code, 80)}")
+    if target.request_id:
+        parts.append(f"request id `{_value(target.request_id, 80)}`")
+    if target.hint:
+        parts.append(f"hint: {_value(target.hint, _VALUE_LIMIT)}")
     return f"- **{ident}**: " + " · ".join(parts)
 
 
-def _drill(report: dict[str, Any]) -> list[str]:
+def _drill(report: Mapping[str, Any]) -> list[str]:
     """A drill's report, the parts that are known: the drill, what it restored, how long, the clean-up."""
     parts = [f"drill `{_value(report.get('drill_id'), 80)}`"] if report.get("drill_id") else []
     if "recover_point_age_seconds" in report:
@@ -126,31 +126,29 @@ def _drill(report: dict[str, Any]) -> list[str]:
     return parts
 
 
-def _about(data: dict[str, Any]) -> list[str]:
+def _about(result: ResultView) -> list[str]:
     """The reason, the trigger, the region and the error, those that are set."""
     lines = []
-    if data.get("reason"):
-        lines.append(f"**Reason:** {_value(data['reason'], _VALUE_LIMIT)}")
-    trigger = data.get("trigger")
-    if isinstance(trigger, dict) and trigger.get("identity"):
-        lines.append(f"**Trigger:** {_value(trigger['identity'], 200)}")
-    if data.get("region"):
-        lines.append(f"**Region:** {_value(data['region'], 40)}")
-    error = data.get("error")
-    if isinstance(error, dict) and error:
-        shown = ", ".join(f"{_value(k, 40)}={_value(v, 120)}" for k, v in list(error.items())[:4])
+    if result.reason:
+        lines.append(f"**Reason:** {_value(result.reason, _VALUE_LIMIT)}")
+    if result.trigger_identity:
+        lines.append(f"**Trigger:** {_value(result.trigger_identity, 200)}")
+    if result.region:
+        lines.append(f"**Region:** {_value(result.region, 40)}")
+    if result.error:
+        shown = ", ".join(f"{_value(k, 40)}={_value(v, 120)}" for k, v in list(result.error.items())[:4])
         lines.append(f"**Error:** {shown}")
     return lines
 
 
-def _foot(event: dict[str, Any]) -> list[str]:
+def _foot(result: ResultView) -> list[str]:
     """Where to look further: the function and the result's id and time."""
     lines = []
-    if event.get("source"):
-        lines.append(f"Function: `{_value(event['source'], 200)}`")
-    result = " · ".join(_value(event.get(k), 80) for k in ("id", "time") if event.get(k))
-    if result:
-        lines.append(f"Result: `{result}`")
+    if result.source:
+        lines.append(f"Function: `{_value(result.source, 200)}`")
+    shown = " · ".join(_value(value, 80) for value in (result.id, result.time) if value)
+    if shown:
+        lines.append(f"Result: `{shown}`")
     return lines
 
 
@@ -164,11 +162,6 @@ def _value(value: Any, limit: int) -> str:
         return ""
     text = redact.one_line(str(value)).replace("`", "'")
     return redact.REDACTOR.scrub_text(redact.shorten(text, limit))
-
-
-def _data(event: dict[str, Any]) -> dict[str, Any]:
-    data = event.get("data")
-    return data if isinstance(data, dict) else {}
 
 
 def _size(text: str) -> int:
