@@ -29,8 +29,8 @@ from ebs_failover.handler import invoke
 from ebs_failover.outcomes import OUTCOMES
 from ebs_failover.results import TYPE_PREFIX
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, FcContext, FcFunction, MockEbs
-from ebs_failover.testing._models import Operation
-from ebs_failover.testing._service import RecordedCall
+from ebs_failover.testing.ebs.models import Operation
+from ebs_failover.testing.ebs.service import RecordedCall
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 SETUP: dict[str, Any] = json.loads((EVENTS / "config.json").read_text())

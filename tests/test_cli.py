@@ -26,8 +26,8 @@ from ebs_failover.cli.run import event_files
 from ebs_failover.testing import FakeEbs, MockEbs
 from ebs_failover.token import client_token, drill_token
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
+from .helpers import CLEARED, EVENTS, ROOT, one_line, run
+
 SETUP: dict[str, Any] = json.loads((EVENTS / "config.json").read_text())
 EXPECTED: dict[str, dict[str, Any]] = json.loads((EVENTS / "expected.json").read_text())
 DB_PAIR = "pair-cn-demo0db01"
@@ -40,27 +40,13 @@ ACCOUNT = "1234567890123456"
 REGION = "cn-shanghai"
 FC_HOST = f"https://{ACCOUNT}.{REGION}.fc.aliyuncs.com"
 
-_CLEARED = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "ALIBABA_CLOUD_ACCESS_KEY_ID",
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    "ALIBABA_CLOUD_SECURITY_TOKEN",
-    "ALIBABA_CLOUD_ACCOUNT_ID",
-    "ALIBABA_CLOUD_REGION_ID",
-)
-
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No proxy (the SDKs send even loopback requests through one), no credentials, no settings."""
     from ebs_failover.config import VARIABLES
 
-    for name in (*_CLEARED, *VARIABLES):
+    for name in (*CLEARED, *VARIABLES):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -69,21 +55,6 @@ def demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The settings of events/config.json (dry-run unless a test sets FAILOVER_MODE)."""
     for name, value in SETUP["env"].items():
         monkeypatch.setenv(name, value)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(err: str) -> str:
-    """The command's single stderr line (asserts there is exactly one, and no traceback)."""
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ebs-failover: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:

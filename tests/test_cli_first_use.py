@@ -21,7 +21,7 @@ import pytest
 
 from ebs_failover import cli, handler
 
-from .test_cli import EVENTS, ROOT, one_line, run
+from .helpers import EVENTS, ROOT, one_line, run
 
 DB_PAIR = "pair-cn-demo0db01"
 APP_PAIR = "pair-cn-demo0app01"

@@ -22,11 +22,8 @@ import pytest
 
 from ebs_failover.testing import FakeEbs, FakeFcServer, FcContext, FcInvocation, MockEbs
 
-from .test_cli import _CLEARED as CLI_CLEARED
-from .test_cli import one_line, run
+from .helpers import CLEARED, EVENTS, one_line, run
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
 SETUP: dict[str, Any] = json.loads((EVENTS / "config.json").read_text())
 EVENT = EVENTS / "manual-failover.json"
 FUNCTION = "ebs-failover"
@@ -35,8 +32,8 @@ KEY_ID = "LTAI5tRemoteTestKeyId"
 SECRET = "Remote-S3cret-Value-9f8e7d6c"
 STS = "CAIS-remote-sts-token-1a2b3c"
 
-#: test_cli's, and DEBUG (the 3.0 SDK's HTTP layer logs every request's headers under DEBUG=sdk).
-_CLEARED = (*CLI_CLEARED, "DEBUG")
+#: CLEARED, and DEBUG (the 3.0 SDK's HTTP layer logs every request's headers under DEBUG=sdk).
+_CLEARED = (*CLEARED, "DEBUG")
 
 
 @pytest.fixture(autouse=True)

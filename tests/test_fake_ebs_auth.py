@@ -12,7 +12,7 @@ from alibabacloud_ebs20210730 import models as m
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from ebs_failover.testing import FakeEbs, FakeEbsServer
-from ebs_failover.testing._wire import WireRequest
+from ebs_failover.testing.ebs.responses import WireRequest
 
 from .conftest import STANDBY, Ebs
 

@@ -20,7 +20,7 @@ from ebs_failover.cloud import Credentials
 from ebs_failover.notify import DEFAULT_TIMEOUT, NotifyError, default_endpoint, message_body
 from ebs_failover.notify.mns import publish
 from ebs_failover.testing import PROXY_VARIABLES, FakeMnsServer
-from ebs_failover.testing._mns import MNS_XMLNS, content_md5, mns_signature
+from ebs_failover.testing.mns.server import MNS_XMLNS, content_md5, mns_signature
 
 TOPIC = "ebs-failover-results"
 TESTING = Credentials("testing", "testing")

@@ -29,7 +29,8 @@ import yaml
 
 from ebs_failover import config
 from tests import template_specs as ros
-from tests.test_template import demo, only, sample_values, stack, template, trigger
+
+from .helpers import demo, only, sample_values, stack, template, trigger
 
 ROOT = Path(__file__).resolve().parent.parent
 S_YAML = ROOT / "s.yaml"
@@ -220,7 +221,7 @@ def resolve(node: Any, env: Mapping[str, str], variables: Mapping[str, Any]) -> 
 
 
 def sample_env(**overrides: str) -> dict[str, str]:
-    """What a user exports for the template's sample deployment (tests/test_template.py sample_values)."""
+    """What a user exports for the template's sample deployment (tests/helpers.py sample_values)."""
     values = sample_values()
     return {
         "REGION": demo()["env"]["FAILOVER_REGION"],

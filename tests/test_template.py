@@ -16,13 +16,10 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
-import yaml
 
 from ebs_failover import config, log, notify
 from ebs_failover.cli.run import event_files
@@ -37,9 +34,17 @@ from ebs_failover.testing import (
 )
 from tests import template_specs as ros
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yml"
-EVENTS = ROOT / "events"
+from .helpers import (
+    EVENTS,
+    ROOT,
+    demo,
+    only,
+    resources,
+    sample_values,
+    stack,
+    template,
+    trigger,
+)
 
 #: Environment variables the template must set (the rest of config.VARIABLES is optional).
 REQUIRED_ENV = frozenset(
@@ -75,62 +80,6 @@ MNS_OPERATIONS = ((("POST", re.compile(r"^/topics/[^/?]+/messages$")), "PublishM
 ACTING = frozenset({"failed_over", "already_failed_over", "dry_run"})
 
 STS_KEY, STS_SECRET, STS_TOKEN = "STS.fc-role", "Sup3rS3cretValue-9f8e7d", "STS-token-value-1a2b3c4d5e"
-
-
-@cache
-def template() -> dict[str, Any]:
-    # safe_load: the template must not need the short tags (!Ref, !Sub) a plain YAML reader rejects.
-    loaded = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-@cache
-def demo() -> dict[str, Any]:
-    """The demo's configuration and seed: the sample deployment the live runs use."""
-    loaded = json.loads((EVENTS / "config.json").read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-def pair_ids(targets_json: str, prefix: str = "pair-") -> list[str]:
-    """What an operator passes as ReplicaPairIds (``prefix`` ``pg-``: as ReplicaGroupIds): every pair
-    (group) id in FAILOVER_TARGETS."""
-    pairs: list[str] = []
-    for value in json.loads(targets_json).values():
-        for pair in [value] if isinstance(value, str) else value:
-            if pair not in pairs and pair.startswith(prefix):
-                pairs.append(pair)
-    return pairs
-
-
-def sample_values(failover_region: str = "") -> dict[str, str]:
-    env = demo()["env"]
-    return {
-        "FailoverTargets": env["FAILOVER_TARGETS"],
-        "ReplicaPairIds": ",".join(pair_ids(env["FAILOVER_TARGETS"])),
-        "ReplicaGroupIds": ",".join(pair_ids(env["FAILOVER_TARGETS"], "pg-")),
-        "FailoverMode": "live",
-        "FailoverRegion": failover_region,
-        "CodeBucket": "ebs-failover-code",
-        "CodeObject": "ebs-failover-0.1.0.zip",
-        "CallbackToken": env.get("CALLBACK_TOKEN") or "a-callback-token-of-some-length",
-    }
-
-
-def stack(failover_region: str = "", **values: str) -> ros.Stack:
-    """The template resolved for the sample deployment, in the demo's standby region."""
-    standby = demo()["env"]["FAILOVER_REGION"]
-    return ros.Stack(template(), {**sample_values(failover_region), **values}, region=standby)
-
-
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
-
-
-def only(kind: str) -> str:
-    [name] = resources(kind)
-    return name
 
 
 def statements(evaluated: ros.Stack) -> list[dict[str, Any]]:
@@ -597,16 +546,6 @@ def test_no_wildcard_action_and_a_wildcard_resource_only_where_unverified() -> N
 
 
 # -- triggers, retries, outputs ---------------------------------------------------------------------
-
-
-def trigger(kind: str) -> dict[str, Any]:
-    [props] = [
-        r["Properties"]
-        for r in resources("ALIYUN::FC3::Trigger").values()
-        if r["Properties"]["TriggerType"] == kind
-    ]
-    assert isinstance(props, dict)
-    return props
 
 
 def test_the_http_trigger_takes_cloudmonitor_posts() -> None:

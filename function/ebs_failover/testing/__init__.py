@@ -13,11 +13,14 @@ against the same fake::
     with FakeEbsServer() as server:       # the same fake on 127.0.0.1
         Config(endpoint=server.endpoint, protocol="http", ...)
 
-Layout (moto's), imports in one direction: mounting (``_mock`` through
-``responses``, ``_server`` on a socket) → the service (``_service``: backends,
-credentials, faults, the call log) → protocol (``_wire``, ``_auth``) → state
-(``_models``, the status machine, and ``_drills``); the errors it answers with are documented in
-``_exceptions``.
+Layout (moto's): what every fake shares in ``_core/`` (``http``: the loopback server and injected
+faults; ``auth``: ACS3 signatures and credentials; ``errors``: the gateway's error answers;
+``faults``: fault plans and quotas), then one package per service: ``ebs/``, ``mns/``,
+``eventbridge/``, ``fc/`` (with ``context``, FC's runtime context) and ``robots/``. In each,
+imports go one way: mounting (``ebs.mock`` through ``responses``, ``*.server`` on a socket) → the
+service (``ebs.service``: backends, credentials, faults, the call log) → protocol
+(``ebs.responses``) → state (``ebs.models``: one backend of resource mixins, pairs, groups and drills,
+sharing one state and lock, as moto's EC2 backend does).
 """
 
 from __future__ import annotations
@@ -26,17 +29,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._auth import DEFAULT_ACCOUNT_ID, Credential
-    from ._context import FcContext, FcCredentials, FcFunction, FcTracing
-    from ._drills import DRILL_STATUSES, Drill, DrillDisk, DrillOperation, Drills
-    from ._eventbridge import FakeEventBridgeServer
-    from ._faults import Fault, FaultPlan, Quota
-    from ._fc import FakeFcServer, FcCall, FcInvocation
-    from ._http import PROXY_VARIABLES
-    from ._mns import FakeMnsServer
-    from ._mock import EBS_URL, MockEbs, mock_ebs
-    from ._models import (
+    from ._core.auth import DEFAULT_ACCOUNT_ID, Credential
+    from ._core.faults import Fault, FaultPlan, Quota
+    from ._core.http import PROXY_VARIABLES
+    from .ebs.mock import EBS_URL, MockEbs, mock_ebs
+    from .ebs.models import (
+        DRILL_STATUSES,
         PAIR_STATUSES,
+        Drill,
+        DrillDisk,
+        DrillOperation,
+        Drills,
         EbsBackend,
         Operation,
         ReplicaGroup,
@@ -44,52 +47,56 @@ if TYPE_CHECKING:
         Transition,
         Transitions,
     )
-    from ._robots import FakeRobotServer, RobotCall
-    from ._server import FakeEbsServer
-    from ._service import DEFAULT_CREDENTIAL, FakeEbs, RecordedCall
-    from ._wire import ACTIONS, API_VERSION
+    from .ebs.responses import ACTIONS, API_VERSION
+    from .ebs.server import FakeEbsServer
+    from .ebs.service import DEFAULT_CREDENTIAL, FakeEbs, RecordedCall
+    from .eventbridge.server import FakeEventBridgeServer
+    from .fc.context import FcContext, FcCredentials, FcFunction, FcTracing
+    from .fc.server import FakeFcServer, FcCall, FcInvocation
+    from .mns.server import FakeMnsServer
+    from .robots.server import FakeRobotServer, RobotCall
 
 #: Where each public name lives. Imported on first use: ``FcContext`` alone (a console-style test,
 #: ``ebs-failover run``) must not pay for the fake's signing, wire, HTTP server and models (~100 ms).
 _HOMES = {
-    "ACTIONS": "_wire",
-    "API_VERSION": "_wire",
-    "DEFAULT_ACCOUNT_ID": "_auth",
-    "DEFAULT_CREDENTIAL": "_service",
-    "DRILL_STATUSES": "_drills",
-    "EBS_URL": "_mock",
-    "PAIR_STATUSES": "_models",
-    "PROXY_VARIABLES": "_http",
-    "Credential": "_auth",
-    "Drill": "_drills",
-    "DrillDisk": "_drills",
-    "DrillOperation": "_drills",
-    "Drills": "_drills",
-    "EbsBackend": "_models",
-    "FakeEbs": "_service",
-    "FakeEbsServer": "_server",
-    "FakeEventBridgeServer": "_eventbridge",
-    "FakeFcServer": "_fc",
-    "FakeMnsServer": "_mns",
-    "FakeRobotServer": "_robots",
-    "FcCall": "_fc",
-    "FcContext": "_context",
-    "FcCredentials": "_context",
-    "FcFunction": "_context",
-    "FcInvocation": "_fc",
-    "FcTracing": "_context",
-    "Fault": "_faults",
-    "FaultPlan": "_faults",
-    "MockEbs": "_mock",
-    "Operation": "_models",
-    "Quota": "_faults",
-    "RecordedCall": "_service",
-    "RobotCall": "_robots",
-    "ReplicaGroup": "_models",
-    "ReplicaPair": "_models",
-    "Transition": "_models",
-    "Transitions": "_models",
-    "mock_ebs": "_mock",
+    "ACTIONS": "ebs.responses",
+    "API_VERSION": "ebs.responses",
+    "DEFAULT_ACCOUNT_ID": "_core.auth",
+    "DEFAULT_CREDENTIAL": "ebs.service",
+    "DRILL_STATUSES": "ebs.models",
+    "EBS_URL": "ebs.mock",
+    "PAIR_STATUSES": "ebs.models",
+    "PROXY_VARIABLES": "_core.http",
+    "Credential": "_core.auth",
+    "Drill": "ebs.models",
+    "DrillDisk": "ebs.models",
+    "DrillOperation": "ebs.models",
+    "Drills": "ebs.models",
+    "EbsBackend": "ebs.models",
+    "FakeEbs": "ebs.service",
+    "FakeEbsServer": "ebs.server",
+    "FakeEventBridgeServer": "eventbridge.server",
+    "FakeFcServer": "fc.server",
+    "FakeMnsServer": "mns.server",
+    "FakeRobotServer": "robots.server",
+    "FcCall": "fc.server",
+    "FcContext": "fc.context",
+    "FcCredentials": "fc.context",
+    "FcFunction": "fc.context",
+    "FcInvocation": "fc.server",
+    "FcTracing": "fc.context",
+    "Fault": "_core.faults",
+    "FaultPlan": "_core.faults",
+    "MockEbs": "ebs.mock",
+    "Operation": "ebs.models",
+    "Quota": "_core.faults",
+    "RecordedCall": "ebs.service",
+    "RobotCall": "robots.server",
+    "ReplicaGroup": "ebs.models",
+    "ReplicaPair": "ebs.models",
+    "Transition": "ebs.models",
+    "Transitions": "ebs.models",
+    "mock_ebs": "ebs.mock",
 }
 
 __all__ = [

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._service import DEFAULT_CREDENTIAL, FakeEbs
-from ._wire import WireRequest
+from ebs_failover.testing.ebs.responses import WireRequest
+from ebs_failover.testing.ebs.service import DEFAULT_CREDENTIAL, FakeEbs
 
 if TYPE_CHECKING:
     import requests

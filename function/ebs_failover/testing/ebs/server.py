@@ -27,9 +27,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from ._http import LocalServer, QuietHandler
-from ._service import FakeEbs
-from ._wire import WireRequest
+from ebs_failover.testing._core.http import LocalServer, QuietHandler
+from ebs_failover.testing.ebs.responses import WireRequest
+from ebs_failover.testing.ebs.service import FakeEbs
 
 __all__ = ["FakeEbsServer"]
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from ._auth import CredentialStore, verify_acs3
-from ._exceptions import (
-    EbsApiError,
+from ebs_failover.testing._core.auth import CredentialStore, verify_acs3
+from ebs_failover.testing._core.errors import (
+    ApiError,
     InjectedError,
     InvalidActionNotFound,
     InvalidParameter,
@@ -31,8 +31,8 @@ from ._exceptions import (
     MissingParameter,
     Throttling,
 )
-from ._faults import Fault, FaultPlan, Quota
-from ._models import EbsBackend
+from ebs_failover.testing._core.faults import Fault, FaultPlan, Quota
+from ebs_failover.testing.ebs.models import EbsBackend
 
 __all__ = ["ACTIONS", "API_VERSION", "Answer", "WireRequest", "WireResponse", "dispatch"]
 
@@ -327,28 +327,28 @@ def _describe_groups(backend: EbsBackend, p: Params) -> dict[str, Any]:
 
 
 def _start_pair_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
-    drill = backend.drills.start_pair(
+    drill = backend.start_pair_drill(
         region=p.region(), pair_id=p.resource_id("PairId"), client_token=p.client_token()
     )
     return {"DrillId": drill.drill_id}
 
 
 def _start_group_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
-    drill = backend.drills.start_group(
+    drill = backend.start_group_drill(
         region=p.region(), group_id=p.resource_id("GroupId"), client_token=p.client_token()
     )
     return {"DrillId": drill.drill_id}
 
 
 def _clear_pair_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
-    backend.drills.clear_pair(
+    backend.clear_pair_drill(
         region=p.region(), pair_id=p.resource_id("PairId"), drill_id=p.resource_id("DrillId")
     )
     return {}
 
 
 def _clear_group_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
-    backend.drills.clear_group(
+    backend.clear_group_drill(
         region=p.region(), group_id=p.resource_id("GroupId"), drill_id=p.resource_id("DrillId")
     )
     return {}
@@ -357,7 +357,7 @@ def _clear_group_drill(backend: EbsBackend, p: Params) -> dict[str, Any]:
 def _describe_pair_drills(backend: EbsBackend, p: Params) -> dict[str, Any]:
     region = p.region()
     page = _Page.from_params(p)
-    found = backend.drills.describe_pair(
+    found = backend.describe_pair_drills(
         region=region, pair_id=p.resource_id("PairId"), drill_id=p.optional("DrillId") or None
     )
     return page.render(found, "Drills")
@@ -366,7 +366,7 @@ def _describe_pair_drills(backend: EbsBackend, p: Params) -> dict[str, Any]:
 def _describe_group_drills(backend: EbsBackend, p: Params) -> dict[str, Any]:
     region = p.region()
     page = _Page.from_params(p)
-    found = backend.drills.describe_group(
+    found = backend.describe_group_drills(
         region=region, group_id=p.resource_id("GroupId"), drill_id=p.optional("DrillId") or None
     )
     return page.render(found, "Drills")
@@ -514,7 +514,7 @@ def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
             )
         body.setdefault("RequestId", request_id)
         return Answer(_json(200, body, body["RequestId"]), fault), exchange
-    except EbsApiError as error:
+    except ApiError as error:
         response = _error(fake, request, request_id, error)
         if error.retry_after is not None:
             response.headers["x-acs-retry-after"] = str(error.retry_after)
@@ -540,7 +540,7 @@ def _json(status: int, body: dict[str, Any], request_id: str) -> WireResponse:
     )
 
 
-def _error(fake: Service, request: WireRequest, request_id: str, error: EbsApiError) -> WireResponse:
+def _error(fake: Service, request: WireRequest, request_id: str, error: ApiError) -> WireResponse:
     body = {
         "RequestId": request_id,
         "HostId": request.host,

@@ -59,19 +59,30 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from ._auth import Credential, CredentialStore, verify_acs3
-from ._exceptions import EbsApiError
-from ._http import InjectedFaults, LocalServer, QuietHandler, ServiceError
+from ebs_failover.testing._core.auth import Credential, CredentialStore, verify_acs3
+from ebs_failover.testing._core.errors import ApiError
+from ebs_failover.testing._core.http import InjectedFaults, LocalServer, QuietHandler
+from ebs_failover.testing.fc.models import (
+    CLOCK_SKEW_SECONDS,
+    DUPLICATE_TASK_CODE,
+    FC2_API_VERSION,
+    FC3_API_VERSION,
+    TASK_ID,
+    FcCall,
+    FcError,
+    FcFunctionSpec,
+    FcInvocation,
+    Handler,
+    Route,
+)
+from ebs_failover.testing.fc.responses import claimed_key, encode_result, error_json, new_request_id, route_of
 
 __all__ = [
     "DUPLICATE_TASK_CODE",
@@ -83,80 +94,6 @@ __all__ = [
     "FcFunctionSpec",
     "FcInvocation",
 ]
-
-FC3_API_VERSION = "2023-03-30"
-FC2_API_VERSION = "2016-08-15"
-#: The code of the 409 answering a repeated async task id ([Unverified]: FC documents the 409, not a code).
-DUPLICATE_TASK_CODE = "AsyncTaskAlreadyExists"
-
-_FC3_PATH = re.compile(rf"^/{FC3_API_VERSION}/functions/(?P<function>[^/]+)/invocations$")
-_FC2_PATH = re.compile(
-    rf"^/{FC2_API_VERSION}/services/(?P<service>[^/.]+)(?:\.(?P<qualifier>[^/]+))?"
-    r"/functions/(?P<function>[^/]+)/invocations$"
-)
-#: FC's rule for an async task id: a letter or underscore first, [A-Za-z0-9_-], at most 128 characters.
-_TASK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-_CLOCK_SKEW_SECONDS = 15 * 60
-
-
-@dataclass(frozen=True)
-class FcInvocation:
-    """One invoke FC accepted: ``api`` is ``"3.0"`` or ``"2.0"`` (``service`` None for 3.0)."""
-
-    api: str
-    function: str
-    service: str | None
-    qualifier: str | None
-    invocation_type: str
-    task_id: str | None
-    payload: bytes
-    request_id: str
-    access_key_id: str
-
-
-@dataclass(frozen=True)
-class FcCall:
-    """One request as the fake saw it, answered or refused."""
-
-    method: str
-    path: str
-    api: str | None
-    function: str | None
-    service: str | None
-    qualifier: str | None
-    invocation_type: str | None
-    task_id: str | None
-    access_key_id: str | None
-    status: int
-    code: str | None
-    request_id: str
-
-
-#: A function's code: given the invocation, returns its result (bytes, str or JSON-able) or raises.
-Handler = Callable[[FcInvocation], Any]
-
-
-@dataclass
-class FcFunctionSpec:
-    """A deployed function: what a synchronous invoke runs, and which qualifiers exist."""
-
-    name: str
-    service: str | None = None
-    handler: Handler | None = None
-    result: Any = None
-    qualifiers: frozenset[str] = field(default_factory=lambda: frozenset({"LATEST"}))
-
-
-class FcError(ServiceError):
-    """An FC error answer: HTTP ``status``, ``code``, ``message``."""
-
-
-@dataclass(frozen=True)
-class _Route:
-    api: str
-    function: str
-    service: str | None
-    qualifier: str | None
 
 
 class FakeFcServer(LocalServer):
@@ -231,13 +168,13 @@ class FakeFcServer(LocalServer):
 
         ``headers`` must have lower-case names. Raises nothing: errors are answers.
         """
-        request_id = _new_request_id()
-        route = _route(method, path)
+        request_id = new_request_id()
+        route = route_of(method, path)
         api = route.api if route else None
         task_header = "x-fc-async-task-id" if api == "3.0" else "x-fc-stateful-async-invocation-id"
         invocation_type = headers.get("x-fc-invocation-type")
         task_id = headers.get(task_header)
-        access_key_id = _claimed_key(headers.get("authorization", ""))
+        access_key_id = claimed_key(headers.get("authorization", ""))
         answer_headers = {"x-fc-request-id": request_id}
         code: str | None = None
         try:
@@ -252,7 +189,7 @@ class FakeFcServer(LocalServer):
         except FcError as error:
             status, code = error.status, error.code
             answer_headers["Content-Type"] = "application/json"
-            answer = _error_json(api, error, request_id)
+            answer = error_json(api, error, request_id)
         self._record(
             FcCall(
                 method,
@@ -281,7 +218,7 @@ class FakeFcServer(LocalServer):
             raise FcError(fault.status, fault.code, fault.message)
 
     def _authenticate(
-        self, route: _Route, method: str, path: str, headers: Mapping[str, str], body: bytes
+        self, route: Route, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> str:
         if route.api == "2.0":
             return self._verify_fc2(method, path, headers)
@@ -291,7 +228,7 @@ class FakeFcServer(LocalServer):
             raise FcError(400, "InvalidAction", "Specified action is not valid.")
         try:
             credential = verify_acs3(method, path, headers, body, self._credentials, self.clock)
-        except EbsApiError as refused:  # the gateway's checks, shared with the fake EBS
+        except ApiError as refused:  # the gateway's checks, shared with the fake EBS
             raise FcError(refused.status, refused.code, refused.message) from None
         return credential.access_key_id
 
@@ -337,14 +274,14 @@ class FakeFcServer(LocalServer):
             sent_at = parsedate_to_datetime(headers.get("date", "")).timestamp()
         except (TypeError, ValueError):
             raise FcError(403, "SignatureNotMatch", "The Date header is missing or malformed.") from None
-        if abs(self.clock() - sent_at) > _CLOCK_SKEW_SECONDS:
+        if abs(self.clock() - sent_at) > CLOCK_SKEW_SECONDS:
             raise FcError(
                 403, "SignatureNotMatch", "The request's Date is more than 15 minutes from FC's clock."
             )
         return key_id
 
     def _invoke(
-        self, route: _Route, headers: Mapping[str, str], body: bytes, request_id: str, access_key_id: str
+        self, route: Route, headers: Mapping[str, str], body: bytes, request_id: str, access_key_id: str
     ) -> tuple[int, dict[str, str], bytes]:
         invocation_type = headers.get("x-fc-invocation-type") or "Sync"
         if invocation_type not in ("Sync", "Async"):
@@ -356,7 +293,7 @@ class FakeFcServer(LocalServer):
             raise FcError(404, "AliasNotFound", f"alias '{qualifier}' of {owner} does not exist")
         task_header = "x-fc-async-task-id" if route.api == "3.0" else "x-fc-stateful-async-invocation-id"
         task_id = headers.get(task_header)
-        if task_id is not None and not _TASK_ID.match(task_id):
+        if task_id is not None and not TASK_ID.match(task_id):
             raise FcError(400, "InvalidArgument", f"{task_header} {task_id!r} breaks the naming rule")
         invocation = FcInvocation(
             route.api,
@@ -391,9 +328,9 @@ class FakeFcServer(LocalServer):
                 {"x-fc-error-type": "UnhandledInvocationError", "Content-Type": "application/json"},
                 json.dumps(raised).encode(),
             )
-        return 200, {"Content-Type": "application/octet-stream"}, _encode(result)
+        return 200, {"Content-Type": "application/octet-stream"}, encode_result(result)
 
-    def _function(self, route: _Route) -> FcFunctionSpec:
+    def _function(self, route: Route) -> FcFunctionSpec:
         with self._lock:
             spec = self._functions.get((route.service, route.function))
             service_known = route.service is None or any(s == route.service for s, _ in self._functions)
@@ -402,51 +339,6 @@ class FakeFcServer(LocalServer):
         if not service_known:
             raise FcError(404, "ServiceNotFound", f"service '{route.service}' does not exist")
         raise FcError(404, "FunctionNotFound", f"function '{route.function}' does not exist")
-
-
-def _route(method: str, path: str) -> _Route | None:
-    """Which invoke a request is, from its method and path (None: neither API's invoke)."""
-    if method != "POST":
-        return None
-    parts = urlsplit(path)
-    resource = unquote(parts.path)
-    if match := _FC3_PATH.match(resource):
-        qualifier = parse_qs(parts.query).get("qualifier", [None])[0]
-        return _Route("3.0", match["function"], None, qualifier)
-    if match := _FC2_PATH.match(resource):
-        return _Route("2.0", match["function"], match["service"], match["qualifier"])
-    return None
-
-
-def _encode(result: Any) -> bytes:
-    if isinstance(result, bytes):
-        return result
-    if isinstance(result, str):
-        return result.encode("utf-8")
-    return json.dumps(result, ensure_ascii=False).encode("utf-8")
-
-
-def _claimed_key(authorization: str) -> str | None:
-    """The AccessKeyId an ``Authorization`` header claims, ACS3 or FC 2.0's (verified or not)."""
-    scheme, _, rest = authorization.partition(" ")
-    if scheme == "FC":
-        return rest.partition(":")[0] or None
-    for part in rest.split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "Credential":
-            return value or None
-    return None
-
-
-def _error_json(api: str | None, error: FcError, request_id: str) -> bytes:
-    if api == "2.0":
-        return json.dumps({"ErrorCode": error.code, "ErrorMessage": error.message}).encode()
-    return json.dumps({"Code": error.code, "Message": error.message, "RequestId": request_id}).encode()
-
-
-def _new_request_id() -> str:
-    """A request id shaped like FC 3.0's (``1-64e70cf1-5cbef92ea8fc8c42899cf5d1``)."""
-    return f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
 
 
 def _handler_for(server: FakeFcServer) -> type[QuietHandler]:

@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._auth import DEFAULT_ACCOUNT_ID, Credential, CredentialStore
-from ._drills import Drills
-from ._exceptions import EbsApiError
-from ._faults import FaultPlan, Quota
-from ._models import EbsBackend, Operation, ReplicaGroup, ReplicaPair, Transitions
-from ._wire import Answer, WireRequest, dispatch
+from ebs_failover.testing._core.auth import DEFAULT_ACCOUNT_ID, Credential, CredentialStore
+from ebs_failover.testing._core.errors import ApiError
+from ebs_failover.testing._core.faults import FaultPlan, Quota
+from ebs_failover.testing.ebs.models import (
+    Drills,
+    EbsBackend,
+    Operation,
+    ReplicaGroup,
+    ReplicaPair,
+    Transitions,
+)
+from ebs_failover.testing.ebs.responses import Answer, WireRequest, dispatch
 
 __all__ = ["DEFAULT_CREDENTIAL", "FakeEbs", "RecordedCall"]
 
@@ -283,7 +289,7 @@ class FakeEbs:
         """Run one entry's seeding; an API refusal becomes a ``ValueError`` naming the entry."""
         try:
             return seed(spec)
-        except EbsApiError as error:
+        except ApiError as error:
             raise ValueError(f"seed {where}: {error.code}: {error.message}") from None
 
     def _seed_pair(self, spec: Mapping[str, Any]) -> str:
@@ -326,7 +332,7 @@ class FakeEbs:
         if "LastRecoverPoint" in spec:
             backend.replicate(pair_id, at=spec["LastRecoverPoint"])
         for drill in spec.get("Drills", []):
-            backend.drills.seed(pair, drill)
+            backend.seed_drill(pair, drill)
         # Seeding sets the scene; it is not traffic a test should count.
         del backend.operations[operations_before:]
         return pair_id
@@ -364,7 +370,7 @@ class FakeEbs:
         if "LastRecoverPoint" in spec:
             backend.replicate(group_id, at=spec["LastRecoverPoint"])
         for drill in spec.get("Drills", []):
-            backend.drills.seed(backend.groups[group_id], drill)
+            backend.seed_drill(backend.groups[group_id], drill)
         del backend.operations[operations_before:]
         return group_id
 

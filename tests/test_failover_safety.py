@@ -1,4 +1,5 @@
-"""Issue 14: the one irreversible action, tried the way incidents go. One test per reproduced defect.
+"""Failover safety: when the handler acts, refuses or reports a failover unverified; the one irreversible
+action, tried the way incidents go (issue 14). One test per reproduced defect.
 
 Every test runs the real handler and SDK against the fake EBS; each failed on the code before the fix.
 """
@@ -9,30 +10,30 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ebs_failover.errors import TransientFailure
 from ebs_failover.handler import handler
-from ebs_failover.testing import FakeEbs, FakeEbsServer, FcContext, FcCredentials, FcFunction
+from ebs_failover.testing import FakeEbs, FakeEbsServer
 
 from .conftest import PRIMARY, STANDBY, live_settings, mounted, seed_pair
+from .helpers import (
+    APP_DISK,
+    APP_INSTANCE,
+    APP_PAIR,
+    DB_DISK,
+    DB_PAIR,
+    DESCRIBE,
+    FAILOVER,
+    alarm,
+    demo_fake,
+    disk_event,
+    fc_context,
+)
 
-DB_PAIR, APP_PAIR = "pair-cn-demo0db01", "pair-cn-demo0app01"
-DB_DISK, APP_DISK, APP_INSTANCE = "d-bp1demo0primary01", "d-bp1demo0app0data1", "i-bp1demo0app01"
 TARGETS = {DB_DISK: DB_PAIR, APP_INSTANCE: [APP_PAIR]}
-EVENTS = Path(__file__).resolve().parent.parent / "events"
-KEY, SECRET = "STS.fc-role", "Trust-Secret-Value-5a6b7c"
-DESCRIBE, FAILOVER = "DescribeDiskReplicaPairs", "FailoverDiskReplicaPair"
-
-
-def _fake(*pairs: dict[str, Any]) -> FakeEbs:
-    fake = FakeEbs(seed=5)
-    fake.register_credential(KEY, SECRET)
-    fake.load_seed({"pairs": list(pairs) or [seed_pair(DB_PAIR, DB_DISK), seed_pair(APP_PAIR, APP_DISK)]})
-    return fake
 
 
 @pytest.fixture
@@ -53,56 +54,14 @@ def mount(request: pytest.FixtureRequest, settings: pytest.MonkeyPatch) -> Mount
 
 @pytest.fixture
 def fake(mount: Mount) -> Iterator[FakeEbs]:
-    fake = _fake()
+    fake = demo_fake()
     with mount(fake):
         yield fake
-
-
-def _context(timeout: int = 30, request_id: str = "req-1") -> FcContext:
-    return FcContext(
-        request_id=request_id,
-        function=FcFunction(timeout=timeout),
-        credentials=FcCredentials(KEY, SECRET, ""),
-        region=STANDBY,
-    )
 
 
 def manual(pair: str = DB_PAIR, key: str = "INC-7") -> bytes:
     body = {"action": "failover", "replicaPairId": pair, "reason": "primary down", "idempotencyKey": key}
     return json.dumps(body).encode()
-
-
-def alarm(
-    dimensions: str = f"diskId={DB_DISK}",
-    *,
-    at: float | None = None,
-    level: str = "CRITICAL",
-    trans: str = "t-1",
-) -> bytes:
-    """A CloudMonitor callback (form), alerting now unless ``at`` says otherwise."""
-    millis = int((time.time() if at is None else at) * 1000)
-    fields = [
-        "alertName=iops",
-        "alertState=ALERT",
-        *([f"triggerLevel={level}"] if level else []),
-        "metricName=DiskIOPS",
-        "ruleId=rule-7",
-        f"timestamp={millis}",
-        f"dimensions={{userId=1,+{dimensions}}}",
-        f"transId={trans}",
-    ]
-    return "&".join(fields).encode()
-
-
-def disk_event(disk: str, instance: str) -> bytes:
-    """EventBridge's ebs:Disk:DiskIOHang on ``disk``, attached to ``instance``, happening now."""
-    event = json.loads((EVENTS / "eventbridge-ebs-diskiohang.json").read_text())
-    event["id"] = f"iohang-{disk}"
-    event["subject"] = f"acs.ebs:{PRIMARY}:1234567890123456:{disk}"
-    event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    event["data"]["resourceId"] = disk
-    event["data"]["extraAttributes"]["EcsInstanceId"] = instance
-    return json.dumps(event).encode()
 
 
 def _targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -122,8 +81,8 @@ def _fail_back(fake: FakeEbs, pair: str, *, reverse: bool, finish: bool = True) 
 
 def test_an_accepted_failover_that_ends_in_failover_failed_is_failed_on_every_delivery(fake: FakeEbs) -> None:
     fake.transitions.set("failovering", "describes", times=1, fail=True)
-    first = handler(manual(), _context())
-    again = handler(manual(), _context(request_id="redelivery"))
+    first = handler(manual(), fc_context())
+    again = handler(manual(), fc_context(request_id="redelivery"))
     for result in (first, again):
         target = _targets(result)[DB_PAIR]
         assert (result["data"]["outcome"], target["status_after"]) == ("failed", "failover_failed")
@@ -137,7 +96,7 @@ def test_a_failover_still_in_progress_when_the_window_ends_is_reported_unverifie
 ) -> None:
     settings.setenv("FAILOVER_VERIFY_SECONDS", "1")
     fake.transitions.set("failovering", "manual")  # EBS is slow to finish today
-    target = _targets(handler(manual(), _context()))[DB_PAIR]
+    target = _targets(handler(manual(), fc_context()))[DB_PAIR]
     assert (target["outcome"], target["verified"], target["status_after"]) == (
         "failed_over",
         False,
@@ -153,7 +112,8 @@ def test_the_watch_of_a_slow_failover_ends_with_the_budget_saying_what_it_saw(
     """A verification window longer than the time left: the watch stops at the deadline, still reporting
     the status it saw (not a failed look at the budget's end)."""
     fake.transitions.set("failovering", "manual")
-    target = _targets(handler(manual(), _context(timeout=4)))[DB_PAIR]  # 3 s after the 1 s margin; window 5 s
+    # 3 s after the 1 s margin; window 5 s
+    target = _targets(handler(manual(), fc_context(timeout=4)))[DB_PAIR]
     assert (target["outcome"], target["verified"], target["status_after"]) == (
         "failed_over",
         False,
@@ -166,11 +126,11 @@ def test_the_watch_of_a_slow_failover_ends_with_the_budget_saying_what_it_saw(
 
 
 def test_an_identity_reused_after_a_fail_back_is_failed_not_failed_over(fake: FakeEbs) -> None:
-    assert handler(manual(key="INC-7"), _context())["data"]["outcome"] == "failed_over"
+    assert handler(manual(key="INC-7"), fc_context())["data"]["outcome"] == "failed_over"
     _fail_back(fake, DB_PAIR, reverse=False)  # undo: failovered -> stopped, the original direction
     fake.backend().start_pair(region=PRIMARY, pair_id=DB_PAIR)
     assert fake.pair(DB_PAIR).status == "normal"
-    result = handler(manual(key="INC-7"), _context(request_id="next-incident"))
+    result = handler(manual(key="INC-7"), fc_context(request_id="next-incident"))
     target = _targets(result)[DB_PAIR]
     assert result["data"]["outcome"] == "failed"
     assert target["status_after"] == "normal"
@@ -181,18 +141,18 @@ def test_an_identity_reused_after_a_fail_back_is_failed_not_failed_over(fake: Fa
 def test_a_replayed_answer_is_failed_even_with_a_window_shorter_than_the_grace(
     fake: FakeEbs, settings: pytest.MonkeyPatch
 ) -> None:
-    assert handler(manual(key="INC-8"), _context())["data"]["outcome"] == "failed_over"
+    assert handler(manual(key="INC-8"), fc_context())["data"]["outcome"] == "failed_over"
     _fail_back(fake, DB_PAIR, reverse=False)
     fake.backend().start_pair(region=PRIMARY, pair_id=DB_PAIR)
     settings.setenv("FAILOVER_VERIFY_SECONDS", "0")  # one look only
-    target = _targets(handler(manual(key="INC-8"), _context(request_id="again")))[DB_PAIR]
+    target = _targets(handler(manual(key="INC-8"), fc_context(request_id="again")))[DB_PAIR]
     assert (target["outcome"], target["status_after"]) == ("failed", "normal")
     assert target.get("verified") is not True
 
 
 def test_a_disk_alarm_that_names_the_instance_too_fails_over_only_that_disks_pair(fake: FakeEbs) -> None:
     """The alarm is about the disk; the instance beside it is where it is attached."""
-    result = handler(alarm(f"instanceId={APP_INSTANCE},+diskId={DB_DISK}"), _context())
+    result = handler(alarm(f"instanceId={APP_INSTANCE},+diskId={DB_DISK}"), fc_context())
     assert {pair: t["outcome"] for pair, t in _targets(result).items()} == {
         DB_PAIR: "failed_over",
         APP_PAIR: "ignored",
@@ -212,9 +172,9 @@ def test_a_disk_alarm_that_names_the_instance_too_fails_over_only_that_disks_pai
     ids=["created", "stopped-before-first-sync"],
 )
 def test_a_pair_whose_secondary_holds_no_data_is_refused(mount: Mount, pair: dict[str, Any]) -> None:
-    fake = _fake(pair)
+    fake = demo_fake(pair)
     with mount(fake):
-        result = handler(manual(), _context())
+        result = handler(manual(), fc_context())
     target = _targets(result)[DB_PAIR]
     assert (result["data"]["outcome"], target["outcome"]) == ("refused", "refused")
     assert "no recovery point" in target["hint"]
@@ -236,10 +196,10 @@ def test_a_pair_whose_secondary_holds_no_data_is_refused(mount: Mount, pair: dic
 def test_an_alarm_during_or_after_a_fail_back_is_refused(
     mount: Mount, reverse: bool, finish: bool, why: str
 ) -> None:
-    fake = _fake(seed_pair(DB_PAIR, DB_DISK, "failovered"))
+    fake = demo_fake(seed_pair(DB_PAIR, DB_DISK, "failovered"))
     _fail_back(fake, DB_PAIR, reverse=reverse, finish=finish)
     with mount(fake):
-        result = handler(alarm(), _context())  # the detached old primary's IOPS alarm fires
+        result = handler(alarm(), fc_context())  # the detached old primary's IOPS alarm fires
     target = _targets(result)[DB_PAIR]
     assert (result["data"]["outcome"], target["outcome"]) == ("refused", "refused")
     assert why in target["hint"]
@@ -251,9 +211,9 @@ def test_data_loss_over_the_limit_is_refused_unless_an_operator_asks(
     mount: Mount, settings: pytest.MonkeyPatch, by_operator: bool, outcome: str
 ) -> None:
     settings.setenv("FAILOVER_MAX_DATA_LOSS", "600")
-    fake = _fake({**seed_pair(DB_PAIR, DB_DISK), "LastRecoverPoint": int(time.time()) - 3600})
+    fake = demo_fake({**seed_pair(DB_PAIR, DB_DISK), "LastRecoverPoint": int(time.time()) - 3600})
     with mount(fake):
-        result = handler(manual() if by_operator else alarm(), _context())
+        result = handler(manual() if by_operator else alarm(), fc_context())
     target = _targets(result)[DB_PAIR]
     assert target["outcome"] == outcome
     assert 3590 <= target["data_loss_seconds"] <= 3700
@@ -262,10 +222,10 @@ def test_data_loss_over_the_limit_is_refused_unless_an_operator_asks(
 
 
 def test_an_operator_may_fail_over_a_stopped_pair_that_holds_a_recovery_point(mount: Mount) -> None:
-    fake = _fake(seed_pair(DB_PAIR, DB_DISK, "stopped"))
+    fake = demo_fake(seed_pair(DB_PAIR, DB_DISK, "stopped"))
     with mount(fake):
-        assert handler(alarm(), _context())["data"]["outcome"] == "refused"
-        assert handler(manual(), _context())["data"]["outcome"] == "failed_over"
+        assert handler(alarm(), fc_context())["data"]["outcome"] == "refused"
+        assert handler(manual(), fc_context())["data"]["outcome"] == "failed_over"
     assert fake.pair(DB_PAIR).status == "failovered"
 
 
@@ -273,7 +233,7 @@ def test_an_operator_may_fail_over_a_stopped_pair_that_holds_a_recovery_point(mo
 
 
 def test_a_disk_event_on_another_disk_of_a_configured_instance_fails_nothing_over(fake: FakeEbs) -> None:
-    result = handler(disk_event("d-bp1scratch000001", APP_INSTANCE), _context())
+    result = handler(disk_event("d-bp1scratch000001", APP_INSTANCE), fc_context())
     target = _targets(result)[APP_PAIR]
     assert (result["data"]["outcome"], target["outcome"]) == ("ignored", "ignored")
     assert "d-bp1scratch000001" in target["hint"]
@@ -281,7 +241,7 @@ def test_a_disk_event_on_another_disk_of_a_configured_instance_fails_nothing_ove
 
 
 def test_a_disk_event_on_the_instances_source_disk_fails_that_pair_over(fake: FakeEbs) -> None:
-    result = handler(disk_event(APP_DISK, APP_INSTANCE), _context())
+    result = handler(disk_event(APP_DISK, APP_INSTANCE), fc_context())
     assert _targets(result)[APP_PAIR]["outcome"] == "failed_over"
     assert fake.pair(APP_PAIR).status == "failovered"
 
@@ -291,9 +251,9 @@ def test_an_alarm_on_a_disk_that_is_the_pairs_secondary_does_nothing(
 ) -> None:
     standby_disk = "d-uf6demo0standby1"
     settings.setenv("FAILOVER_TARGETS", json.dumps({standby_disk: DB_PAIR}))  # mapped by its secondary
-    fake = _fake({**seed_pair(DB_PAIR, DB_DISK), "DestinationDiskId": standby_disk})
+    fake = demo_fake({**seed_pair(DB_PAIR, DB_DISK), "DestinationDiskId": standby_disk})
     with mount(fake):
-        result = handler(alarm(f"diskId={standby_disk}"), _context())
+        result = handler(alarm(f"diskId={standby_disk}"), fc_context())
     target = _targets(result)[DB_PAIR]
     assert (result["data"]["outcome"], target["source_disk_id"]) == ("ignored", DB_DISK)
     assert fake.calls_for(FAILOVER) == []
@@ -304,7 +264,7 @@ def test_an_alarm_on_a_disk_that_is_the_pairs_secondary_does_nothing(
 
 def test_an_alarm_from_hours_ago_is_refused_as_stale(fake: FakeEbs, settings: pytest.MonkeyPatch) -> None:
     settings.delenv("FAILOVER_MAX_EVENT_AGE")  # the default: an hour
-    result = handler(alarm(at=time.time() - 7200), _context())
+    result = handler(alarm(at=time.time() - 7200), fc_context())
     assert result["data"]["outcome"] == "refused"
     assert "stale" in result["data"]["reason"]
     assert "FAILOVER_MAX_EVENT_AGE 3600 s" in result["data"]["reason"]
@@ -328,7 +288,7 @@ def test_dry_run_finds_what_live_would_find(
     settings.setenv("FAILOVER_MODE", "dry-run")
     settings.setenv("FAILOVER_REGION", region)
     settings.setenv("FAILOVER_TARGETS", json.dumps({DB_DISK: pair}))
-    result = handler(manual(pair), _context())
+    result = handler(manual(pair), fc_context())
     target = _targets(result)[pair]
     assert (result["data"]["outcome"], target["error_code"]) == ("failed", code)
     assert fake.calls_for(FAILOVER) == []
@@ -346,7 +306,7 @@ def test_a_pair_whose_calls_keep_failing_leaves_the_others_their_time(
     fake.faults.stall(FAILOVER, times=10_000, match={"ReplicaPairId": DB_PAIR})
     event = alarm(f"instanceId={APP_INSTANCE}")
     with pytest.raises(TransientFailure) as raised:  # the first pair: FC delivers the event again
-        handler(event, _context(timeout=5))
+        handler(event, fc_context(timeout=5))
     assert raised.value.target_id == DB_PAIR
     assert fake.pair(APP_PAIR).status == "failovered"
     assert fake.pair(DB_PAIR).status == "normal"  # every attempt stalled before the fake acted
@@ -356,14 +316,14 @@ def test_a_pair_whose_calls_keep_failing_leaves_the_others_their_time(
 
 def test_a_call_that_trickles_its_answer_ends_at_the_deadline(settings: pytest.MonkeyPatch) -> None:
     """The read timeout counts idle time only: an answer a byte at a time must not hold the function."""
-    fake = _fake()
+    fake = demo_fake()
     fake.faults.trickle(DESCRIBE, seconds=30, times=10_000)
     with FakeEbsServer(fake) as server:
         settings.setenv("EBS_ENDPOINT", server.endpoint)
         settings.setenv("EBS_PROTOCOL", "http")
         started = time.monotonic()
         with pytest.raises(TransientFailure) as raised:
-            handler(manual(), _context(timeout=4))  # a 3 s budget after the 1 s margin
+            handler(manual(), fc_context(timeout=4))  # a 3 s budget after the 1 s margin
         elapsed = time.monotonic() - started
     assert raised.value.code == "RequestTimeout"
     # The 3 s budget, and a little for the process: far from the trickle's 30 s (and the function's 4 s).
@@ -378,17 +338,17 @@ def test_an_alarm_without_a_level_acts_at_min_level_info(
     fake: FakeEbs, settings: pytest.MonkeyPatch, level: str
 ) -> None:
     settings.setenv("FAILOVER_MIN_LEVEL", "INFO")
-    assert handler(alarm(level=level), _context())["data"]["outcome"] == "failed_over"
+    assert handler(alarm(level=level), fc_context())["data"]["outcome"] == "failed_over"
     settings.setenv("FAILOVER_MIN_LEVEL", "WARN")
-    assert handler(alarm(level=level, trans="t-2"), _context())["data"]["outcome"] == "ignored"
+    assert handler(alarm(level=level, trans="t-2"), fc_context())["data"]["outcome"] == "ignored"
 
 
 def test_a_level_spelled_warning_or_in_lower_case_is_understood(
     fake: FakeEbs, settings: pytest.MonkeyPatch
 ) -> None:
     settings.setenv("FAILOVER_MIN_LEVEL", "warning")
-    assert handler(alarm(level="warning"), _context())["data"]["outcome"] == "failed_over"
-    assert handler(alarm(level="info", trans="t-2"), _context())["data"]["outcome"] == "ignored"
+    assert handler(alarm(level="warning"), fc_context())["data"]["outcome"] == "failed_over"
+    assert handler(alarm(level="info", trans="t-2"), fc_context())["data"]["outcome"] == "ignored"
 
 
 @pytest.mark.parametrize(
@@ -405,7 +365,7 @@ def test_a_targets_value_no_trigger_can_match_is_a_config_error(
     fake: FakeEbs, settings: pytest.MonkeyPatch, targets: str, expected: str
 ) -> None:
     settings.setenv("FAILOVER_TARGETS", targets)
-    result = handler(manual(), _context())
+    result = handler(manual(), fc_context())
     assert result["data"]["outcome"] == "failed"
     assert result["data"]["error"] == {"code": "ConfigError", "variable": "FAILOVER_TARGETS"}
     assert expected in result["data"]["reason"]
@@ -414,7 +374,7 @@ def test_a_targets_value_no_trigger_can_match_is_a_config_error(
 
 def test_forbidden_on_describe_names_describes_permission(fake: FakeEbs) -> None:
     fake.faults.error(DESCRIBE, 403, "Forbidden", times=5)
-    target = _targets(handler(manual(), _context()))[DB_PAIR]
+    target = _targets(handler(manual(), fc_context()))[DB_PAIR]
     assert "ebs:DescribeDiskReplicaPairs" in target["hint"]
     assert "FailoverDiskReplicaPair" not in target["hint"]
 
@@ -423,7 +383,7 @@ def test_a_timeout_within_the_margin_makes_no_call_and_says_so(
     fake: FakeEbs, settings: pytest.MonkeyPatch
 ) -> None:
     settings.setenv("FAILOVER_TIME_MARGIN", "10")
-    result = handler(manual(), _context(timeout=10))
+    result = handler(manual(), fc_context(timeout=10))
     assert result["data"]["outcome"] == "failed"
     assert result["data"]["error"] == {"code": "ConfigError", "variable": "FAILOVER_TIME_MARGIN"}
     assert result["data"]["targets"] == []  # no attempt to report: none was made
@@ -440,7 +400,7 @@ def test_a_batch_of_cloud_events_is_judged_event_by_event(fake: FakeEbs) -> None
         json.loads(disk_event("d-bp1scratch000001", APP_INSTANCE)),
     )
     batch = json.dumps([db_event, scratch_event]).encode()
-    result = handler(batch, _context())
+    result = handler(batch, fc_context())
     data = result["data"]
     assert data["outcome"] == "failed_over"
     assert [(e["index"], e["identity"], e["outcome"]) for e in data["batch"]] == [
@@ -452,7 +412,7 @@ def test_a_batch_of_cloud_events_is_judged_event_by_event(fake: FakeEbs) -> None
     assert by_event[(1, APP_PAIR)]["outcome"] == "ignored"
     assert by_event[(0, DB_PAIR)]["client_token"] != by_event[(0, APP_PAIR)]["client_token"]
     assert len(fake.state_changes()) == 1
-    again = handler(batch, _context(request_id="redelivery"))  # EventBridge pushes the batch again
+    again = handler(batch, fc_context(request_id="redelivery"))  # EventBridge pushes the batch again
     assert [e["outcome"] for e in again["data"]["batch"]] == ["already_failed_over", "ignored"]
     assert len(fake.state_changes()) == 1
 
@@ -469,7 +429,7 @@ def test_a_batch_of_cloud_events_is_judged_event_by_event(fake: FakeEbs) -> None
 def test_a_batch_that_is_not_one_is_rejected_naming_the_element(
     fake: FakeEbs, batch: list[dict[str, Any]], field: str, expected: str
 ) -> None:
-    result = handler(json.dumps(batch).encode(), _context())
+    result = handler(json.dumps(batch).encode(), fc_context())
     assert result["data"]["outcome"] == "rejected"
     assert result["data"]["error"] == {"code": "InvalidEvent", "field": field}
     assert expected in result["data"]["reason"]
@@ -480,7 +440,7 @@ def test_a_batch_whose_every_event_is_rejected_is_rejected_naming_the_first_fiel
     """Found by the random-JSON fuzzer: a batch of malformed CloudEvents had a rejected result without
     the error every rejected result carries."""
     batch = [{"specversion": "1.0", "source": "acs.ebs"}, {"specversion": "1.0"}]
-    result = handler(json.dumps(batch).encode(), _context())
+    result = handler(json.dumps(batch).encode(), fc_context())
     data = result["data"]
     assert data["outcome"] == "rejected"
     assert data["error"]["code"] == "InvalidEvent"

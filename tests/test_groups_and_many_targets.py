@@ -1,4 +1,4 @@
-"""Issue 15: replica groups, and many targets at once, within EBS's quotas.
+"""Replica groups, and many targets at once, within EBS's quotas (issue 15).
 
 Every test runs the real handler and SDK against the fake EBS (in process, and on a 127.0.0.1 socket
 where the mounting matters).
@@ -19,7 +19,7 @@ from ebs_failover.testing import FakeEbs, FcContext, FcCredentials, FcFunction, 
 from ebs_failover.token import client_token
 
 from .conftest import PRIMARY, STANDBY, live_settings, mounted, seed_pair
-from .test_trust import disk_event
+from .helpers import disk_event
 
 KEY, SECRET = "STS.fc-role", "Fleet-Secret-Value-9f8e7d"
 DESCRIBE, FAILOVER = "DescribeDiskReplicaPairs", "FailoverDiskReplicaPair"

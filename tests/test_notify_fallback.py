@@ -1,6 +1,6 @@
-"""Issue 16: never lose the news. The MNS-down scenarios the issue reproduced, each through the real handler,
-the SDK and the fakes: each ends with the news on another channel, or with the handler raising so that FC
-delivers the event again. None ends silently."""
+"""Notification fallback: never lose the news (issue 16). The MNS-down scenarios the issue reproduced, each
+through the real handler, the SDK and the fakes: each ends with the news on another channel, or with the
+handler raising so that FC delivers the event again. None ends silently."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ebs_failover.handler import invoke
 from ebs_failover.testing import FakeMnsServer, FakeRobotServer, FcContext, MockEbs
 
 from .conftest import live_settings, seed_pair
-from .test_trust import DB_DISK, DB_PAIR, FAILOVER, KEY, SECRET, _fake
+from .helpers import DB_DISK, DB_PAIR, EVENTS, FAILOVER, KEY, SECRET, alarm, demo_fake, fc_context
 
 TOPIC, ROBOT_TOKEN, ROBOT_SECRET = "failover-results", "robot-token-16", "SECrobot-secret-16"
 OTHER_PAIR, OTHER_DISK, INSTANCE = "pair-cn-news0other", "d-bp1news0other", "i-bp1news0db01"
@@ -45,15 +45,13 @@ def scene(monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
         monkeypatch.setenv("MNS_ENDPOINT", mns.endpoint)
         monkeypatch.setenv("NOTIFY_ONCALL_URL", robots.add_dingtalk(ROBOT_TOKEN, ROBOT_SECRET))
         monkeypatch.setenv("NOTIFY_ONCALL_SECRET", ROBOT_SECRET)
-        fake = _fake(seed_pair(DB_PAIR, DB_DISK), seed_pair(OTHER_PAIR, OTHER_DISK, "created"))
+        fake = demo_fake(seed_pair(DB_PAIR, DB_DISK), seed_pair(OTHER_PAIR, OTHER_DISK, "created"))
         with MockEbs(fake):
             yield Scene(fake, mns, robots)
 
 
 def _context(request_id: str = "req-1") -> FcContext:
-    from .test_trust import _context as trust_context
-
-    return trust_context(request_id=request_id)
+    return fc_context(request_id=request_id)
 
 
 def _manual(pair: str = DB_PAIR, key: str = "INC-16") -> bytes:
@@ -121,8 +119,6 @@ def test_mns_the_only_channel_down_every_delivery_raises_until_the_news_is_told(
 def test_mns_down_a_result_a_person_needs_raises(
     scene: Scene, monkeypatch: pytest.MonkeyPatch, event: str, setup: str | None, outcome: str
 ) -> None:
-    from .test_trust import alarm
-
     monkeypatch.setenv("NOTIFY_TARGETS", f"mns:{TOPIC}")
     scene.mns.down()
     if setup == "forbidden":
@@ -160,8 +156,6 @@ def test_a_configuration_error_is_told_on_the_channels(scene: Scene, monkeypatch
 def test_an_unauthenticated_http_request_publishes_nothing_and_learns_nothing(
     scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from .test_trust import EVENTS
-
     monkeypatch.setenv("NOTIFY_TARGETS", f"mns:{TOPIC},dingtalk:oncall")
     monkeypatch.setenv("CALLBACK_TOKEN", "the-right-callback-token")
     envelope = json.loads((EVENTS / "http-envelope-callback-plain.json").read_text())

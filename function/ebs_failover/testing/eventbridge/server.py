@@ -49,13 +49,26 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ._auth import Credential, CredentialStore, verify_acs3
-from ._exceptions import EbsApiError
-from ._http import InjectedFaults, LocalServer, QuietHandler, ServiceError
+from ebs_failover.testing._core.auth import Credential, CredentialStore, verify_acs3
+from ebs_failover.testing._core.errors import ApiError
+from ebs_failover.testing._core.http import LocalServer, QuietHandler
+from ebs_failover.testing.eventbridge.models import (
+    ANSWER_OF,
+    EVENTBRIDGE_VERSION,
+    EventBridgeCall,
+    EventBridgeError,
+    Faults,
+    ReceivedEvent,
+)
+from ebs_failover.testing.eventbridge.responses import (
+    claimed_key,
+    error_json,
+    new_request_id,
+    parse_event_list,
+)
 
 __all__ = [
     "EVENTBRIDGE_VERSION",
@@ -64,70 +77,6 @@ __all__ = [
     "FakeEventBridgeServer",
     "ReceivedEvent",
 ]
-
-EVENTBRIDGE_VERSION = "2020-04-01"
-#: EventBridge's error-code page gives these their own status and message (the gateway's differ).
-_ANSWER_OF = {
-    "SignatureDoesNotMatch": (
-        403,
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your key and signing method.",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class ReceivedEvent:
-    """A CloudEvent a bus accepted, decoded back to CloudEvent attribute names."""
-
-    id: str
-    source: str
-    type: str
-    subject: str | None
-    time: str | None
-    datacontenttype: str | None
-    specversion: str | None
-    data: Any
-    event_id: str
-
-    def cloudevent(self) -> dict[str, Any]:
-        """The event as a CloudEvent dict (attributes that were not sent left out)."""
-        fields = {
-            "specversion": self.specversion,
-            "id": self.id,
-            "source": self.source,
-            "type": self.type,
-            "time": self.time,
-            "datacontenttype": self.datacontenttype,
-            "subject": self.subject,
-            "data": self.data,
-        }
-        return {key: value for key, value in fields.items() if value is not None}
-
-
-@dataclass(frozen=True)
-class EventBridgeCall:
-    """One request as the fake saw it; ``status``/``code`` None when it was dropped or stalled away."""
-
-    method: str
-    path: str
-    action: str | None
-    bus: str | None
-    access_key_id: str | None
-    status: int | None
-    code: str | None
-    request_id: str
-
-
-class EventBridgeError(ServiceError):
-    """An EventBridge error answer: HTTP ``status``, ``code``, ``message``."""
-
-
-@dataclass
-class _Faults:
-    errors: InjectedFaults = field(default_factory=InjectedFaults)
-    entries: list[tuple[str, str]] = field(default_factory=list)
-    stalls: int = 0
 
 
 class FakeEventBridgeServer(LocalServer):
@@ -146,7 +95,7 @@ class FakeEventBridgeServer(LocalServer):
         self.events: dict[str, list[ReceivedEvent]] = {}
         self.calls: list[EventBridgeCall] = []
         self._credentials = CredentialStore()
-        self._faults = _Faults()
+        self._faults = Faults()
         self._down = False
         self._lock = threading.Lock()
         #: Set to let stalled requests go (they then answer normally); stopping the server sets it too.
@@ -221,22 +170,22 @@ class FakeEventBridgeServer(LocalServer):
 
         ``headers`` must have lower-case names. Raises nothing: errors are answers.
         """
-        request_id = _new_request_id()
+        request_id = new_request_id()
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         bus = form.get("EventBusName")
-        access_key_id = _claimed_key(headers.get("authorization", ""))
+        access_key_id = claimed_key(headers.get("authorization", ""))
         try:
             self._take_fault()
             self._check_operation(method, path, headers)
             try:
                 verify_acs3(method, path, headers, body, self._credentials, self.clock)
-            except EbsApiError as refused:  # the gateway's checks, shared with the fake EBS
-                status, message = _ANSWER_OF.get(refused.code, (refused.status, refused.message))
+            except ApiError as refused:  # the gateway's checks, shared with the fake EBS
+                status, message = ANSWER_OF.get(refused.code, (refused.status, refused.message))
                 raise EventBridgeError(status, refused.code, message) from None
             status, answer, code = 200, self._put(bus, form.get("EventList"), request_id), None
         except EventBridgeError as error:
             status, code = error.status, error.code
-            answer = _error_json(error, request_id, headers.get("host", ""))
+            answer = error_json(error, request_id, headers.get("host", ""))
         self._record(
             EventBridgeCall(
                 method, path, headers.get("x-acs-action"), bus, access_key_id, status, code, request_id
@@ -252,10 +201,10 @@ class FakeEventBridgeServer(LocalServer):
                 path,
                 headers.get("x-acs-action"),
                 None,
-                _claimed_key(headers.get("authorization", "")),
+                claimed_key(headers.get("authorization", "")),
                 None,
                 None,
-                _new_request_id(),
+                new_request_id(),
             )
         )
 
@@ -282,7 +231,7 @@ class FakeEventBridgeServer(LocalServer):
             raise EventBridgeError(
                 400, "MissingParameter", "The input parameter EventBusName that is mandatory is missing."
             )
-        items = _event_list(event_list)
+        items = parse_event_list(event_list)
         with self._lock:
             if bus not in self.events:
                 raise EventBridgeError(404, "EventBusNotExist", f"The event bus [{bus}] not existed!")
@@ -326,47 +275,6 @@ class FakeEventBridgeServer(LocalServer):
         with self._lock:
             self.events[bus].append(received)
         return {"EventId": received.event_id, "TraceId": trace_id}
-
-
-def _event_list(raw: str | None) -> list[dict[str, Any]]:
-    if not raw:
-        raise EventBridgeError(
-            400, "MissingParameter", "The input parameter EventList that is mandatory is missing."
-        )
-    try:
-        items = json.loads(raw)
-    except ValueError:
-        raise EventBridgeError(
-            400, "InvalidParameter", "The parameter EventList is not valid JSON."
-        ) from None
-    if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
-        raise EventBridgeError(400, "InvalidParameter", "The parameter EventList must be a list of events.")
-    return items
-
-
-def _claimed_key(authorization: str) -> str | None:
-    """The AccessKeyId an ``Authorization`` header claims (verified or not)."""
-    for part in authorization.partition(" ")[2].split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "Credential":
-            return value or None
-    return None
-
-
-def _error_json(error: EventBridgeError, request_id: str, host: str) -> bytes:
-    return json.dumps(
-        {
-            "RequestId": request_id,
-            "HostId": host,
-            "Code": error.code,
-            "Message": error.message,
-            "Recommend": f"https://api.aliyun.com/troubleshoot?q={error.code}",
-        }
-    ).encode()
-
-
-def _new_request_id() -> str:
-    return str(uuid.uuid4()).upper()
 
 
 def _handler_for(server: FakeEventBridgeServer) -> type[QuietHandler]:

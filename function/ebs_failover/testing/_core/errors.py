@@ -1,4 +1,4 @@
-"""Errors the fake EBS answers with, one class per failure mode.
+"""Errors the fakes answer with: Alibaba Cloud's common (gateway) ones, one class per failure mode.
 
 Every class carries the HTTP status, the ``Code`` and the ``Message`` that the
 real service (or its API gateway) uses; the wire layer turns any of them into
@@ -6,7 +6,7 @@ the JSON body ``{RequestId, HostId, Code, Message, Recommend}``.
 
 Hierarchy::
 
-    EbsApiError                         any error answer
+    ApiError                         any error answer
     ├── GatewayError                    refused before the EBS service saw it
     │   ├── IncompleteSignature         400  no or malformed Authorization
     │   ├── InvalidAccessKeyIdNotFound  404  unknown AccessKeyId
@@ -20,9 +20,8 @@ Hierarchy::
     │   ├── MissingParameter            400  a required parameter is absent
     │   ├── InvalidParameter            400  a parameter is malformed
     │   └── Throttling                  400  Throttling.User: the caller's quota is used up
-    ├── IdempotentParameterMismatch     400  ClientToken reused with other parameters
-    ├── OperationDenied                 403  OperationDenied and its sub-codes
-    ├── NoSuchResource                  404  unknown pair or group id
+    ├── (EBS's own, in :mod:`ebs_failover.testing.ebs.exceptions`: IdempotentParameterMismatch,
+    │    OperationDenied and its sub-codes, NoSuchResource)
     └── InjectedError                   any  a fault injected by a test
 
 The codes and messages of the EBS-specific errors are the ones of the
@@ -32,12 +31,9 @@ common error codes.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 __all__ = [
-    "EbsApiError",
+    "ApiError",
     "GatewayError",
-    "IdempotentParameterMismatch",
     "IncompleteSignature",
     "InjectedError",
     "InvalidAccessKeyIdNotFound",
@@ -47,8 +43,6 @@ __all__ = [
     "InvalidTimeStampFormat",
     "InvalidVersion",
     "MissingParameter",
-    "NoSuchResource",
-    "OperationDenied",
     "SecurityTokenError",
     "SignatureDoesNotMatch",
     "SignatureNonceUsed",
@@ -56,7 +50,7 @@ __all__ = [
 ]
 
 
-class EbsApiError(Exception):
+class ApiError(Exception):
     """An error answer: HTTP ``status``, ``code`` and ``message``."""
 
     status: int = 400
@@ -73,7 +67,7 @@ class EbsApiError(Exception):
         super().__init__(f"{self.status} {self.code}: {self.message}")
 
 
-class GatewayError(EbsApiError):
+class GatewayError(ApiError):
     """Refused by the API gateway before the EBS service saw the request."""
 
 
@@ -155,46 +149,7 @@ class Throttling(GatewayError):
         super().__init__()
 
 
-class IdempotentParameterMismatch(EbsApiError):
-    code = "IdempotentParameterMismatch"
-    default_message = "The specified parameter has changed while using an already used clientToken."
-
-
-class OperationDenied(EbsApiError):
-    """403 ``OperationDenied`` or one of its sub-codes (``code=`` picks it)."""
-
-    status = 403
-    code = "OperationDenied"
-    default_message = "The operation is not allowed."
-
-    #: The documented messages of the sub-codes.
-    MESSAGES: ClassVar[dict[str, str]] = {
-        "OperationDenied": "The operation is not allowed.",
-        "OperationDenied.InvalidStatus": "The operation is not allowed in current status.",
-        "OperationDenied.OperateNotAllowedForPrimary": "Operation is not allowed on the primary site.",
-        "OperationDenied.OperateNotAllowedForStandby": "Operation is not allowed on the secondary site.",
-        "OperationDenied.PairInAnotherGroup": "The replica pair is already in another group.",
-        "OperationDenied.PairNotInGroup": "The replica pair is not in the group.",
-        "OperationDenied.NoPairInGroup": "There is no replica pair in the group.",
-        "OperationDenied.PairGroupAZoneConflict": "The zones of the pair and the group conflict.",
-        "OperationDenied.PairGroupStatusConflict": "The status of the pair and the group conflict.",
-        "OperationDenied.QuotaExceed": "The quota is exceeded.",
-    }
-
-    def __init__(self, code: str = "OperationDenied", detail: str | None = None) -> None:
-        message = self.MESSAGES.get(code, self.default_message)
-        if detail:
-            message = f"{message} {detail}"
-        super().__init__(message, code=code)
-
-
-class NoSuchResource(EbsApiError):
-    status = 404
-    code = "NoSuchResource"
-    default_message = "The specified resource does not exist."
-
-
-class InjectedError(EbsApiError):
+class InjectedError(ApiError):
     """An error answer injected by a test through :class:`~ebs_failover.testing.FaultPlan`."""
 
     def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:

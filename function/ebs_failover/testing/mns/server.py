@@ -45,21 +45,39 @@ the STS code, the checks' order and the size limit are assumptions.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from xml.etree import ElementTree
-from xml.sax.saxutils import escape
 
-from ._auth import Credential
-from ._http import InjectedFault, InjectedFaults, LocalServer, QuietHandler, ServiceError
+from ebs_failover.testing._core.auth import Credential
+from ebs_failover.testing._core.http import (
+    InjectedFault,
+    InjectedFaults,
+    LocalServer,
+    QuietHandler,
+)
+from ebs_failover.testing.mns.models import (
+    AUTHORIZATION,
+    CLOCK_SKEW_SECONDS,
+    MNS_VERSION,
+    MNS_XMLNS,
+    PUBLISH_PATH,
+    TOPIC_NAME,
+    MnsCall,
+    MnsError,
+    PublishedMessage,
+)
+from ebs_failover.testing.mns.responses import (
+    content_md5,
+    error_xml,
+    mns_signature,
+    new_request_id,
+    parse_message,
+)
 
 __all__ = [
     "MNS_VERSION",
@@ -71,63 +89,6 @@ __all__ = [
     "content_md5",
     "mns_signature",
 ]
-
-MNS_XMLNS = "http://mns.aliyuncs.com/doc/v1/"
-MNS_VERSION = "2015-06-06"
-_CLOCK_SKEW_SECONDS = 15 * 60
-_MAX_TAG_LENGTH = 16
-_MAX_BODY_BYTES = 65536
-_TOPIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,255}$")
-_PUBLISH_PATH = re.compile(r"^/topics/([^/?]+)/messages$")
-_AUTHORIZATION = re.compile(r"^MNS ([^:\s]+):(\S+)$")
-
-
-@dataclass(frozen=True)
-class PublishedMessage:
-    """A message a topic accepted."""
-
-    body: str
-    tag: str | None
-    message_id: str
-
-
-@dataclass(frozen=True)
-class MnsCall:
-    """One request, as the fake saw it.
-
-    ``access_key_id`` is the one the ``Authorization`` header claims (verified
-    or not); ``status`` and ``code`` are None when the connection was dropped.
-    """
-
-    method: str
-    path: str
-    topic: str | None
-    access_key_id: str | None
-    status: int | None
-    code: str | None
-    request_id: str
-
-
-class MnsError(ServiceError):
-    """An MNS error answer: HTTP ``status``, ``code``, ``message``."""
-
-
-def content_md5(body: bytes) -> str:
-    """The SDK's ``content-md5``: base64 of the hexadecimal MD5 digest (not of the raw digest)."""
-    return base64.b64encode(hashlib.md5(body).hexdigest().encode()).decode()
-
-
-def mns_signature(secret: str, method: str, headers: Mapping[str, str], resource: str) -> str:
-    """The base64 HMAC-SHA1 signature of a request; ``headers`` must have lower-case names."""
-    mns_headers = "".join(
-        f"{name}:{headers[name]}\n" for name in sorted(headers) if name.startswith("x-mns-")
-    )
-    string_to_sign = (
-        f"{method}\n{headers.get('content-md5', '')}\n{headers.get('content-type', '')}\n"
-        f"{headers.get('date', '')}\n{mns_headers}{resource}"
-    )
-    digest = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 class FakeMnsServer(LocalServer):
@@ -163,7 +124,7 @@ class FakeMnsServer(LocalServer):
 
     def create_topic(self, name: str) -> None:
         """Make ``name`` a topic (MNS's rule: a letter, then letters, digits and ``-``; at most 256)."""
-        if not _TOPIC_NAME.match(name):
+        if not TOPIC_NAME.match(name):
             raise ValueError(f"invalid MNS topic name {name!r}")
         with self._lock:
             self.topics.add(name)
@@ -207,35 +168,35 @@ class FakeMnsServer(LocalServer):
 
         ``headers`` must have lower-case names. Raises nothing: errors are answers.
         """
-        request_id = _new_request_id()
+        request_id = new_request_id()
         topic: str | None = None
         access_key_id: str | None = None
         try:
             fault = self._take_fault()
             if fault is not None:
                 raise MnsError(fault.status, fault.code, fault.message)
-            matched = _PUBLISH_PATH.match(path)
+            matched = PUBLISH_PATH.match(path)
             if method != "POST" or matched is None:
                 raise MnsError(400, "InvalidRequestURL", "Http request URL format invalid.")
             topic = matched.group(1)
-            claimed = _AUTHORIZATION.match(headers.get("authorization", ""))
+            claimed = AUTHORIZATION.match(headers.get("authorization", ""))
             access_key_id = claimed.group(1) if claimed else None
             self._authenticate(method, path, headers, body)
             status, answer = 201, self._publish(topic, body, request_id)
             code = None
         except MnsError as error:
             status, code = error.status, error.code
-            answer = _error_xml(error, request_id, headers.get("host", ""))
+            answer = error_xml(error, request_id, headers.get("host", ""))
         with self._lock:
             self.calls.append(MnsCall(method, path, topic, access_key_id, status, code, request_id))
         return status, request_id, answer
 
     def record_drop(self, method: str, path: str) -> None:
         """Log a request whose connection was closed unanswered."""
-        matched = _PUBLISH_PATH.match(path)
+        matched = PUBLISH_PATH.match(path)
         with self._lock:
             self.calls.append(
-                MnsCall(method, path, matched and matched.group(1), None, None, None, _new_request_id())
+                MnsCall(method, path, matched and matched.group(1), None, None, None, new_request_id())
             )
 
     def _take_fault(self) -> InjectedFault | None:
@@ -245,7 +206,7 @@ class FakeMnsServer(LocalServer):
         authorization = headers.get("authorization")
         if not authorization:
             raise MnsError(400, "MissingAuthorizationHeader", "Authorization header is required.")
-        parsed = _AUTHORIZATION.match(authorization)
+        parsed = AUTHORIZATION.match(authorization)
         if parsed is None:
             raise MnsError(400, "InvalidAuthorizationHeader", "The Authorization header format is invalid.")
         access_key_id, signature = parsed.groups()
@@ -277,7 +238,7 @@ class FakeMnsServer(LocalServer):
             sent = parsedate_to_datetime(value).timestamp()
         except (TypeError, ValueError):
             raise MnsError(400, "InvalidDateHeader", "The Date header format is invalid.") from None
-        if abs(self.clock() - sent) > _CLOCK_SKEW_SECONDS:
+        if abs(self.clock() - sent) > CLOCK_SKEW_SECONDS:
             raise MnsError(408, "TimeExpired", "The http request you sent is expired.")
 
     def _publish(self, topic: str, body: bytes, request_id: str) -> bytes:
@@ -285,7 +246,7 @@ class FakeMnsServer(LocalServer):
             known = topic in self.topics
         if not known:
             raise MnsError(404, "TopicNotExist", "The topic you provided does not exist.")
-        message_body, tag = _parse_message(body)
+        message_body, tag = parse_message(body)
         message_id = (
             f"{uuid.uuid4().hex[:16].upper()}-1-{int(self.clock() * 1000):X}-{uuid.uuid4().hex[:9].upper()}"
         )
@@ -296,49 +257,6 @@ class FakeMnsServer(LocalServer):
             f'<?xml version="1.0" encoding="utf-8"?>\n<Message xmlns="{MNS_XMLNS}">'
             f"<MessageId>{message_id}</MessageId><MessageBodyMD5>{md5}</MessageBodyMD5></Message>"
         ).encode()
-
-
-def _parse_message(body: bytes) -> tuple[str, str | None]:
-    try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
-        raise MnsError(400, "MalformedXML", "The XML you provided was not well-formed.") from None
-    ns = f"{{{MNS_XMLNS}}}"
-    if root.tag != f"{ns}Message":
-        raise _schema_error("Message")
-    message_body = root.findtext(f"{ns}MessageBody")
-    if not message_body:
-        raise _schema_error("MessageBody")
-    if len(message_body.encode()) > _MAX_BODY_BYTES:
-        raise MnsError(
-            400, "InvalidArgument", f"The value of MessageBody should between 1 and {_MAX_BODY_BYTES} bytes."
-        )
-    tag = root.findtext(f"{ns}MessageTag")
-    if tag is not None and len(tag) > _MAX_TAG_LENGTH:
-        raise MnsError(
-            400, "InvalidArgument", f"The length of MessageTag should between 1 and {_MAX_TAG_LENGTH}."
-        )
-    return message_body, tag or None
-
-
-def _schema_error(element: str) -> MnsError:
-    return MnsError(
-        400,
-        "InvalidArgument",
-        f"The XML you provided did not validate against our published schema, cause by {element} Element.",
-    )
-
-
-def _error_xml(error: MnsError, request_id: str, host: str) -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error xmlns="{MNS_XMLNS}">'
-        f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
-        f"<RequestId>{request_id}</RequestId><HostId>{escape(host)}</HostId></Error>"
-    ).encode()
-
-
-def _new_request_id() -> str:
-    return uuid.uuid4().hex[:24].upper()
 
 
 def _handler_for(server: FakeMnsServer) -> type[QuietHandler]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from time import strptime
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from ._exceptions import (
+from ebs_failover.testing._core.errors import (
     IncompleteSignature,
     InvalidAccessKeyIdNotFound,
     InvalidTimeStampExpired,

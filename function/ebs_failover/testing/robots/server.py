@@ -47,54 +47,34 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ._http import LocalServer, QuietHandler
+from ebs_failover.testing._core.http import LocalServer, QuietHandler
+from ebs_failover.testing.robots.models import (
+    DEFAULT_LIMITS,
+    HOOK_PATH,
+    HOUR,
+    KINDS,
+    LARK_PATH,
+    WEBHOOK_TOLERANCE,
+    Refused,
+    RobotCall,
+    RobotFault,
+)
+from ebs_failover.testing.robots.responses import (
+    RATE_LIMITED,
+    SUCCESS,
+    ding_refusal,
+    lark_refusal,
+    read_json,
+    wecom_refusal,
+)
 
 __all__ = ["KINDS", "FakeRobotServer", "RobotCall"]
-
-KINDS = ("dingtalk", "lark", "wecom", "webhook")
-_DEFAULT_LIMITS = {"dingtalk": 20, "lark": 100, "wecom": 20}
-_HOUR = 3600
-_WEBHOOK_TOLERANCE = 300
-_LARK_PATH = re.compile(r"^/open-apis/bot/v2/hook/([^/?]+)$")
-_HOOK_PATH = re.compile(r"^/hooks/([^/?]+)$")
-
-
-@dataclass(frozen=True)
-class RobotCall:
-    """One request as the fake saw it: the robot (None: no robot's path), its answer's status and code.
-
-    ``status`` is None when the connection was dropped; ``code`` the robot's code (0: accepted) or None.
-    """
-
-    kind: str | None
-    name: str | None
-    status: int | None
-    code: int | None
-
-
-class _Refused(Exception):
-    """An answer other than acceptance: HTTP ``status`` and the robot's JSON ``body``."""
-
-    def __init__(self, status: int, body: dict[str, Any], code: int | None) -> None:
-        super().__init__(status, body)
-        self.status, self.body, self.code = status, body, code
-
-
-@dataclass
-class _Fault:
-    times: int
-    kind: str | None
-    status: int = 500
-    body: bytes = b""
-    stall: float = 0.0
 
 
 class FakeRobotServer(LocalServer):
@@ -115,13 +95,13 @@ class FakeRobotServer(LocalServer):
         rate_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.clock = clock
-        self.rate_limits = {**_DEFAULT_LIMITS, **(rate_limits or {})}
+        self.rate_limits = {**DEFAULT_LIMITS, **(rate_limits or {})}
         self.calls: list[RobotCall] = []
         #: (kind, name) -> the robot's secret (None: no signing).
         self._robots: dict[tuple[str, str], str | None] = {}
         self._received: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._sent_at: dict[tuple[str, str], list[float]] = {}
-        self._faults: list[_Fault] = []
+        self._faults: list[RobotFault] = []
         self._down: set[str | None] = set()
         self._lock = threading.Lock()
         super().__init__(_handler_for(self), host, port)
@@ -195,7 +175,7 @@ class FakeRobotServer(LocalServer):
 
     def fail_next(self, n: int = 1, status: int = 500, body: bytes = b"", *, kind: str | None = None) -> None:
         """The next ``n`` requests (to ``kind``'s robots, if given) answer ``status`` with ``body``."""
-        self._fault(_Fault(n, kind, status=status, body=body or f"HTTP {status}".encode()))
+        self._fault(RobotFault(n, kind, status=status, body=body or f"HTTP {status}".encode()))
 
     def stall_next(self, seconds: float, n: int = 1, *, kind: str | None = None) -> None:
         """The next ``n`` requests wait ``seconds`` (or until the server stops) before they are handled.
@@ -203,15 +183,15 @@ class FakeRobotServer(LocalServer):
         A client with a shorter timeout has gone: what the real robots then do is unknown; the fake
         handles the request as usual (the message may reach the room while the sender saw a timeout).
         """
-        self._fault(_Fault(n, kind, stall=seconds))
+        self._fault(RobotFault(n, kind, stall=seconds))
 
-    def _fault(self, fault: _Fault) -> None:
+    def _fault(self, fault: RobotFault) -> None:
         if fault.times < 1:
             raise ValueError("n must be >= 1")
         with self._lock:
             self._faults.append(fault)
 
-    def take_fault(self, kind: str | None) -> _Fault | None:
+    def take_fault(self, kind: str | None) -> RobotFault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.times > 0 and fault.kind in (None, kind):
@@ -229,7 +209,7 @@ class FakeRobotServer(LocalServer):
             return "dingtalk", (query.get("access_token") or [""])[0]
         if parts.path == "/cgi-bin/webhook/send":
             return "wecom", (query.get("key") or [""])[0]
-        for kind, pattern in (("lark", _LARK_PATH), ("webhook", _HOOK_PATH)):
+        for kind, pattern in (("lark", LARK_PATH), ("webhook", HOOK_PATH)):
             matched = pattern.match(parts.path)
             if matched:
                 return kind, unquote(matched.group(1))
@@ -241,14 +221,14 @@ class FakeRobotServer(LocalServer):
         code: int | None
         try:
             if kind is None or name is None or method != "POST":
-                raise _Refused(404, {"error": "not found"}, None)
+                raise Refused(404, {"error": "not found"}, None)
             check = {"dingtalk": self._dingtalk, "lark": self._lark, "wecom": self._wecom}.get(kind)
             decoded = check(name, path, body) if check else self._webhook(name, headers, body)
             self._count(kind, name)
             with self._lock:
                 self._received[(kind, name)].append(decoded)
-            status, answer, code = 200, _SUCCESS[kind], (None if kind == "webhook" else 0)
-        except _Refused as refused:
+            status, answer, code = 200, SUCCESS[kind], (None if kind == "webhook" else 0)
+        except Refused as refused:
             status, answer, code = refused.status, refused.body, refused.code
         self.record(RobotCall(kind, name, status, code))
         return status, json.dumps(answer, ensure_ascii=False).encode()
@@ -257,7 +237,7 @@ class FakeRobotServer(LocalServer):
         with self._lock:
             self.calls.append(call)
 
-    def _secret_of(self, kind: str, name: str, unknown: _Refused) -> str | None:
+    def _secret_of(self, kind: str, name: str, unknown: Refused) -> str | None:
         with self._lock:
             if (kind, name) not in self._robots:
                 raise unknown
@@ -273,110 +253,77 @@ class FakeRobotServer(LocalServer):
             sent = [at for at in self._sent_at.get((kind, name), []) if at > now - 60]
             if len(sent) >= limit:
                 self._sent_at[(kind, name)] = sent
-                raise _RATE_LIMITED[kind]()
+                raise RATE_LIMITED[kind]()
             self._sent_at[(kind, name)] = [*sent, now]
 
     def _dingtalk(self, token: str, path: str, body: bytes) -> dict[str, Any]:
-        secret = self._secret_of("dingtalk", token, _ding(300001, "token is not exist"))
+        secret = self._secret_of("dingtalk", token, ding_refusal(300001, "token is not exist"))
         if secret is not None:
             query = parse_qs(urlsplit(path).query)
             timestamp, sign = (query.get("timestamp") or [""])[0], (query.get("sign") or [""])[0]
-            if not timestamp.isdigit() or abs(self.clock() * 1000 - int(timestamp)) > _HOUR * 1000:
-                raise _ding(310000, "invalid timestamp")
+            if not timestamp.isdigit() or abs(self.clock() * 1000 - int(timestamp)) > HOUR * 1000:
+                raise ding_refusal(310000, "invalid timestamp")
             digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
             # parse_qs already URL-decoded the sign: compare with the plain base64.
             if not hmac.compare_digest(base64.b64encode(digest).decode().encode(), sign.encode()):
-                raise _ding(310000, "sign not match")
-        message = _json(body, _ding(40035, "缺少参数 json"))
+                raise ding_refusal(310000, "sign not match")
+        message = read_json(body, ding_refusal(40035, "缺少参数 json"))
         msgtype = message.get("msgtype")
         if msgtype not in {"text", "markdown", "link", "actionCard", "feedCard"} or not isinstance(
             message.get(msgtype), dict
         ):
-            raise _ding(40035, "缺少参数 msgtype")
+            raise ding_refusal(40035, "缺少参数 msgtype")
         if len(body) > 20000:
-            raise _ding(460101, "message too long, exceed 20000 bytes")
+            raise ding_refusal(460101, "message too long, exceed 20000 bytes")
         return message
 
     def _lark(self, token: str, path: str, body: bytes) -> dict[str, Any]:
         del path
         secret = self._secret_of(
-            "lark", token, _lark(19001, "param invalid: incoming webhook access token invalid")
+            "lark", token, lark_refusal(19001, "param invalid: incoming webhook access token invalid")
         )
-        message = _json(body, _lark(9499, "Bad Request"))
+        message = read_json(body, lark_refusal(9499, "Bad Request"))
         if secret is not None:
             timestamp = str(message.get("timestamp", ""))
             key = f"{timestamp}\n{secret}".encode()
             expected = base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
-            fresh = timestamp.isdigit() and abs(self.clock() - int(timestamp)) <= _HOUR
+            fresh = timestamp.isdigit() and abs(self.clock() - int(timestamp)) <= HOUR
             if not fresh or not hmac.compare_digest(expected.encode(), str(message.get("sign", "")).encode()):
-                raise _lark(19021, "sign match fail or timestamp is not within one hour from current time")
+                raise lark_refusal(
+                    19021, "sign match fail or timestamp is not within one hour from current time"
+                )
         if not message.get("msg_type"):
-            raise _lark(19002, "params error, msg_type need")
+            raise lark_refusal(19002, "params error, msg_type need")
         if len(body) > 20 * 1024:
-            raise _lark(9499, "Bad Request")
+            raise lark_refusal(9499, "Bad Request")
         return message
 
     def _wecom(self, key: str, path: str, body: bytes) -> dict[str, Any]:
         del path
-        self._secret_of("wecom", key, _wecom(93000, "invalid webhook url"))
-        message = _json(body, _wecom(40000, "invalid json"))
+        self._secret_of("wecom", key, wecom_refusal(93000, "invalid webhook url"))
+        message = read_json(body, wecom_refusal(40000, "invalid json"))
         msgtype = message.get("msgtype")
         if msgtype not in {"text", "markdown", "image", "news", "file", "template_card"}:
-            raise _wecom(40008, "invalid message type")
+            raise wecom_refusal(40008, "invalid message type")
         content = (
             (message.get(msgtype) or {}).get("content") if isinstance(message.get(msgtype), dict) else None
         )
         if msgtype in {"text", "markdown"} and not content:
-            raise _wecom(44004, "empty content")
+            raise wecom_refusal(44004, "empty content")
         if msgtype == "markdown" and len(str(content).encode()) > 4096:
-            raise _wecom(40058, "markdown.content exceed max length 4096")
+            raise wecom_refusal(40058, "markdown.content exceed max length 4096")
         return message
 
     def _webhook(self, name: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        secret = self._secret_of("webhook", name, _Refused(404, {"error": "no such hook"}, None))
+        secret = self._secret_of("webhook", name, Refused(404, {"error": "no such hook"}, None))
         if secret is not None:
             timestamp = headers.get("x-ebs-failover-timestamp", "")
             given = headers.get("x-ebs-failover-signature", "")
             digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-            fresh = timestamp.isdigit() and abs(self.clock() - int(timestamp)) <= _WEBHOOK_TOLERANCE
+            fresh = timestamp.isdigit() and abs(self.clock() - int(timestamp)) <= WEBHOOK_TOLERANCE
             if not fresh or not hmac.compare_digest(f"sha256={digest}".encode(), given.encode()):
-                raise _Refused(401, {"error": "invalid signature"}, None)
-        return _json(body, _Refused(400, {"error": "the body is not JSON"}, None))
-
-
-def _ding(code: int, message: str) -> _Refused:
-    return _Refused(200, {"errcode": code, "errmsg": message}, code)
-
-
-def _lark(code: int, message: str) -> _Refused:
-    return _Refused(200, {"code": code, "data": {}, "msg": message}, code)
-
-
-def _wecom(code: int, message: str) -> _Refused:
-    return _Refused(200, {"errcode": code, "errmsg": message}, code)
-
-
-_SUCCESS: dict[str, dict[str, Any]] = {
-    "dingtalk": {"errcode": 0, "errmsg": "ok"},
-    "lark": {"StatusCode": 0, "StatusMessage": "success", "code": 0, "data": {}, "msg": "success"},
-    "wecom": {"errcode": 0, "errmsg": "ok"},
-    "webhook": {"ok": True},
-}
-_RATE_LIMITED: dict[str, Callable[[], _Refused]] = {
-    "dingtalk": lambda: _ding(130101, "send too fast, exceed 20 times per minute"),
-    "lark": lambda: _lark(11232, "frequency limited psm[lark.oapi.app_platform_runtime]"),
-    "wecom": lambda: _wecom(45009, "api freq out of limit"),
-}
-
-
-def _json(body: bytes, refused: _Refused) -> dict[str, Any]:
-    try:
-        decoded = json.loads(body)
-    except ValueError:
-        raise refused from None
-    if not isinstance(decoded, dict):
-        raise refused
-    return decoded
+                raise Refused(401, {"error": "invalid signature"}, None)
+        return read_json(body, Refused(400, {"error": "the body is not JSON"}, None))
 
 
 def _handler_for(server: FakeRobotServer) -> type[QuietHandler]:

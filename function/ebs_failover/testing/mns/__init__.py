@@ -1,0 +1,1 @@
+"""The fake MNS topic endpoint (:mod:`.server`): PublishMessage over REST/XML, its signature checked."""
