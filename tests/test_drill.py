@@ -475,3 +475,37 @@ def test_a_drill_still_executing_when_time_runs_out_is_followed_by_fcs_retry(
     assert retried["data"]["outcome"] == "drill_passed"
     assert _targets(retried)[PAIR]["drill"]["drill_id"] == started.drill_id
     assert len(fake.drills.started()) == 1  # the retry started no second drill
+
+
+# -- what an independent review of the act/ move found (each failed on the code before its fix) --------------
+
+
+def test_a_drill_still_runs_once_its_module_was_imported_by_name(settings: pytest.MonkeyPatch) -> None:
+    """``act.drill`` (the function, imported on first use) once shared its name with the module
+    ``act/drill.py``: once anything imported the module by name, every drill ended TypeError."""
+    import importlib
+
+    importlib.import_module("ebs_failover.act.drills")
+    fake = _fake()
+    with MockEbs(fake):
+        result = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-shadow"), _context())
+    assert _targets(result)[PAIR]["outcome"] == "drill_passed", _targets(result)[PAIR]
+
+
+def test_a_drill_whose_preflight_ebs_refuses_is_explained_as_the_failovers_preflight(
+    settings: pytest.MonkeyPatch,
+) -> None:
+    """The preflight is the failover's, so is what its failure means: a wrong region is ``failed`` with
+    the FAILOVER_REGION hint, not a generic refusal."""
+    fake = _fake()
+    fake.faults.error(
+        "DescribeDiskReplicaPairs", 403, "OperationDenied.OperateNotAllowedForPrimary", times=10
+    )
+    with MockEbs(fake):
+        result = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-region"), _context())
+    target = _targets(result)[PAIR]
+    assert (target["outcome"], target["error_code"]) == (
+        "failed",
+        "OperationDenied.OperateNotAllowedForPrimary",
+    )
+    assert "FAILOVER_REGION must be the standby region" in target["hint"]

@@ -463,3 +463,10 @@ def test_a_cold_start_loads_only_the_rooms_its_path_needs() -> None:
         "assert loaded() == ['ebs_failover.act.failover'], loaded()\n"
     )
     run_fresh_python(code)
+
+
+def test_a_batch_given_as_a_list_has_each_event_checked_as_json() -> None:
+    """A batch handed over as a Python list (the CLI, a test) is checked like bytes: NaN is no JSON."""
+    event = {"specversion": "1.0", "id": "e-1", "source": "acs.ebs", "type": "x", "data": {"v": float("nan")}}
+    result = invoke([event], FcContext()).result
+    assert result["data"]["outcome"] == "rejected", result["data"]

@@ -539,3 +539,22 @@ def test_log_event_masks_a_wrong_callback_token_and_every_value_named_like_a_sec
     for secret in ("a-wrong-token-4711", "sign-value-0815", "header-signature-42", "robot-secret-99"):
         assert secret not in text
     assert "Apache-HttpClient" in text  # the rest of the event is still there to read
+
+
+def test_a_bug_in_the_settings_stage_is_still_told_or_retried(
+    fake: FakeEbs, logs: Stdout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug after the settings were read (finding the credentials): the ``failed`` result goes to the
+    channels, and when none takes it FC is asked to retry (it once reached nobody, and nothing raised)."""
+
+    def broken(*_: object) -> None:
+        raise ZeroDivisionError("a bug in the credentials")
+
+    monkeypatch.setattr(pipeline_module, "_credentials", broken)
+    monkeypatch.setenv("NOTIFY_TARGETS", "mns:ebs-failover-results")
+    monkeypatch.setenv("MNS_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(NotifyError):
+        handler(_manual(), _context())
+    line = _result_line(logs)
+    assert (line["level"], line["outcome"]) == ("ERROR", "failed")
+    assert [(n["channel"], n["ok"]) for n in line["notifications"]] == [("mns:ebs-failover-results", False)]

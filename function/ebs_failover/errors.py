@@ -5,7 +5,8 @@ The hierarchy::
     EbsFailoverError            the base: catch it to catch anything ebs-failover means to raise
     ├── InvalidEvent            parse: the event is not a shape the function accepts (-> ``rejected``)
     ├── DuplicateKey            parse and config: a JSON object names one key twice (raised by
-    │                           :mod:`ebs_failover.strictjson`, turned at once into the two above)
+    │                           :mod:`ebs_failover.strictjson`, turned at once into InvalidEvent
+    │                           or ConfigError)
     ├── ConfigError             config: an environment variable holds a value the function cannot use
     ├── CloudCallError          act: a cloud call did not succeed (``action``, ``transient``, ``code``)
     │   ├── EbsError            EBS answered an error, or did not answer (reduced to what we act on)

@@ -9,8 +9,9 @@
 
 :func:`run` composes them: each stage either hands its typed output to the next or ends the invocation
 with its :class:`Ended` (the result, and what the tell stage needs). A new stage (a ledger read, the
-controls, a recovery plan) is a new function in :func:`run`'s list. :func:`tell` and :func:`failure` come
-after the result, in the handler's order: tell every channel, then decide what to raise for FC's retry.
+controls, a recovery plan) is a new function, called in :func:`run` between the two it stands between.
+:func:`tell` and :func:`failure` come after the result, in the handler's order: tell every channel,
+then decide what to raise for FC's retry.
 
 The event is decoded once, when the :class:`Invocation` is made (its HTTP-ness decides the answer's shape
 even when its content is rejected); ``decide`` is pure (parse, the HTTP gate, policy); ``act`` is the only
@@ -133,7 +134,7 @@ class Ended:
     settings: config.Settings | None = None
     #: Set when EBS kept failing transiently until the time budget ran out: FC's retry is asked for.
     retry: TransientFailure | None = None
-    #: The trigger's identity (or a batch's identities), the log's ``correlation_id``.
+    #: The single event's trigger, when it was parsed (None for a batch or a rejected event).
     trigger: Trigger | None = field(default=None, compare=False)
 
 
@@ -158,7 +159,16 @@ def run(invocation: Invocation) -> Ended:
         log.LOGGER.error("unexpected_error", exc_info=error)
         trigger = decided.decisions[0].trigger if decided is not None and not decided.batch else None
         error_ = {"code": type(error).__name__}
-        return _ended(invocation, prepared, "failed", "unexpected error", trigger=trigger, error=error_)
+        channels = _channels_after_a_bug() if prepared is None else None
+        return _ended(
+            invocation,
+            prepared,
+            "failed",
+            "unexpected error",
+            trigger=trigger,
+            error=error_,
+            channels=channels,
+        )
 
 
 def prepare(invocation: Invocation) -> Prepared | Ended:
@@ -291,7 +301,7 @@ def _batch_decision(event: dict[str, Any], settings: config.Settings, now: float
     """One event of an event-streaming batch: only an EventBridge event, and only a failover's decision
     (an element shaped like a manual request or a timer's drill, a CloudEvent's ``specversion`` added, is
     not one: a batch never carries a manual failover, and a drill never reaches the failover stage)."""
-    decision = decide_event(Payload(event, form=False), settings, request_id=None, now=now)
+    decision = decide_event(event, settings, request_id=None, now=now)  # checked as JSON, as any event
     trigger = decision.trigger
     if trigger is not None and (trigger.kind != "eventbridge" or decision.plan.action != "failover"):
         return Decision(
@@ -486,6 +496,15 @@ def _ended(
         retry=retry,
         trigger=trigger,
     )
+
+
+def _channels_after_a_bug() -> tuple[Channel, ...]:
+    """The channels to tell of a bug in the settings stage, when the settings themselves are valid (it is
+    news a person needs: told, or FC retries)."""
+    try:
+        return config.current().notify_targets
+    except Exception:  # the bug may be there: nobody can be told, the log line tells
+        return ()
 
 
 def _dry_run_by_environment() -> bool:

@@ -9,7 +9,7 @@ target goes through them:
 - :mod:`.explain`: what a failed call means for its target, from the error code;
 - :mod:`.failover`: the Failover calls side by side, and when to look at them;
 - :mod:`.verify`: the only place a target becomes verified; the schedule every watch looks by;
-- :mod:`.drill`: a drill of each target (the same preflight, checks and schedule).
+- :mod:`.drills`: a drill of each target (the same preflight, checks and schedule).
 
 The public surface is what the handler, the CLI and the benchmarks use: :func:`fail_over`,
 :func:`drill`, and the records they take and give. The two actions are imported on first use: a cold
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 from .records import SYSTEM_CLOCK, Acted, Clock, Guards, TargetResult
 
 if TYPE_CHECKING:
-    from .drill import drill
+    from .drills import drill
     from .failover import fail_over
 
 __all__ = ["SYSTEM_CLOCK", "Acted", "Clock", "Guards", "TargetResult", "drill", "fail_over"]
 
 #: The lazily imported names, and the module of each.
-_ON_USE = {"drill": ".drill", "fail_over": ".failover"}
+_ON_USE = {"drill": ".drills", "fail_over": ".failover"}
 
 
 def __getattr__(name: str) -> object:

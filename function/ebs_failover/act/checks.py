@@ -88,6 +88,8 @@ class Action:
     done_verb: str
     #: What a replica group's pairs do together.
     together: str
+    #: The action on a whole group ("fail a group over").
+    on_a_group: str
     checks: tuple[Check, ...]
     #: A target found failed over is this action's success already (``already_failed_over``), not a refusal.
     reports_already_done: bool = False
@@ -196,7 +198,7 @@ def blocking_member(action: Action, subject: Subject) -> Verdict | None:
         if pair.status in _HOPELESS or pair.status in _FAILING_BACK:
             return Verdict(
                 "refused",
-                f"the group's pair {pair.pair_id} is {pair.status}: EBS does not {action.verb} a group with "
+                f"the group's pair {pair.pair_id} is {pair.status}: EBS does not {action.on_a_group} with "
                 "a pair in that status (PairGroupStatusConflict), and the function never fights a fail-back",
             )
     return None
@@ -251,6 +253,7 @@ FAILOVER = Action(
     verb="fail over",
     done_verb="failed over",
     together="fail over together to one point in time",
+    on_a_group="fail a group over",
     checks=(
         signal,
         member,
@@ -272,6 +275,7 @@ DRILL = Action(
     verb="drill",
     done_verb="drilled",
     together="act together",
+    on_a_group="drill a group",
     checks=(
         member,
         done,

@@ -1,5 +1,5 @@
 """What the result says of one target's drill: its report, its failures (the first stays the news) and
-whether FC's async retry must follow it. The drill's steps are :mod:`.drill`'s; this keeps the record."""
+whether FC's async retry must follow it. The drill's steps are :mod:`.drills`'s; this keeps the record."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
-__all__ = ["PROXY_VARIABLES", "InjectedFaults", "LocalServer", "QuietHandler"]
+__all__ = ["FailsOnDemand", "GoesDown", "PROXY_VARIABLES", "InjectedFaults", "LocalServer", "QuietHandler"]
 
 #: darabonba hands these to requests explicitly (NO_PROXY does not help): a client of a local fake
 #: must run without them.
@@ -68,6 +68,45 @@ class InjectedFaults:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+
+class FailsOnDemand:
+    """``fail_next``, the same for every fake on a socket: the next requests answer an error, before any
+    other check. A service says where its :class:`InjectedFaults` are (:meth:`_injected_errors`) and names
+    its own "try again later" answer in the class constants."""
+
+    FAIL_STATUS = 503
+    FAIL_CODE = "ServiceUnavailable"
+    FAIL_MESSAGE = "The request has failed due to a temporary failure of the server."
+
+    def _injected_errors(self) -> InjectedFaults:
+        raise NotImplementedError
+
+    def fail_next(
+        self, n: int = 1, status: int | None = None, code: str | None = None, message: str | None = None
+    ) -> None:
+        """The next ``n`` requests answer this error (by default the service's own "try again later")."""
+        self._injected_errors().add(
+            n, status or self.FAIL_STATUS, code or self.FAIL_CODE, message or self.FAIL_MESSAGE
+        )
+
+
+class GoesDown:
+    """``down`` and ``up``: from ``down()`` on, every request has its connection closed with no answer."""
+
+    _down = False
+
+    def down(self) -> None:
+        """From now on every request has its connection closed with no answer."""
+        self._down = True
+
+    def up(self) -> None:
+        """Answer requests again."""
+        self._down = False
+
+    @property
+    def is_down(self) -> bool:
+        return self._down
 
 
 class LocalServer:

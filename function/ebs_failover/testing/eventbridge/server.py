@@ -54,7 +54,7 @@ from urllib.parse import parse_qsl
 
 from ebs_failover.testing._core.auth import Credential, CredentialStore, verify_acs3
 from ebs_failover.testing._core.errors import ApiError
-from ebs_failover.testing._core.http import LocalServer, QuietHandler
+from ebs_failover.testing._core.http import FailsOnDemand, GoesDown, InjectedFaults, LocalServer, QuietHandler
 from ebs_failover.testing.eventbridge.models import (
     ANSWER_OF,
     EVENTBRIDGE_VERSION,
@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 
-class FakeEventBridgeServer(LocalServer):
+class FakeEventBridgeServer(FailsOnDemand, GoesDown, LocalServer):
     """EventBridge buses served over HTTP on 127.0.0.1; a context manager.
 
     Accepts ``testing``/``testing`` until told otherwise (:meth:`register_credential`). State:
@@ -96,7 +96,6 @@ class FakeEventBridgeServer(LocalServer):
         self.calls: list[EventBridgeCall] = []
         self._credentials = CredentialStore()
         self._faults = Faults()
-        self._down = False
         self._lock = threading.Lock()
         #: Set to let stalled requests go (they then answer normally); stopping the server sets it too.
         self.release = threading.Event()
@@ -117,19 +116,12 @@ class FakeEventBridgeServer(LocalServer):
         with self._lock:
             self.events.setdefault(name, [])
 
+    def _injected_errors(self) -> InjectedFaults:
+        return self._faults.errors
+
     def register_credential(self, access_key_id: str, secret: str, security_token: str | None = None) -> None:
         """Accept this AccessKey; with ``security_token``, only requests carrying that token."""
         self._credentials.register(Credential(access_key_id, secret, security_token=security_token))
-
-    def fail_next(
-        self,
-        n: int = 1,
-        status: int = 503,
-        code: str = "ServiceUnavailable",
-        message: str = "The request has failed due to a temporary failure of the server.",
-    ) -> None:
-        """The next ``n`` requests answer this error (before any other check)."""
-        self._faults.errors.add(n, status, code, message)
 
     def fail_entries(
         self, code: str = "EventBusNotAvailable", message: str = "The event was refused."
@@ -142,17 +134,6 @@ class FakeEventBridgeServer(LocalServer):
         """The next ``n`` requests get no answer until :attr:`release` is set (or the server stops)."""
         with self._lock:
             self._faults.stalls += n
-
-    def down(self) -> None:
-        """From now on every request has its connection closed with no answer."""
-        self._down = True
-
-    def up(self) -> None:
-        self._down = False
-
-    @property
-    def is_down(self) -> bool:
-        return self._down
 
     def take_stall(self) -> bool:
         with self._lock:

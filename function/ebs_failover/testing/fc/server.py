@@ -68,7 +68,7 @@ from urllib.parse import unquote, urlsplit
 
 from ebs_failover.testing._core.auth import Credential, CredentialStore, verify_acs3
 from ebs_failover.testing._core.errors import ApiError
-from ebs_failover.testing._core.http import InjectedFaults, LocalServer, QuietHandler
+from ebs_failover.testing._core.http import FailsOnDemand, InjectedFaults, LocalServer, QuietHandler
 from ebs_failover.testing.fc.models import (
     CLOCK_SKEW_SECONDS,
     DUPLICATE_TASK_CODE,
@@ -96,7 +96,7 @@ __all__ = [
 ]
 
 
-class FakeFcServer(LocalServer):
+class FakeFcServer(FailsOnDemand, LocalServer):
     """FC's invoke API served over HTTP on 127.0.0.1; a context manager.
 
     Accepts ``testing``/``testing`` until told otherwise (:meth:`register_credential`). State:
@@ -104,6 +104,7 @@ class FakeFcServer(LocalServer):
     :attr:`calls` (every request).
     """
 
+    FAIL_CODE = "ResourceThrottled"
     thread_name = "fake-fc"
 
     def __init__(
@@ -145,19 +146,12 @@ class FakeFcServer(LocalServer):
             self._functions[(service, name)] = spec
         return spec
 
+    def _injected_errors(self) -> InjectedFaults:
+        return self._faults
+
     def register_credential(self, access_key_id: str, secret: str, security_token: str | None = None) -> None:
         """Accept this AccessKey; with ``security_token``, only requests carrying that token."""
         self._credentials.register(Credential(access_key_id, secret, security_token=security_token))
-
-    def fail_next(
-        self,
-        n: int = 1,
-        status: int = 503,
-        code: str = "ResourceThrottled",
-        message: str = "The request has failed due to a temporary failure of the server.",
-    ) -> None:
-        """The next ``n`` requests answer this error (before any other check)."""
-        self._faults.add(n, status, code, message)
 
     # -- the API -------------------------------------------------------------
 

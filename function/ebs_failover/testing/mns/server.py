@@ -55,6 +55,8 @@ from email.utils import parsedate_to_datetime
 
 from ebs_failover.testing._core.auth import Credential
 from ebs_failover.testing._core.http import (
+    FailsOnDemand,
+    GoesDown,
     InjectedFault,
     InjectedFaults,
     LocalServer,
@@ -91,7 +93,7 @@ __all__ = [
 ]
 
 
-class FakeMnsServer(LocalServer):
+class FakeMnsServer(FailsOnDemand, GoesDown, LocalServer):
     """MNS topics served over HTTP on 127.0.0.1; a context manager.
 
     Accepts ``testing``/``testing`` until told otherwise
@@ -99,6 +101,7 @@ class FakeMnsServer(LocalServer):
     order) and :attr:`calls` (every request, dropped ones included).
     """
 
+    FAIL_MESSAGE = "The service is unavailable."
     thread_name = "fake-mns"
 
     def __init__(
@@ -110,7 +113,6 @@ class FakeMnsServer(LocalServer):
         self.calls: list[MnsCall] = []
         self._credentials: dict[str, Credential] = {}
         self._faults = InjectedFaults()
-        self._down = False
         self._lock = threading.Lock()
         self.register_credential("testing", "testing")
         super().__init__(_handler_for(self), host, port)
@@ -130,34 +132,15 @@ class FakeMnsServer(LocalServer):
             self.topics.add(name)
             self.published.setdefault(name, [])
 
+    def _injected_errors(self) -> InjectedFaults:
+        return self._faults
+
     def register_credential(self, access_key_id: str, secret: str, security_token: str | None = None) -> None:
         """Accept this AccessKey; with ``security_token``, only requests carrying that token."""
         with self._lock:
             self._credentials[access_key_id] = Credential(
                 access_key_id, secret, security_token=security_token
             )
-
-    def fail_next(
-        self,
-        n: int = 1,
-        status: int = 503,
-        code: str = "ServiceUnavailable",
-        message: str = "The service is unavailable.",
-    ) -> None:
-        """The next ``n`` requests answer this MNS error (before any other check)."""
-        self._faults.add(n, status, code, message)
-
-    def down(self) -> None:
-        """From now on every request has its connection closed with no answer."""
-        self._down = True
-
-    def up(self) -> None:
-        """Answer requests again."""
-        self._down = False
-
-    @property
-    def is_down(self) -> bool:
-        return self._down
 
     # -- the API -------------------------------------------------------------
 

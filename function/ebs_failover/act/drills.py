@@ -114,11 +114,13 @@ class _Run:
         """Whether the preflight saw the target fit for a drill; otherwise the result says why not."""
         work = self.work
         if work.failure is not None:  # the preflight's Describe failed
-            note_failure(
-                self.result,
-                work.failure,
-                explain(work.failure, work.failure.action or _describe(work), checks.DRILL),
-            )
+            # The failover's preflight, so the failover's explanation (a drill is its rehearsal).
+            explained = explain(work.failure, work.failure.action or _describe(work), checks.FAILOVER)
+            if work.failure.transient:
+                explained = checks.Verdict(
+                    explained.outcome, f"{explained.hint}: the rehearsal is incomplete"
+                )
+            note_failure(self.result, work.failure, explained)
             return False
         if work.seen is None:  # the preflight set the outcome (not visible, not a backup here)
             return False
