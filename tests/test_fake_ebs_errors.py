@@ -206,7 +206,7 @@ def test_an_unknown_action_is_404(ebs: Ebs) -> None:
         auth_type="AK", style="RPC", req_body_type="formData", body_type="json",
     )  # fmt: skip
     error = _refusal(lambda: ebs.client(STANDBY).call_api(params, OpenApiRequest(query={}), RuntimeOptions()))
-    assert (error.status_code, error.code) == (404, "InvalidAction.NotFound")
+    assert (error.status_code, error.code) == (404, "InvalidApi.NotFound")  # as EBS's metadata documents
 
 
 # -- ClientToken ----------------------------------------------------------------

@@ -574,3 +574,61 @@ def test_a_target_whose_turn_comes_after_the_budget_is_retried_by_fc_and_sends_n
         assert "no time was left in the invocation for FailoverDiskReplicaPair" in targets[_pair(n)]["hint"]
         assert targets[_pair(n)]["attempts"] == 1  # the preflight's Describe
     assert [c.params["ReplicaPairId"] for c in fake.calls_for(FAILOVER)] == [_pair(0)]
+
+
+# -- as the real API answers (issue 26; each failed on the code before) -------------------------------
+
+
+def test_a_group_whose_pairs_come_comma_joined_as_the_metadata_shows_is_failed_over(mount: Mount) -> None:
+    """DescribeDiskReplicaGroups' own example lists ``"PairIds": ["pair-a,pair-b"]``: the group's pairs are
+    still seen, and the group fails over (it was refused: its members looked invisible)."""
+    fake = _fake(joined_pair_ids=True)
+    with mount(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    group = _by_id(result)[GROUP]
+    assert (group["outcome"], group["verified"]) == ("failed_over", True), group
+    assert [m["pair_id"] for m in group["member_pairs"]] == list(MEMBERS)
+
+
+def test_invalid_status_on_failover_is_tried_again_and_concluded_from_a_look(
+    settings: pytest.MonkeyPatch,
+) -> None:
+    """``OperationDenied.InvalidStatus`` may be passing (Terraform retries it on both Failover APIs): one
+    such answer, then EBS accepts; the pair is failed over under its one ClientToken (it was refused)."""
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(0)]}))
+    fake = _fake(groups=False, pairs=1)
+    fake.faults.error(FAILOVER, 403, "OperationDenied.InvalidStatus", times=1)
+    with MockEbs(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    target = _by_id(result)[_pair(0)]
+    assert (target["outcome"], target["verified"]) == ("failed_over", True), target
+    tokens = {call.params["ClientToken"] for call in fake.calls_for(FAILOVER)}
+    assert (len(fake.calls_for(FAILOVER)), tokens) == (2, {target["client_token"]})
+
+
+def test_invalid_status_that_stays_is_a_refusal_naming_the_status_after_three_tries(
+    settings: pytest.MonkeyPatch,
+) -> None:
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(0)]}))
+    fake = _fake(groups=False, pairs=1)
+    fake.faults.error(FAILOVER, 403, "OperationDenied.InvalidStatus", times=10)
+    with MockEbs(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    target = _by_id(result)[_pair(0)]
+    assert (target["outcome"], target["status_after"]) == ("refused", "normal")
+    assert target["hint"] == "EBS refused the failover in status normal (3 tries)"
+    assert len(fake.calls_for(FAILOVER)) == 3
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, "Rejected.Throttling"), (429, "TooManyRequests")])
+def test_every_throttling_code_and_any_429_is_retried(
+    settings: pytest.MonkeyPatch, status: int, code: str
+) -> None:
+    """Terraform retries every code containing Throttling; any 429 is a rate limit too (neither was)."""
+    settings.setenv("FAILOVER_TARGETS", json.dumps({INSTANCE: [_pair(0)]}))
+    fake = _fake(groups=False, pairs=1)
+    fake.faults.error(FAILOVER, status, code, times=1)
+    with MockEbs(fake):
+        result = handler(_alarm(f"instanceId={INSTANCE}"), _context())
+    assert _by_id(result)[_pair(0)]["outcome"] == "failed_over"
+    assert len(fake.calls_for(FAILOVER)) == 2

@@ -122,3 +122,26 @@ def test_the_first_failing_check_decides() -> None:
     verdict = _verdict(_seen("invalid", group_id="pg-unit01"))
     assert verdict is not None
     assert "replica group pg-unit01" in verdict.hint
+
+
+def test_group_pairs_are_read_however_the_answer_lists_them() -> None:
+    """One id per element, comma-joined in one element (the metadata's own example), or bytes (the SDK's
+    type), white space stripped; and a region with a trailing newline (the same example) still matches."""
+    from ebs_failover.act.records import pair_ids
+
+    assert pair_ids(["pair-a,pair-b"]) == ("pair-a", "pair-b")
+    assert pair_ids(["pair-a", " pair-b "]) == ("pair-a", "pair-b")
+    assert pair_ids([b"pair-a, pair-b", "pair-a"]) == ("pair-a", "pair-b")
+    assert pair_ids("pair-a,pair-b") == ("pair-a", "pair-b")
+    assert pair_ids(None) == ()
+    group = {
+        "ReplicaGroupId": "pg-1",
+        "PairIds": ["pair-a,pair-b"],
+        "Status": "normal",
+        "DestinationRegionId": "cn-shanghai\n",
+        "StandbyRegion": "cn-shanghai\n",
+        "LastRecoverPoint": 1,
+    }
+    seen = Seen.of(group, {"pair-a": {"Status": "normal", "SourceDiskId": "d-a"}})
+    assert seen.member_ids == ("pair-a", "pair-b")
+    assert (seen.destination_region, seen.standby_region) == (REGION, REGION)

@@ -56,7 +56,48 @@ HINTS: dict[str, tuple[str, str]] = {
     "InvalidSecurityToken.Malformed": ("failed", "the STS token is missing or malformed"),
     "MissingParameter": ("failed", "a required parameter was not sent; report this as a bug"),
     "InvalidParameter": ("failed", "EBS rejected a parameter; check FAILOVER_TARGETS and FAILOVER_REGION"),
+    # The group-only codes of FailoverDiskReplicaGroup (EBS's API metadata).
+    "OperationDenied.PairGroupAZoneConflict": (
+        "refused",
+        "a pair of the group does not replicate between the group's zones; check the group in the console",
+    ),
+    "OperationDenied.PairInAnotherGroup": (
+        "refused",
+        "a pair of the group belongs to another replica group; check the groups in the console",
+    ),
+    # The drill APIs' own codes (EBS's API metadata).
+    "OperationDenied.StartDrillShouldOnDestRegion": (
+        "failed",
+        "a drill starts in the secondary's region: FAILOVER_REGION must be the standby region",
+    ),
+    "OperationDenied.RecoverPointNotFound": (
+        "refused",
+        "the secondary has no recovery point to drill from yet: the first synchronisation has not finished",
+    ),
+    "NoPermission.SLR": (
+        "failed",
+        "EBS needs its service-linked role AliyunServiceLinkedRoleForEBS and the caller may not create "
+        "it: create the role once in the RAM console (the docs do not say which call first needs it)",
+    ),
+    "InvalidAccountStatus.NotEnoughBalance": (
+        "failed",
+        "the account's balance cannot pay for the drill's pay-as-you-go disks: top it up",
+    ),
+    "InvalidApi.NotFound": (
+        "failed",
+        "EBS does not know {action} at this endpoint: check EBS_ENDPOINT and the region",
+    ),
 }
+
+
+#: The OperationDenied codes a drill answers with that say more than "refused" (the rest read as one).
+_DRILL_KNOWN = frozenset(
+    {
+        "OperationDenied.StartDrillShouldOnDestRegion",
+        "OperationDenied.RecoverPointNotFound",
+        "OperationDenied.OperateNotAllowedForPrimary",
+    }
+)
 
 
 def explain(error: CloudCallError, call: str, action: Action) -> Verdict:
@@ -68,7 +109,7 @@ def explain(error: CloudCallError, call: str, action: Action) -> Verdict:
         return Verdict("failed", f"EBS's answer to {call} could not be used ({error.message})")
     if error.transient:
         return Verdict("failed", f"EBS could not be reached ({code}) for {call}")
-    if action.name == "drill" and code.startswith("OperationDenied"):
+    if action.name == "drill" and code.startswith("OperationDenied") and code not in _DRILL_KNOWN:
         return Verdict("refused", f"EBS refused {call} ({code}): check the target in the console")
     if code == "OperationDenied.InvalidStatus":
         return Verdict("refused", "EBS refused the failover in the target's current status")

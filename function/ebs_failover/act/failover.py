@@ -44,6 +44,11 @@ __all__ = ["fail_over"]
 
 #: Worker threads of one wave at most: a target's thread waits (its turn, a backoff) without a call slot.
 _MAX_WORKERS = 100
+#: After OperationDenied.InvalidStatus, the Failover is tried again after these pauses (the status may be
+#: passing: Terraform retries this code on both Failover APIs), then the refusal stands.
+_INVALID_STATUS_WAITS = (1.0, 2.0)
+#: Time that must be left after such a pause for the try and a look at its outcome.
+_INVALID_STATUS_MARGIN = 2.0
 #: While other Failovers are in flight, a first look waits this long, so that one look covers them too.
 _FIRST_LOOK_DELAY = verify.VERIFY_WAITS[0]
 
@@ -134,8 +139,9 @@ class _Wave:
 
     # -- a call that failed ------------------------------------------------------------------------------
 
-    def _failed(self, work: Work, error: CloudCallError) -> None:
-        """A call for this target ended in ``error``: a retry for FC (transient, live), or an explanation."""
+    def _failed(self, work: Work, error: CloudCallError, tries: int = 0) -> float | None:
+        """A call for this target ended in ``error``: a retry for FC (transient, live), an explanation, or
+        (a status that may be passing) the pause before the Failover is tried again."""
         result = work.result
         if error.transient and work.guards.live:
             result.outcome, result.error_code = "failed", error.code
@@ -149,32 +155,42 @@ class _Wave:
                 raise TransientFailure(work.target.target_id, error.code, result.attempts)
             except TransientFailure as failure:
                 self.retry = failure
-            return
+            return None
         call = error.action or _failover_action(work)
         verdict = explain(error, call, checks.FAILOVER)
         if error.transient:  # dry-run only: live raises for FC to retry
             verdict = checks.Verdict(verdict.outcome, f"{verdict.hint}: the rehearsal is incomplete")
         note_failure(result, error, verdict)
         if error.code == "OperationDenied.InvalidStatus":
-            self._look_again(work)
+            return self._after_invalid_status(work, tries)
+        return None
 
-    def _look_again(self, work: Work) -> None:
-        """After InvalidStatus: report what the target is now (someone else may have failed it over)."""
+    def _after_invalid_status(self, work: Work, tries: int) -> float | None:
+        """EBS refused the Failover in the target's current status, a code Terraform retries (the status may
+        be passing): look at the target; failed over by someone else is reported so; otherwise the Failover
+        is tried again a few times, then the refusal names the status last seen."""
         try:
             found = self.describer.describing(
                 work.result, [work.target.target_id], "backup", work.target.is_group
             )
         except CloudCallError:
-            return
+            return None
         raw = found.get(work.target.target_id)
         if raw is None:
-            return
+            return None
         status = str(raw.get("Status"))
         if status in checks.DONE:
             verify.found_done(work.result, status)
-        else:
-            work.result.outcome, work.result.status_after = "refused", status
-            work.result.hint = f"EBS refused the failover in status {status}"
+            return None
+        work.result.outcome, work.result.status_after = "refused", status
+        work.result.hint = f"EBS refused the failover in status {status}"
+        if tries < len(_INVALID_STATUS_WAITS):
+            pause = _INVALID_STATUS_WAITS[tries]
+            if self.describer.budget.remaining() > pause + _INVALID_STATUS_MARGIN:
+                return pause
+        if tries:
+            work.result.hint += f" ({tries + 1} tries)"
+        return None
 
 
 class _Calls:
@@ -186,11 +202,12 @@ class _Calls:
         describer: Describer,
         concurrency: int,
         clock: Clock,
-        on_failure: Callable[[Work, CloudCallError], None],
+        on_failure: Callable[[Work, CloudCallError, int], float | None],
     ) -> None:
         self.describer, self.concurrency, self.clock = describer, concurrency, clock
         self.client, self.budget, self.pacer = describer.client, describer.budget, describer.pacer
-        #: What the wave does with a target whose Failover failed (called on the target's worker thread).
+        #: What the wave does with a target whose Failover failed (called on the target's worker thread, with
+        #: the tries so far): the pause before trying again, or None when the target is done.
         self.on_failure = on_failure
 
     def request_and_watch(self, works: list[Work]) -> None:
@@ -232,7 +249,8 @@ class _Calls:
 
     def _request(self, work: Work, *, slots: threading.BoundedSemaphore) -> float | None:
         """One target's Failover, with its own retries: when the attempt EBS accepted was sent (monotonic),
-        or None when none was (the result says why). Runs on a worker thread; never raises."""
+        or None when none was (the result says why). A failure the wave wants tried again (a status that
+        may be passing) is, after the pause it names. Runs on a worker thread; never raises."""
         sent = [0.0]
 
         def attempt() -> str:
@@ -245,12 +263,18 @@ class _Calls:
                 return self.client.failover(work.target.target_id, work.target.client_token, self.budget)
 
         try:
-            try:
-                work.result.request_id = retrying(self.budget, work.result, attempt)
-            except CloudCallError as error:
-                self.on_failure(work, error)
-                return None
-            return sent[0]
+            tries = 0
+            while True:
+                try:
+                    work.result.request_id = retrying(self.budget, work.result, attempt)
+                except CloudCallError as error:
+                    pause = self.on_failure(work, error, tries)
+                    if pause is None:
+                        return None
+                    tries += 1
+                    self.clock.sleep(pause)
+                    continue
+                return sent[0]
         except Exception as error:  # a bug in one target's handling must not lose what the others did
             log.LOGGER.error("unexpected_error", exc_info=error, target_id=work.target.target_id)
             work.result.outcome, work.result.error_code = "failed", type(error).__name__

@@ -22,7 +22,7 @@ from ebs_failover.cloud import Attempts, Budget, EbsClient, Pacer, Tally, retryi
 from ebs_failover.errors import CloudCallError
 
 from .explain import HINTS
-from .records import Seen, TargetResult, Work
+from .records import Seen, TargetResult, Work, pair_ids
 
 __all__ = ["Describer", "preflight"]
 
@@ -72,8 +72,8 @@ def preflight(describer: Describer, works: list[Work], now: Callable[[], float])
     # The pairs, and the groups' pairs (whose Describe is on the group's behalf), in one Describe.
     pairs: dict[str, list[Work]] = {w.target.target_id: [w] for w in works if not w.target.is_group}
     for group_id, group in raw_groups.items():
-        for member in group.get("PairIds") or ():
-            pairs.setdefault(str(member), []).extend(groups[group_id])
+        for member in pair_ids(group.get("PairIds")):
+            pairs.setdefault(member, []).extend(groups[group_id])
     raw_pairs = describer.describe(pairs, "backup")
     missing: list[Work] = []
     for work in works:

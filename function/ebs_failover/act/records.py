@@ -11,7 +11,7 @@ from typing import Any
 from ebs_failover.errors import CloudCallError, TransientFailure
 from ebs_failover.policy import Target
 
-__all__ = ["SYSTEM_CLOCK", "Acted", "Clock", "Guards", "Member", "Seen", "TargetResult", "Work"]
+__all__ = ["SYSTEM_CLOCK", "Acted", "Clock", "Guards", "Member", "Seen", "TargetResult", "Work", "pair_ids"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ class Seen:
         """``raw`` as Describe answered it (a pair, or a group whose pairs, when seen, are in ``pairs``)."""
         last, rpo = raw.get("LastRecoverPoint"), raw.get("RPO")
         is_group = "ReplicaGroupId" in raw and "ReplicaPairId" not in raw
-        member_ids = tuple(str(p) for p in raw.get("PairIds") or () if isinstance(p, str)) if is_group else ()
+        member_ids = pair_ids(raw.get("PairIds")) if is_group else ()
         members = tuple(_member(pair_id, pairs.get(pair_id)) for pair_id in member_ids)
         if is_group:
             disks = tuple(m.source_disk_id for m in members if m.source_disk_id)
@@ -142,14 +142,32 @@ class Seen:
             disks = (str(raw["SourceDiskId"]),) if raw.get("SourceDiskId") else ()
         return cls(
             status=str(raw.get("Status")),
-            destination_region=str(raw.get("DestinationRegionId" if is_group else "DestinationRegion") or ""),
-            standby_region=str(raw.get("StandbyRegion") or ""),
+            destination_region=_text(raw.get("DestinationRegionId" if is_group else "DestinationRegion")),
+            standby_region=_text(raw.get("StandbyRegion")),
             last_recover_point=last if isinstance(last, int) and last > 0 else None,
             rpo=rpo if isinstance(rpo, int) else None,
             source_disks=disks,
             group_id="" if is_group else str(raw.get("ReplicaGroupId") or ""),
             members=members,
         )
+
+
+def pair_ids(raw: Any) -> tuple[str, ...]:
+    """A group's ``PairIds`` as ids, however the answer gives them: one id per element, or (the API
+    metadata's own example) comma-joined ids in one element, as text or as bytes (the SDK types the field
+    ``List[bytes]``); white space stripped, each id once, in order."""
+    elements = [raw] if isinstance(raw, (str, bytes)) else raw if isinstance(raw, list) else []
+    found: list[str] = []
+    for element in elements:
+        text = element.decode("utf-8", "replace") if isinstance(element, bytes) else element
+        if isinstance(text, str):
+            found.extend(part.strip() for part in text.split(",") if part.strip())
+    return tuple(dict.fromkeys(found))
+
+
+def _text(value: Any) -> str:
+    """A region or zone as the answer gives it, stripped (the metadata's example ends one with a newline)."""
+    return str(value or "").strip()
 
 
 def _member(pair_id: str, raw: Mapping[str, Any] | None) -> Member:

@@ -16,7 +16,7 @@ Hierarchy::
     │   ├── InvalidTimeStampFormat      400  x-acs-date unreadable
     │   ├── SecurityTokenError          400  STS token missing, wrong or expired
     │   ├── InvalidVersion              400  x-acs-version is not 2021-07-30
-    │   ├── InvalidActionNotFound       404  unknown x-acs-action
+    │   ├── InvalidApiNotFound          404  unknown x-acs-action (InvalidApi.NotFound)
     │   ├── MissingParameter            400  a required parameter is absent
     │   ├── InvalidParameter            400  a parameter is malformed
     │   └── Throttling                  400  Throttling.User: the caller's quota is used up
@@ -37,7 +37,7 @@ __all__ = [
     "IncompleteSignature",
     "InjectedError",
     "InvalidAccessKeyIdNotFound",
-    "InvalidActionNotFound",
+    "InvalidApiNotFound",
     "InvalidParameter",
     "InvalidTimeStampExpired",
     "InvalidTimeStampFormat",
@@ -114,9 +114,11 @@ class InvalidVersion(GatewayError):
     default_message = "Specified parameter Version is not valid."
 
 
-class InvalidActionNotFound(GatewayError):
+class InvalidApiNotFound(GatewayError):
+    """EBS's code for an unknown action (its API metadata: ``InvalidApi.NotFound``)."""
+
     status = 404
-    code = "InvalidAction.NotFound"
+    code = "InvalidApi.NotFound"
     default_message = "Specified api is not found, please check your url and method."
 
 

@@ -25,7 +25,7 @@ from ebs_failover.testing._core.auth import CredentialStore, verify_acs3
 from ebs_failover.testing._core.errors import (
     ApiError,
     InjectedError,
-    InvalidActionNotFound,
+    InvalidApiNotFound,
     InvalidParameter,
     InvalidVersion,
     MissingParameter,
@@ -488,7 +488,7 @@ def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
     fault: Fault | None = None
     try:
         if urlsplit(request.url).path not in ("", "/"):
-            raise InvalidActionNotFound()
+            raise InvalidApiNotFound()
         credential = verify_acs3(
             request.method, request.url, request.headers, request.body, fake.credentials, fake.clock
         )
@@ -498,7 +498,7 @@ def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
             raise InvalidVersion()
         handler = ACTIONS.get(request.action)
         if handler is None:
-            raise InvalidActionNotFound()
+            raise InvalidApiNotFound()
         _throttle(fake, exchange, credential.account_id)
         fault = fake.faults.take(request.action, params)
         if fault is not None and fault.kind == "error":

@@ -90,8 +90,12 @@ class FakeEbs:
         latency: float = 0.0,
         quota: int | None = None,
         throttle_retry_after: bool = False,
+        joined_pair_ids: bool = False,
     ) -> None:
         self.clock = clock
+        #: Describe…Groups lists a group's pairs as the API metadata's own example does: one comma-joined
+        #: string in the list (``["pair-a,pair-b"]``), not one id per element.
+        self.joined_pair_ids = joined_pair_ids
         self.latency = latency
         self.quotas = Quota()
         self._quota = quota
@@ -140,6 +144,7 @@ class FakeEbs:
                     rng=self._rng,
                     repeat_failover=self.repeat_failover,
                     drills=self.drills,
+                    joined_pair_ids=self.joined_pair_ids,
                 )
             return self._backends[account_id]
 

@@ -180,7 +180,11 @@ class GroupsMixin(BackendState):
     ) -> list[dict[str, Any]]:
         """Groups whose ``site`` is ``region``, filtered; counts as a describe for transitions."""
         with self.lock:
-            return self._select(self.groups.values(), region, site, group_ids, name, resource_group_id, tags)
+            shown = self._select(self.groups.values(), region, site, group_ids, name, resource_group_id, tags)
+            if self.joined_pair_ids:
+                for group in shown:
+                    group["PairIds"] = [",".join(group["PairIds"])] if group["PairIds"] else []
+            return shown
 
     def replicate(self, resource_id: str, at: float | None = None) -> None:
         """A replication cycle completed: ``LastRecoverPoint`` moves to ``at`` (default now).

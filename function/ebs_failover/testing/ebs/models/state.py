@@ -77,6 +77,7 @@ class BackendState:
         rng: random.Random | None = None,
         repeat_failover: Literal["accept", "deny"] = "accept",
         drills: Drills | None = None,
+        joined_pair_ids: bool = False,
     ) -> None:
         self.account_id = account_id
         self.transitions = transitions if transitions is not None else Transitions()
@@ -86,6 +87,8 @@ class BackendState:
         #: the docs do not say; ``"accept"`` answers success and changes
         #: nothing, ``"deny"`` answers ``OperationDenied.InvalidStatus``.
         self.repeat_failover = repeat_failover
+        #: List a group's pairs as one comma-joined string (the API metadata's example), see ``FakeEbs``.
+        self.joined_pair_ids = joined_pair_ids
         self.pairs: dict[str, ReplicaPair] = {}
         self.groups: dict[str, ReplicaGroup] = {}
         self.operations: list[Operation] = []
