@@ -138,16 +138,18 @@ def test_an_identity_reused_after_a_fail_back_is_failed_not_failed_over(fake: Fa
     assert fake.pair(DB_PAIR).status == "normal"
 
 
-def test_a_replayed_answer_is_failed_even_with_a_window_shorter_than_the_grace(
+def test_with_verification_off_a_reused_identity_is_reported_as_seen_and_never_verified(
     fake: FakeEbs, settings: pytest.MonkeyPatch
 ) -> None:
+    """FAILOVER_VERIFY_SECONDS=0 is one look and no verdict (issue 26: a verdict only from evidence): the
+    result says EBS accepted, what the look saw (``normal``), and never ``verified``."""
     assert handler(manual(key="INC-8"), fc_context())["data"]["outcome"] == "failed_over"
     _fail_back(fake, DB_PAIR, reverse=False)
     fake.backend().start_pair(region=PRIMARY, pair_id=DB_PAIR)
     settings.setenv("FAILOVER_VERIFY_SECONDS", "0")  # one look only
     target = _targets(handler(manual(key="INC-8"), fc_context(request_id="again")))[DB_PAIR]
-    assert (target["outcome"], target["status_after"]) == ("failed", "normal")
-    assert target.get("verified") is not True
+    assert (target["outcome"], target["status_after"], target["verified"]) == ("failed_over", "normal", False)
+    assert "FAILOVER_VERIFY_SECONDS=0" in target["hint"]
 
 
 def test_a_disk_alarm_that_names_the_instance_too_fails_over_only_that_disks_pair(fake: FakeEbs) -> None:

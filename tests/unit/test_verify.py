@@ -6,7 +6,7 @@ import time
 
 from ebs_failover.act import Guards, TargetResult
 from ebs_failover.act.records import Clock, Work
-from ebs_failover.act.verify import REPLAY_GRACE, VERIFY_WAITS, Look, Watch, found_done, looks
+from ebs_failover.act.verify import VERIFY_WAITS, Look, Watch, found_done, looks
 from ebs_failover.cloud import Budget
 from ebs_failover.policy import Target
 
@@ -47,14 +47,14 @@ def test_failovered_is_verified_with_the_seconds_since_the_request() -> None:
 
 
 def test_failovering_backs_off_then_ends_unverified_at_the_window() -> None:
+    """Backing off, the last look exactly at the window's end (FAILOVER_VERIFY_SECONDS after the request)."""
     watch = _watch(verify_seconds=5.0)
-    at, nexts = 0.2, []
+    at, times = 0.2, []
     while watch.open:
+        times.append(round(at, 2))
         watch.observe(Look("failovering", at))
-        if watch.open:
-            nexts.append(round(watch.next_look - at, 2))
-            at = watch.next_look
-    assert nexts == list(VERIFY_WAITS[:3])  # 0.5, 1, 2: the next (4 s) would pass the 5 s window
+        at = watch.next_look
+    assert times == [0.2, 0.7, 1.7, 3.7, 5.0]
     result = _result(watch)
     assert (result.outcome, result.verified, result.status_after) == ("failed_over", False, "failovering")
     assert "still failovering when the watch ended (FAILOVER_VERIFY_SECONDS 5 s" in (result.hint or "")
@@ -68,26 +68,50 @@ def test_failover_failed_is_a_failure() -> None:
     assert "failover_failed" in (result.hint or "")
 
 
-def test_a_target_that_never_moves_is_a_replay_once_the_grace_has_passed() -> None:
-    """Backing off as usual, but the look that decides comes right when the grace ends, not a wait later."""
-    watch = _watch()
+def test_a_slow_ebs_is_not_yet_never_failed() -> None:
+    """Issue 26: EBS accepted, the pair still ``normal`` 4 s later, ``failovered`` at 6 s: verified. (The
+    watch once called it a replayed answer, ``failed``, after 3 s.)"""
+    watch = _watch(verify_seconds=30.0)
+    at = 0.2
+    while watch.open and at < 6.0:
+        watch.observe(Look("normal", at))
+        at = watch.next_look
+    assert watch.open
+    watch.observe(Look("failovered", 6.0))
+    result = _result(watch)
+    assert (result.outcome, result.verified, result.failover_seconds) == ("failed_over", True, 6.0)
+
+
+def test_a_target_unmoved_through_the_whole_window_is_a_replay() -> None:
+    watch = _watch()  # a 10 s window, well within the budget
     at, times = 0.2, []
     while watch.open:
         times.append(round(at, 2))
         watch.observe(Look("normal", at))
         at = watch.next_look
-    assert times == [0.2, 0.7, 1.7, REPLAY_GRACE + 0.05]  # 1.7 + min(2 s, what is left of the grace + 0.05)
+    assert times == [0.2, 0.7, 1.7, 3.7, 7.7, 10.0]
     result = _result(watch)
     assert (result.outcome, result.status_after) == ("failed", "normal")
     assert "answered with an earlier result" in (result.hint or "")
+    assert watch.work.retry_wanted is False
 
 
-def test_a_budget_ending_before_the_grace_is_not_called_a_replay() -> None:
-    watch = _watch(deadline=1.0)
+def test_unmoved_when_the_budget_cuts_the_window_short_is_no_claim_and_fc_looks_again() -> None:
+    watch = _watch(deadline=1.0)  # the last look by 0.5 s, long before the 10 s window
     watch.observe(Look("normal", 0.6))
     result = _result(watch)
     assert (watch.open, result.outcome, result.verified) == (False, "failed_over", False)
-    assert "still showed normal when the time ran out" in (result.hint or "")
+    assert "FC's async retry looks again" in (result.hint or "")
+    assert watch.work.retry_wanted is True
+
+
+def test_verification_off_is_one_look_and_no_verdict() -> None:
+    watch = _watch(verify_seconds=0.0)
+    watch.observe(Look("normal", 0.2))
+    result = _result(watch)
+    assert (watch.open, result.outcome, result.verified) == (False, "failed_over", False)
+    assert "FAILOVER_VERIFY_SECONDS=0" in (result.hint or "")
+    assert watch.work.retry_wanted is False
 
 
 def test_a_failed_look_ends_the_watch_saying_only_what_was_seen() -> None:

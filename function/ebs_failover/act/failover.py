@@ -108,6 +108,9 @@ class _Wave:
         requests = [work for work in works if self._judge(work)]
         if requests:
             _Calls(self.describer, self.concurrency, self.clock, self._failed).request_and_watch(requests)
+            for work in requests:
+                if work.retry_wanted:  # accepted, not seen moving before the time ran out
+                    self.retry = TransientFailure(work.target.target_id, None, work.result.attempts)
         for work in works:
             if work.result.duration_ms == 0.0:
                 work.finish()

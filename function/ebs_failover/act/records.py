@@ -189,6 +189,8 @@ class Work:
     seen: Seen | None = None
     #: The preflight's Describe failed for it: the error, explained once the preflight's looks are done.
     failure: CloudCallError | None = field(default=None)
+    #: Its watch ended before EBS was seen moving it, the budget too short: FC's retry is to look again.
+    retry_wanted: bool = False
 
     @property
     def noun(self) -> str:

@@ -7,12 +7,15 @@ it looks at chosen instants) and says, when it stays open, when it wants the nex
 
 - ``failovered``: ``failed_over``, verified, ``failover_seconds`` from the request;
 - ``failover_failed``: ``failed``;
-- ``failovering``: looked at again, backing off, until FAILOVER_VERIFY_SECONDS (or
-  the budget) ends the watch: ``failed_over``, not verified, saying so;
-- not moved (still ``normal``…): looked at again until :data:`REPLAY_GRACE` has
-  passed since the request; then EBS took to have replayed an earlier answer for
-  the ClientToken: ``failed``. When the budget ends the watch first, not enough
-  was seen to call it a replay: ``failed_over``, not verified, saying so;
+- ``failovering``, or not moved yet (still ``normal``…): "not yet", looked at again,
+  backing off, the last look at the window's end (FAILOVER_VERIFY_SECONDS after the
+  request, or as late as the budget allows): a slow EBS is never a failed one;
+- at the window's end, ``failovering``: ``failed_over``, not verified, saying so;
+  unmoved through the whole window: EBS answered with an earlier result for the
+  ClientToken (a reused identity): ``failed``; unmoved when the budget cut the
+  window short: ``failed_over``, not verified, and FC's async retry is asked for (the
+  same ClientToken is safe) — no claim either way; FAILOVER_VERIFY_SECONDS=0: one
+  look, what it saw, no verdict;
 - not seen (a look that failed, or the target absent): ``failed_over``, not
   verified — EBS accepted the call, and nothing since says more.
 
@@ -30,15 +33,12 @@ from ebs_failover.cloud import Budget
 
 from .records import Clock, TargetResult, Work
 
-__all__ = ["REPLAY_GRACE", "VERIFY_WAITS", "Look", "Watch", "found_done", "looks"]
+__all__ = ["VERIFY_WAITS", "Look", "Watch", "found_done", "looks"]
 
 #: A verification looks again after these many seconds, the last one repeated.
 VERIFY_WAITS = (0.5, 1.0, 2.0, 4.0)
-#: How long an accepted failover may leave the target as it was before EBS is taken to have replayed an
-#: earlier answer for the ClientToken (an accepted failover turns it ``failovering`` at once).
-REPLAY_GRACE = 3.0
-#: After the grace, the look that decides comes this soon (not a whole wait later).
-_AFTER_GRACE = 0.05
+#: Seconds kept at the end of the budget for the last look itself (a batched Describe).
+_LOOK_TIME = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +60,17 @@ class Watch:
         ``deadline``: the end of the invocation's budget (all monotonic seconds)."""
         self.work, self.requested = work, requested
         verify = work.guards.verify_seconds
-        # A target that has not moved is watched for the grace at least: only then is it a replayed answer.
-        self.window_end = min(requested + max(verify, REPLAY_GRACE + 0.5), deadline)
-        self.settled_by = min(requested + verify, deadline)
+        wanted = requested + verify
+        last_look = deadline - _LOOK_TIME
+        #: The last look is at the window's end (FAILOVER_VERIFY_SECONDS after the request), or as late as
+        #: the budget allows.
+        self.window_end = max(min(wanted, last_look), accepted)
+        #: The budget cut the window short: a target not seen moving yet proves nothing.
+        self.cut_short = verify > 0 and wanted > last_look
         self.next_look = accepted
         self.looked = False
         self.open = True
+        self._moved = False
         self._waits = iter(VERIFY_WAITS)
 
     def observe(self, look: Look) -> None:
@@ -81,10 +86,10 @@ class Watch:
             result.outcome, result.verified = "failed_over", False
             result.hint = f"EBS accepted the failover; {why}"
             return self._close()
-        seen, elapsed = look.status, look.at - self.requested
+        seen = look.status
         if seen == "failovered":
             result.outcome, result.verified = "failed_over", True
-            result.status_after, result.failover_seconds = seen, round(elapsed, 1)
+            result.status_after, result.failover_seconds = seen, round(look.at - self.requested, 1)
             return self._close()
         if seen == "failover_failed":
             result.outcome, result.status_after = "failed", seen
@@ -92,27 +97,36 @@ class Watch:
                 "EBS accepted the failover and it ended in failover_failed: the secondary is not writable"
             )
             return self._close()
-        if seen != "failovering" and elapsed >= REPLAY_GRACE:
-            result.outcome, result.status_after, result.hint = "failed", seen, self._replayed(seen)
-            return self._close()
-        pause = next(self._waits, VERIFY_WAITS[-1])
-        if seen != "failovering":  # look again right when the grace has passed, not a wait later
-            pause = min(pause, max(REPLAY_GRACE - elapsed, 0.0) + _AFTER_GRACE)
-        end = self.settled_by if seen == "failovering" else self.window_end
-        if look.at + pause < end:
-            self.next_look = look.at + pause
+        self._moved = self._moved or seen == "failovering"
+        if look.at < self.window_end:  # not yet: a slow EBS is not a failed one
+            self.next_look = min(look.at + next(self._waits, VERIFY_WAITS[-1]), self.window_end)
             return None
+        return self._conclude(seen)
+
+    def _conclude(self, seen: str) -> None:
+        """The window is over and the target is not ``failovered``: say what was seen, and no more."""
+        result, noun = self.work.result, self.work.noun
         result.status_after, result.outcome, result.verified = seen, "failed_over", False
+        verify = self.work.guards.verify_seconds
         if seen == "failovering":
             result.hint = (
-                f"EBS accepted the failover; the {self.work.noun} was still failovering when the watch ended "
-                f"(FAILOVER_VERIFY_SECONDS {self.work.guards.verify_seconds:g} s, or the time budget)"
+                f"EBS accepted the failover; the {noun} was still failovering when the watch ended "
+                f"(FAILOVER_VERIFY_SECONDS {verify:g} s, or the time budget)"
             )
-        else:  # the budget ended the watch before the grace: not enough seen to call it a replay
+        elif self._moved:
+            result.hint = f"EBS accepted the failover; the {noun} was seen failovering, then {seen}"
+        elif verify <= 0:  # verification off: one look, no verdict
             result.hint = (
-                f"EBS accepted the failover; the {self.work.noun} still showed {seen} when the time ran out "
-                "(if it never moves, EBS answered with an earlier result for this ClientToken)"
+                f"EBS accepted the failover; the one look FAILOVER_VERIFY_SECONDS=0 allows saw {seen}"
             )
+        elif self.cut_short:  # not moving yet, and no time to wait longer: FC's retry looks again
+            result.hint = (
+                f"EBS accepted the failover; the {noun} still showed {seen} when the time ran out, before "
+                f"FAILOVER_VERIFY_SECONDS {verify:g} s: FC's async retry looks again (same ClientToken)"
+            )
+            self.work.retry_wanted = True
+        else:  # unmoved through the whole window: EBS answered with an earlier result
+            result.outcome, result.hint = "failed", self._replayed(seen)
         return self._close()
 
     def _close(self) -> None:
