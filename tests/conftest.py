@@ -20,6 +20,7 @@ from alibabacloud_tea_openapi.utils_models import Config
 
 from ebs_failover import log
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, MockEbs
+from ebs_failover.testing.ebs.documented import take_violations
 
 PRIMARY = "cn-hangzhou"
 STANDBY = "cn-shanghai"
@@ -179,6 +180,16 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # darabonba hands environment proxies to requests explicitly; tests talk to loopback only.
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fake_ebs_answers_as_documented() -> Iterator[None]:
+    """Every error the fake EBS's models answered during the test is one EBS documents for that API
+    (``ebs_failover.testing.ebs.documented``): a fake that answers otherwise fails the test that saw it."""
+    take_violations()
+    yield
+    undocumented = take_violations()
+    assert not undocumented, f"the fake EBS answered codes its API does not document: {undocumented}"
 
 
 @pytest.fixture(params=["responses", "server"])

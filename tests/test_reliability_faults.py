@@ -38,7 +38,7 @@ class Fault:
     status: int = 0
     code: str = ""
     retry_after: int | None = None
-    #: Expected when not transient: the outcome, from the README's table and ebs.HINTS.
+    #: Expected when not transient: the outcome, from the README's table and ebs_codes.RULES.
     outcome: str | None = None
 
     @property

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .ebs_codes import CodeRule, rule_for
 from .redact import shorten
 
 __all__ = [
@@ -51,15 +52,6 @@ __all__ = [
 
 #: Longest rendering of an offending value inside a message.
 _GOT_LIMIT = 80
-
-#: EBS error codes that retrying (with the same ClientToken) may cure, besides every 5xx, every 429 and
-#: every code containing ``Throttling`` (see ``EbsError.transient``). Sources: EBS's API metadata
-#: (2021-07-30) documents ``InternalError`` 500, ``RequestTimeout`` 504 and ``LastTokenProcessing`` (a
-#: ClientToken still being processed); other EBS APIs document 429 ``BLOCK.LimitedRequest``; Terraform
-#: retries every ``Throttling`` code.
-_TRANSIENT_CODES = frozenset(
-    {"InternalError", "ServiceUnavailable", "RequestTimeout", "LastTokenProcessing", "BLOCK.LimitedRequest"}
-)
 
 
 class EbsFailoverError(Exception):
@@ -149,15 +141,12 @@ class EbsError(CloudCallError):
     @property
     def transient(self) -> bool:
         """Whether the same call, with the same ClientToken, may succeed later."""
-        if self.status is None:  # no answer: a network fault or a timeout
-            return True
-        # Every code containing Throttling (Rejected.Throttling too) and any 429, as Terraform retries them.
-        return (
-            self.status >= 500
-            or self.status == 429
-            or self.code in _TRANSIENT_CODES
-            or "Throttling" in self.code
-        )
+        return self.rule.transient
+
+    @property
+    def rule(self) -> CodeRule:
+        """What the code means: retried or final, the outcome and the hint (:mod:`ebs_failover.ebs_codes`)."""
+        return rule_for(self.code, self.status)
 
 
 class OutOfTime(CloudCallError):

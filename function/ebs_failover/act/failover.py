@@ -32,7 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from ebs_failover import log
 from ebs_failover.cloud import Attempts, Budget, EbsClient, Pacer, retrying
-from ebs_failover.errors import CloudCallError, OutOfTime, TransientFailure
+from ebs_failover.errors import CloudCallError, EbsError, OutOfTime, TransientFailure
 from ebs_failover.policy import Target
 
 from . import checks, verify
@@ -164,7 +164,7 @@ class _Wave:
         if error.transient:  # dry-run only: live raises for FC to retry
             verdict = checks.Verdict(verdict.outcome, f"{verdict.hint}: the rehearsal is incomplete")
         note_failure(result, error, verdict)
-        if error.code == "OperationDenied.InvalidStatus":
+        if isinstance(error, EbsError) and error.rule.retry == "after_look":
             return self._after_invalid_status(work, tries)
         return None
 

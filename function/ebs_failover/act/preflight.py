@@ -21,7 +21,7 @@ from typing import Any
 from ebs_failover.cloud import Attempts, Budget, EbsClient, Pacer, Tally, retrying
 from ebs_failover.errors import CloudCallError
 
-from .explain import HINTS
+from .explain import hint_for
 from .records import Seen, TargetResult, Work, pair_ids
 
 __all__ = ["Describer", "preflight"]
@@ -134,7 +134,7 @@ def _not_standby(describer: Describer, works: list[Work], now: Callable[[], floa
             )
         else:
             result.outcome, result.error_code = "failed", "OperationDenied.OperateNotAllowedForPrimary"
-            result.hint = HINTS["OperationDenied.OperateNotAllowedForPrimary"][1]
+            result.hint = hint_for("OperationDenied.OperateNotAllowedForPrimary", "FailoverDiskReplicaPair")
 
 
 def _fail_first(works: Iterable[Work], error: CloudCallError) -> None:

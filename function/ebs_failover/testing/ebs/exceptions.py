@@ -37,6 +37,10 @@ class OperationDenied(ApiError):
         "OperationDenied.PairGroupAZoneConflict": "The zones of the pair and the group conflict.",
         "OperationDenied.PairGroupStatusConflict": "The status of the pair and the group conflict.",
         "OperationDenied.QuotaExceed": "The quota is exceeded.",
+        "OperationDenied.StartDrillShouldOnDestRegion": (
+            "The drill should be started in the destination region."
+        ),
+        "OperationDenied.RecoverPointNotFound": "The recover point is not found.",
     }
 
     def __init__(self, code: str = "OperationDenied", detail: str | None = None) -> None:

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ebs_failover.testing._core.auth import CredentialStore, verify_acs3
 from ebs_failover.testing._core.errors import (
     ApiError,
+    GatewayError,
     InjectedError,
     InvalidApiNotFound,
     InvalidParameter,
@@ -32,6 +33,7 @@ from ebs_failover.testing._core.errors import (
     Throttling,
 )
 from ebs_failover.testing._core.faults import Fault, FaultPlan, Quota
+from ebs_failover.testing.ebs.documented import check_answer
 from ebs_failover.testing.ebs.models import EbsBackend
 
 __all__ = ["ACTIONS", "API_VERSION", "Answer", "WireRequest", "WireResponse", "dispatch"]
@@ -515,6 +517,8 @@ def dispatch(fake: Service, request: WireRequest) -> tuple[Answer, Exchange]:
         body.setdefault("RequestId", request_id)
         return Answer(_json(200, body, body["RequestId"]), fault), exchange
     except ApiError as error:
+        if not isinstance(error, (GatewayError, InjectedError)):
+            check_answer(request.action, error.status, error.code)
         response = _error(fake, request, request_id, error)
         if error.retry_after is not None:
             response.headers["x-acs-retry-after"] = str(error.retry_after)

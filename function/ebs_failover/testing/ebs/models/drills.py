@@ -19,19 +19,21 @@ for a pair's drill, ``pg-drill-xxxx`` for a group's.
 
 The fake's choices, where the documentation is silent:
 
+* The codes are the drill APIs' documented ones (``documented.py``): a Start sent
+  to the primary's region is ``OperationDenied.StartDrillShouldOnDestRegion``; a
+  target with no ``LastRecoverPoint`` is ``OperationDenied.RecoverPointNotFound``;
+  ``OperationDenied.InvalidStatus`` is not documented for any drill API, so every
+  other refusal is ``403 OperationDenied`` with a message that says why.
 * A drill starts only on a pair or group ``normal`` or ``syncing`` (replicating,
-  so a recovery point exists) and with a ``LastRecoverPoint``; any other status
-  is ``403 OperationDenied.InvalidStatus``. A group's member pair answers ``403
-  OperationDenied`` (the group drill is the way), as its own failover does.
+  so a recovery point exists); any other status is refused. A group's member
+  pair is refused (the group drill is the way), as its own failover is; so is a
+  group with no pairs, or with a member not replicating.
 * One drill ``executing`` per pair or group at a time: a second Start meanwhile
-  is ``OperationDenied.InvalidStatus``. Drills already ``executed`` do not stop
-  a new one (each has its own disk).
+  is refused. Drills already ``executed`` do not stop a new one (each has its own disk).
 * A failover of a target whose drill is running is accepted; the drill goes on
   and keeps its disk until it is cleared.
-* Clear… goes to the region the drill was started in (its disk's region; else
-  ``OperationDenied.OperateNotAllowedForPrimary``). Clearing an ``executing``
-  drill is ``OperationDenied.InvalidStatus`` (the code Terraform's
-  ``alicloud_ebs_replica_pair_drill`` retries ClearPairDrill on); one
+* Clear… goes to the region the drill was started in (its disk's region); else,
+  or while the drill is ``executing``, it is refused (``OperationDenied``); one
   ``clearing`` already is accepted and changes nothing; an unknown drill id, or
   one of another target, is ``404 NoSuchResource``.
 * A cleared drill is gone: Describe… no longer lists it (Terraform waits for
@@ -80,7 +82,7 @@ class DrillsMixin(BackendState):
     def start_pair_drill(self, *, region: str, pair_id: str, client_token: str | None = None) -> Drill:
         with self.lock:
             pair = self._pair(region, pair_id)
-            self._require_standby_region(region, pair.source_region)
+            _require_drill_region(region, pair.source_region)
             self._require_not_member(pair)
             self._require_drillable(pair)
             disks = [DrillDisk(pair.replica_pair_id, self._disk_id())]
@@ -89,25 +91,28 @@ class DrillsMixin(BackendState):
     def start_group_drill(self, *, region: str, group_id: str, client_token: str | None = None) -> Drill:
         with self.lock:
             group = self._group(region, group_id)
-            self._require_standby_region(region, group.source_region_id)
+            _require_drill_region(region, group.source_region_id)
             if not group.pair_ids:
-                raise OperationDenied("OperationDenied.NoPairInGroup")
+                raise OperationDenied(detail=f"{group_id} has no pairs.")
             self._require_drillable(group)
-            members = self._members(group, DRILL_FROM)
+            members = [self.pairs[pair_id] for pair_id in group.pair_ids]
+            for pair in members:
+                if pair.status not in DRILL_FROM:
+                    raise OperationDenied(detail=f"{pair.replica_pair_id} of {group_id} is {pair.status}.")
             disks = [DrillDisk(pair.replica_pair_id, self._disk_id()) for pair in members]
             return self._start_drill("StartReplicaGroupDrill", "group", group, region, disks, client_token)
 
     def _require_drillable(self, target: ReplicaPair | ReplicaGroup) -> None:
-        self._require_status(target, DRILL_FROM)
+        if target.status not in DRILL_FROM:
+            raise OperationDenied(detail=f"{target.resource_id} is {target.status}.")
         if target.last_recover_point <= 0:
             raise OperationDenied(
-                "OperationDenied.InvalidStatus", f"{target.resource_id} has no recovery point yet."
+                "OperationDenied.RecoverPointNotFound", f"{target.resource_id} has no recovery point yet."
             )
         for drill in self.drill_records.values():
             if drill.target_id == target.resource_id and drill.status == "executing":
                 raise OperationDenied(
-                    "OperationDenied.InvalidStatus",
-                    f"drill {drill.drill_id} of {target.resource_id} is still executing.",
+                    detail=f"drill {drill.drill_id} of {target.resource_id} is still executing."
                 )
 
     def _start_drill(
@@ -169,14 +174,11 @@ class DrillsMixin(BackendState):
 
     def _clear_drill(self, action: str, drill: Drill, region: str) -> None:
         if region != drill.region:
-            raise OperationDenied(
-                "OperationDenied.OperateNotAllowedForPrimary",
-                f"{drill.drill_id} and its disks are in {drill.region}.",
-            )
+            raise OperationDenied(detail=f"{drill.drill_id} and its disks are in {drill.region}.")
         if drill.cleared or drill.status == "clearing":
             return  # cleared already, or being cleared: a retry changes nothing
         if drill.status not in DRILL_CLEAR_FROM:
-            raise OperationDenied("OperationDenied.InvalidStatus", f"{drill.drill_id} is {drill.status}.")
+            raise OperationDenied(detail=f"{drill.drill_id} is {drill.status}.")
         before = drill.status
         self.drill_operations.append(
             DrillOperation(action, drill.drill_id, drill.target_id, before, "clearing", None, self.clock())
@@ -316,3 +318,9 @@ class DrillsMixin(BackendState):
     def advance_drills(self, drill_id: str | None = None) -> int:
         """Complete one drill's pending transition, or every drill's; return how many."""
         return self._advance_drills(drill_id)
+
+
+def _require_drill_region(region: str, source_region: str) -> None:
+    """A drill starts on the secondary's side (StartDrillShouldOnDestRegion, documented)."""
+    if region == source_region:
+        raise OperationDenied("OperationDenied.StartDrillShouldOnDestRegion")
