@@ -19,6 +19,7 @@ from alibabacloud_ebs20210730.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
 
 from ebs_failover import log
+from ebs_failover.act import verify
 from ebs_failover.testing import PROXY_VARIABLES, FakeEbs, FakeEbsServer, MockEbs
 from ebs_failover.testing.ebs.documented import take_violations
 
@@ -182,6 +183,25 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+#: The watch's own schedule, before ``_quick_looks`` shortens it.
+REAL_VERIFY_WAITS = verify.VERIFY_WAITS
+
+
+@pytest.fixture
+def real_look_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the tests of the schedule itself, or of how many looks a real one takes."""
+    monkeypatch.setattr(verify, "VERIFY_WAITS", REAL_VERIFY_WAITS)
+
+
+@pytest.fixture(autouse=True)
+def _quick_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EBS's failover is asynchronous, and the fake's too: by default a Failover is seen ``failovering`` in
+    one look and ``failovered`` in the next. The watch's backoff between looks (0.5 s, then more) is cut
+    to hundredths here, so that a suite of hundreds of failovers waits for EBS in small numbers; the
+    tests of the schedule itself give the watch its times (``tests/unit/test_verify.py``)."""
+    monkeypatch.setattr(verify, "VERIFY_WAITS", (0.01, 0.02, 0.05, 0.1))
+
+
 @pytest.fixture(autouse=True)
 def _fake_ebs_answers_as_documented() -> Iterator[None]:
     """Every error the fake EBS's models answered during the test is one EBS documents for that API
@@ -190,6 +210,15 @@ def _fake_ebs_answers_as_documented() -> Iterator[None]:
     yield
     undocumented = take_violations()
     assert not undocumented, f"the fake EBS answered codes its API does not document: {undocumented}"
+
+
+@pytest.fixture
+def failovers_settle_at_once(request: pytest.FixtureRequest) -> None:
+    """For the tests of what an operation does to the fake, not of how long EBS takes: a Failover
+    completes inside the call (the fake's default shows it ``failovering`` in one look first)."""
+    for name in ("ebs", "mocked"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).fake.transitions.set("failovering")
 
 
 @pytest.fixture(params=["responses", "server"])

@@ -18,6 +18,9 @@ from ebs_failover.testing import FakeEbs, FakeEbsServer
 
 from .conftest import PRIMARY, STANDBY, Ebs, seed_pair
 
+#: What each operation does, not how long EBS takes (the timing is test_real_ebs_time_and_zones.py's).
+pytestmark = pytest.mark.usefixtures("failovers_settle_at_once")
+
 PAIR = "pair-cn-drill0001"
 GROUP = "pg-drill0group01"
 RECOVER_POINT = 1_700_000_000

@@ -12,6 +12,9 @@ from ebs_failover.testing import FakeEbs
 
 from .conftest import PRIMARY, STANDBY, Ebs
 
+#: What each operation does, not how long EBS takes (the timing is test_real_ebs_time_and_zones.py's).
+pytestmark = pytest.mark.usefixtures("failovers_settle_at_once")
+
 
 def _refusal(call: Any) -> ClientException:
     with pytest.raises(ClientException) as caught:
@@ -126,6 +129,7 @@ def test_repeat_failover_is_accepted_without_a_state_change_by_default(ebs: Ebs)
 def test_repeat_failover_can_be_denied(ebs: Ebs) -> None:
     ebs.fake.repeat_failover = "deny"
     ebs.fake.reset()  # backends pick the setting up when created
+    ebs.fake.transitions.set("failovering")  # reset() brought the default back
     pair_id = ebs.create_pair()
     ebs.failover(pair_id, token="a")
     error = _refusal(lambda: ebs.failover(pair_id, token="b"))
@@ -183,8 +187,8 @@ def test_create_validates_its_parameters(ebs: Ebs, field: str, value: object) ->
         "destination_disk_id": "d-y",
         field: value,
     }
-    if field == "destination_region_id":
-        fields["destination_zone_id"] = "cn-hangzhou-i"
+    if field == "destination_region_id":  # the same region is allowed, the same zone is not
+        fields["destination_zone_id"] = "cn-hangzhou-h"
     error = _refusal(
         lambda: ebs.client(PRIMARY).create_disk_replica_pair(m.CreateDiskReplicaPairRequest(**fields))
     )

@@ -11,6 +11,9 @@ from darabonba.exceptions import UnretryableException
 
 from .conftest import PRIMARY, Ebs
 
+#: What each operation does, not how long EBS takes (the timing is test_real_ebs_time_and_zones.py's).
+pytestmark = pytest.mark.usefixtures("failovers_settle_at_once")
+
 FAILOVER = "FailoverDiskReplicaPair"
 
 

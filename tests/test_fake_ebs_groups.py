@@ -12,6 +12,9 @@ from ebs_failover.testing import FakeEbs
 
 from .conftest import PRIMARY, STANDBY, Ebs, seed_pair
 
+#: What each operation does, not how long EBS takes (the timing is test_real_ebs_time_and_zones.py's).
+pytestmark = pytest.mark.usefixtures("failovers_settle_at_once")
+
 GROUP_FAILOVER = "FailoverDiskReplicaGroup"
 
 
@@ -126,7 +129,7 @@ def test_a_failed_group_failover_fails_every_member_and_may_be_retried(ebs: Ebs)
     ebs.fake.backend().advance(group_id)
     assert _describe_group(ebs, group_id)["Status"] == "failover_failed"
     assert _statuses(ebs, pairs) == ["failover_failed", "failover_failed"]
-    ebs.fake.transitions.reset()
+    ebs.fake.transitions.set("failovering")
     _failover_group(ebs, group_id)  # failover_failed is one of the documented starting states
     assert _statuses(ebs, pairs) == ["failovered", "failovered"]
     assert len(ebs.fake.state_changes(GROUP_FAILOVER)) == 2
@@ -239,8 +242,9 @@ def test_a_pair_joins_a_group_only_created_or_stopped(ebs: Ebs) -> None:
 
 def test_start_and_stop_of_a_group_move_the_members_with_it(ebs: Ebs) -> None:
     group_id, pairs = _group(ebs, start=False)
-    ebs.fake.transitions.set("initial_syncing", "manual")
+    ebs.fake.transitions.set("syncing", "manual")  # a group's first sync: it has no initial_syncing
     _start(ebs, group_id)
+    assert _describe_group(ebs, group_id)["Status"] == "syncing"
     assert _statuses(ebs, pairs) == ["initial_syncing", "initial_syncing"]
     ebs.fake.backend().advance(group_id)
     group = _describe_group(ebs, group_id)

@@ -9,6 +9,9 @@ from ebs_failover.testing import PAIR_STATUSES
 
 from .conftest import PRIMARY, STANDBY, Ebs
 
+#: What each operation does, not how long EBS takes (the timing is test_real_ebs_time_and_zones.py's).
+pytestmark = pytest.mark.usefixtures("failovers_settle_at_once")
+
 
 def test_the_19_documented_statuses() -> None:
     assert len(PAIR_STATUSES) == 19

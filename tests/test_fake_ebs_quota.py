@@ -21,6 +21,9 @@ from ebs_failover.testing import DEFAULT_ACCOUNT_ID, FakeEbs, FakeEbsServer
 
 from .conftest import PRIMARY, STANDBY, Ebs
 
+#: What each operation does, not how long EBS takes (the timing is test_real_ebs_time_and_zones.py's).
+pytestmark = pytest.mark.usefixtures("failovers_settle_at_once")
+
 FAILOVER = "FailoverDiskReplicaPair"
 DESCRIBE = "DescribeDiskReplicaPairs"
 

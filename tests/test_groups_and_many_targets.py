@@ -240,6 +240,7 @@ def test_the_preflight_is_one_describe_per_hundred_pairs(settings: pytest.Monkey
     assert len(fake.calls) == 2
 
 
+@pytest.mark.usefixtures("real_look_schedule")  # how many looks the watch's real backoff takes
 def test_a_redelivery_of_a_twenty_pair_alarm_costs_one_describe(
     mount: Mount, settings: pytest.MonkeyPatch
 ) -> None:

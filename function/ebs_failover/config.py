@@ -47,6 +47,7 @@ VARIABLES: dict[str, str] = {
         "replica group (pg-…); the only pairs and groups ever touched"
     ),
     "FAILOVER_REGION": "region of the secondary disks (default: the function's own region)",
+    "FAILOVER_ZONE": "zone of the secondary disks; needed when both sites of a pair or group share a region",
     "FAILOVER_MIN_LEVEL": "lowest alarm level that acts: INFO, WARN or CRITICAL (default CRITICAL)",
     "FAILOVER_EVENT_TYPES": "comma-separated event types that act (default: "
     + ",".join(DEFAULT_EVENT_TYPES)
@@ -103,6 +104,7 @@ CREDENTIAL_VARIABLES = (
 
 _TARGET_ID = re.compile(r"^(pair|pg)-[A-Za-z0-9-]{1,60}$")
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
+_ZONE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,4}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class Settings:
     mode: str
     targets: Mapping[str, tuple[str, ...]]
     region: str | None
+    zone: str | None
     min_level: str
     event_types: frozenset[str]
     time_margin: float
@@ -155,6 +158,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         mode=_choice(environ, "FAILOVER_MODE", ("dry-run", "live"), "dry-run"),
         targets=_targets(environ.get("FAILOVER_TARGETS", "{}")),
         region=_region(environ.get("FAILOVER_REGION")),
+        zone=_zone(environ.get("FAILOVER_ZONE"), environ.get("FAILOVER_REGION")),
         min_level=_min_level(environ.get("FAILOVER_MIN_LEVEL")),
         event_types=_event_types(environ.get("FAILOVER_EVENT_TYPES")),
         time_margin=_seconds(environ, "FAILOVER_TIME_MARGIN", 8.0, 600.0),
@@ -249,6 +253,20 @@ def _region(raw: str | None) -> str | None:
     if not _REGION.match(raw.strip()):
         raise ConfigError("FAILOVER_REGION", "a region id such as cn-shanghai", raw)
     return raw.strip()
+
+
+def _zone(raw: str | None, region: str | None) -> str | None:
+    """A zone id such as cn-hangzhou-h (or ap-southeast-1a): its region's id and more, in FAILOVER_REGION
+    when that is set."""
+    if raw is None or raw.strip() == "":
+        return None
+    zone = raw.strip()
+    if not _ZONE.match(zone):
+        raise ConfigError("FAILOVER_ZONE", "a zone id such as cn-hangzhou-h", raw)
+    home = (region or "").strip()
+    if home and not (zone.startswith(home) and len(zone) > len(home)):
+        raise ConfigError("FAILOVER_ZONE", f"a zone of FAILOVER_REGION {home}", raw)
+    return zone
 
 
 def _event_types(raw: str | None) -> frozenset[str]:

@@ -294,6 +294,7 @@ def _guards(prepared: Prepared, plan: Plan, trigger: Trigger | None) -> act.Guar
         verify_seconds=settings.verify_seconds,
         max_data_loss=settings.max_data_loss,
         by_operator=trigger is not None and trigger.kind == "manual",
+        zone=settings.zone,
     )
 
 

@@ -9,6 +9,7 @@ each code. No fake server, no SDK.
 from __future__ import annotations
 
 import re
+import runpy
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,8 @@ def test_the_guard_records_an_answer_the_api_does_not_document() -> None:
     assert take_violations() == [("StartPairDrill", 403, "OperationDenied.InvalidStatus")]
     assert not documents("ClearPairDrill", 403, "OperationDenied.OperateNotAllowedForPrimary")
     assert documents("FailoverDiskReplicaPair", 400, "IdempotentParameterMismatch")
+
+
+def test_the_reference_page_lists_the_table_the_code_reads() -> None:
+    printed = runpy.run_path(str(REFERENCE.parents[2] / "tools" / "codes_table.py"))["table"]()
+    assert printed in REFERENCE.read_text(encoding="utf-8")

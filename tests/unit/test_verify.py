@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 
-from ebs_failover.act import Guards, TargetResult
+import pytest
+
+from ebs_failover.act import Guards, TargetResult, verify
 from ebs_failover.act.records import Clock, Work
-from ebs_failover.act.verify import VERIFY_WAITS, Look, Watch, found_done, looks
+from ebs_failover.act.verify import Look, Watch, found_done, looks
 from ebs_failover.cloud import Budget
 from ebs_failover.policy import Target
+
+#: These tests are of the schedule itself: the real one, not the suite's shortened one.
+pytestmark = pytest.mark.usefixtures("real_look_schedule")
 
 
 def _watch(verify_seconds: float = 10.0, deadline: float = 100.0) -> Watch:
@@ -33,7 +38,7 @@ def test_the_first_look_is_due_when_the_failover_is_accepted() -> None:
 def test_failovered_is_verified_with_the_seconds_since_the_request() -> None:
     watch = _watch()
     watch.observe(Look("failovering", 0.2))
-    assert watch.next_look == 0.2 + VERIFY_WAITS[0]  # still open: it wants another look
+    assert watch.next_look == 0.2 + verify.VERIFY_WAITS[0]  # still open: it wants another look
     watch.observe(Look("failovered", 1.74))
     result = _result(watch)
     assert not watch.open

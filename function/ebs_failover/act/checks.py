@@ -14,6 +14,8 @@ check                  stops the target when                                    
 ``hopeless``           its status forbids any action (invalid, deleted, creating…)  both
 ``failing_back``       a fail-back (reprotect) is under way or failed              both
 ``direction``          it replicates toward another region than FAILOVER_REGION    both
+                       (or zone than FAILOVER_ZONE; both sites in one region and
+                       no FAILOVER_ZONE: the standby side cannot be told)
 ``empty_group``        the group has no pairs                                      both
 ``blocking_member``    a pair of the group is not visible, or in a status EBS      both
                        refuses (PairGroupStatusConflict) or a fail-back
@@ -167,14 +169,36 @@ def failing_back(action: Action, subject: Subject) -> Verdict | None:
 
 
 def direction(action: Action, subject: Subject) -> Verdict | None:
-    toward, region = subject.seen.destination_region, subject.guards.region
-    if not toward or toward == region:
-        return None
-    return Verdict(
-        "refused",
-        f"the {subject.noun} replicates toward {toward}, not toward FAILOVER_REGION {region}: a fail-back "
-        "reversed it, and the function never fights one",
-    )
+    """The target replicates toward the standby side: FAILOVER_REGION, and FAILOVER_ZONE when set. With
+    both sites in one region the region says nothing, so the zone must be configured and must match."""
+    seen, region, zone = subject.seen, subject.guards.region, subject.guards.zone
+    toward = seen.destination_region
+    if toward and toward != region:
+        return Verdict(
+            "refused",
+            f"the {subject.noun} replicates toward {toward}, not toward FAILOVER_REGION {region}: "
+            "a fail-back reversed it, and the function never fights one",
+        )
+    if seen.one_region and zone is None:
+        return Verdict(
+            "refused",
+            f"both sites of the {subject.noun} are zones of {toward} ({seen.source_zone} -> "
+            f"{seen.destination_zone}): set FAILOVER_ZONE to the standby zone, so that a fail-back that "
+            "reversed it cannot be mistaken for the way it was built",
+        )
+    if zone is not None and seen.destination_zone and seen.destination_zone != zone:
+        reversed_here = seen.one_region and seen.source_zone == zone
+        why = (
+            "a fail-back reversed it, and the function never fights one"
+            if reversed_here
+            else ("check FAILOVER_ZONE")
+        )
+        return Verdict(
+            "refused",
+            f"the {subject.noun} replicates toward zone {seen.destination_zone}, not toward FAILOVER_ZONE "
+            f"{zone}: {why}",
+        )
+    return None
 
 
 def empty_group(action: Action, subject: Subject) -> Verdict | None:

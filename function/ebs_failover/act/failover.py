@@ -49,8 +49,6 @@ _MAX_WORKERS = 100
 _INVALID_STATUS_WAITS = (1.0, 2.0)
 #: Time that must be left after such a pause for the try and a look at its outcome.
 _INVALID_STATUS_MARGIN = 2.0
-#: While other Failovers are in flight, a first look waits this long, so that one look covers them too.
-_FIRST_LOOK_DELAY = verify.VERIFY_WAITS[0]
 
 
 def fail_over(
@@ -329,7 +327,7 @@ def _next_look(watches: Iterable[verify.Watch], *, in_flight: bool) -> float | N
     waits a little while other calls are in flight, so that one look covers them too."""
     return min(
         (
-            watch.next_look + (_FIRST_LOOK_DELAY if in_flight and not watch.looked else 0.0)
+            watch.next_look + (verify.VERIFY_WAITS[0] if in_flight and not watch.looked else 0.0)
             for watch in watches
             if watch.open
         ),

@@ -40,6 +40,9 @@ class Guards:
     max_data_loss: float | None
     #: A manual request: an operator may fail over a target whose replication is stopped; an alarm may not.
     by_operator: bool
+    #: The standby zone (``FAILOVER_ZONE``), or None: a target must replicate toward it when set, and it
+    #: must be set for a target whose two sites share a region.
+    zone: str | None = None
 
 
 @dataclass
@@ -124,6 +127,15 @@ class Seen:
     group_id: str = ""
     #: A group's pairs, as the same preflight saw them.
     members: tuple[Member, ...] = ()
+    #: Where it replicates from and to now (a fail-back reverses them): (region, zone) each.
+    source_region: str = ""
+    source_zone: str = ""
+    destination_zone: str = ""
+
+    @property
+    def one_region(self) -> bool:
+        """Both sites are zones of one region: only the zones tell the standby side from the primary."""
+        return bool(self.source_region) and self.source_region == self.destination_region
 
     @property
     def member_ids(self) -> tuple[str, ...]:
@@ -149,6 +161,9 @@ class Seen:
             source_disks=disks,
             group_id="" if is_group else str(raw.get("ReplicaGroupId") or ""),
             members=members,
+            source_region=_text(raw.get("SourceRegionId" if is_group else "SourceRegion")),
+            source_zone=_text(raw.get("SourceZoneId")),
+            destination_zone=_text(raw.get("DestinationZoneId")),
         )
 
 

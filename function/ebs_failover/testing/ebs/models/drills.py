@@ -82,7 +82,7 @@ class DrillsMixin(BackendState):
     def start_pair_drill(self, *, region: str, pair_id: str, client_token: str | None = None) -> Drill:
         with self.lock:
             pair = self._pair(region, pair_id)
-            _require_drill_region(region, pair.source_region)
+            _require_drill_region(region, pair.source_region, pair.destination_region)
             self._require_not_member(pair)
             self._require_drillable(pair)
             disks = [DrillDisk(pair.replica_pair_id, self._disk_id())]
@@ -91,7 +91,7 @@ class DrillsMixin(BackendState):
     def start_group_drill(self, *, region: str, group_id: str, client_token: str | None = None) -> Drill:
         with self.lock:
             group = self._group(region, group_id)
-            _require_drill_region(region, group.source_region_id)
+            _require_drill_region(region, group.source_region_id, group.destination_region_id)
             if not group.pair_ids:
                 raise OperationDenied(detail=f"{group_id} has no pairs.")
             self._require_drillable(group)
@@ -320,7 +320,7 @@ class DrillsMixin(BackendState):
         return self._advance_drills(drill_id)
 
 
-def _require_drill_region(region: str, source_region: str) -> None:
+def _require_drill_region(region: str, source: str, destination: str) -> None:
     """A drill starts on the secondary's side (StartDrillShouldOnDestRegion, documented)."""
-    if region == source_region:
+    if region == source != destination:
         raise OperationDenied("OperationDenied.StartDrillShouldOnDestRegion")

@@ -19,7 +19,7 @@ from .records import (
     STOP_FROM,
     ReplicaGroup,
 )
-from .state import BackendState, _check_length, _check_zone
+from .state import BackendState, _check_length, _check_sites, _check_zone
 
 __all__ = ["GroupsMixin"]
 
@@ -50,10 +50,7 @@ class GroupsMixin(BackendState):
                 raise ValueError(f"group {group_id} exists already")
             _check_zone("SourceZoneId", source_zone, region)
             _check_zone("DestinationZoneId", destination_zone, destination_region)
-            if destination_region == region:
-                raise InvalidParameter(
-                    "DestinationRegionId", "the secondary site must be in another region than the primary"
-                )
+            _check_sites((region, source_zone), (destination_region, destination_zone))
             if rpo is not None and rpo != RPO_SECONDS:
                 raise InvalidParameter("RPO", f"expected {RPO_SECONDS}")
             if bandwidth is not None and bandwidth not in BANDWIDTHS:
@@ -126,7 +123,7 @@ class GroupsMixin(BackendState):
             self._begin_group(
                 group,
                 "StartDiskReplicaGroup",
-                "manual_syncing" if one_shot else "initial_syncing",
+                "manual_syncing" if one_shot else "syncing",  # a group has no initial_syncing (SDK)
                 client_token,
                 {pair.replica_pair_id: _start_transient(pair, one_shot) for pair in members},
                 synced,
@@ -153,7 +150,7 @@ class GroupsMixin(BackendState):
         """
         with self.lock:
             group = self._group(region, group_id)
-            self._require_standby_region(region, group.source_region_id)
+            self._require_standby_region(region, group.source_region_id, group.destination_region_id)
             self._require_status(group, GROUP_FAILOVER_FROM)
             if not group.pair_ids:
                 raise OperationDenied("OperationDenied.NoPairInGroup")

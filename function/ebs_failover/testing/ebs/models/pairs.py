@@ -20,7 +20,7 @@ from .records import (
     STOP_FROM,
     ReplicaPair,
 )
-from .state import BackendState, _check_length, _check_zone
+from .state import BackendState, _check_length, _check_sites, _check_zone
 
 __all__ = ["PairsMixin"]
 
@@ -56,10 +56,7 @@ class PairsMixin(BackendState):
                 raise ValueError(f"pair {pair_id} exists already")
             _check_zone("SourceZoneId", source_zone, region)
             _check_zone("DestinationZoneId", destination_zone, destination_region)
-            if destination_region == region:
-                raise InvalidParameter(
-                    "DestinationRegionId", "the secondary disk must be in another region than the primary"
-                )
+            _check_sites((region, source_zone), (destination_region, destination_zone))
             if charge_type not in ("PREPAY", "POSTPAY"):
                 raise InvalidParameter("ChargeType", "expected PREPAY or POSTPAY")
             if charge_type == "PREPAY" and period is None:
@@ -137,7 +134,7 @@ class PairsMixin(BackendState):
     def failover_pair(self, *, region: str, pair_id: str, client_token: str | None = None) -> None:
         with self.lock:
             pair = self._pair(region, pair_id)
-            self._require_standby_region(region, pair.source_region)
+            self._require_standby_region(region, pair.source_region, pair.destination_region)
             self._require_not_member(pair)
             if pair.status in FAILOVER_DENIED:
                 self._require_status(pair, ())
@@ -159,7 +156,7 @@ class PairsMixin(BackendState):
     ) -> None:
         with self.lock:
             pair = self._pair(region, pair_id)
-            self._require_standby_region(region, pair.source_region)
+            self._require_standby_region(region, pair.source_region, pair.destination_region)
             self._require_status(pair, REPROTECT_FROM)
 
             def reprotected() -> None:
@@ -174,7 +171,7 @@ class PairsMixin(BackendState):
     def delete_pair(self, *, region: str, pair_id: str, client_token: str | None = None) -> None:
         with self.lock:
             pair = self._pair(region, pair_id)
-            if region != pair.source_region:
+            if region != pair.source_region:  # with both sites in one region, that region
                 raise OperationDenied("OperationDenied.OperateNotAllowedForStandby")
             self._require_status(pair, DELETE_FROM)
 

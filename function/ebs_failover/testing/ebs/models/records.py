@@ -88,7 +88,7 @@ RPO_SECONDS = 900
 PREPAY_PERIODS = frozenset({1, 2, 3, 6, 12, 24, 36, 60})
 BANDWIDTHS = frozenset({10240, 20480, 51200, 102400})
 
-Progression = Literal["immediate", "describes", "manual"]
+Progression = Literal["immediate", "describes", "manual", "timed"]
 
 #: The drill's ``Status`` values (SDK docstring of DescribePairDrills).
 DRILL_STATUSES = ("executing", "executed", "execute_failed", "clearing", "clear_failed")
@@ -117,51 +117,73 @@ class Transition:
 
     ``progression``: ``"immediate"`` (in the same call), ``"describes"`` (the
     resource shows the transient status in ``times`` describe answers, then
-    the next one shows the outcome) or ``"manual"`` (only
-    :meth:`EbsBackend.advance`). ``fail``: end in the failure status
-    (``failover_failed`` …) instead of the success status.
+    the next one shows the outcome), ``"timed"`` (real time, as EBS: for
+    ``start_delay`` seconds after the accepted call a Describe still shows the
+    status before it, then the transient status for ``settle`` seconds, then
+    the outcome) or ``"manual"`` (only :meth:`EbsBackend.advance`). ``fail``:
+    end in the failure status (``failover_failed`` …) instead of the success status.
     """
 
     progression: Progression = "immediate"
     times: int = 1
     fail: bool = False
+    start_delay: float = 0.0
+    settle: float = 0.0
 
 
 #: The transient statuses a test can set: the pairs' and groups', the drills' (``executing``, ``clearing``).
 TRANSIENT = (*OUTCOMES, *DRILL_OUTCOMES)
 
+#: Unless a test says otherwise: an accepted Failover is seen ``failovering`` in one Describe answer and
+#: ``failovered`` in the next (EBS's failover is asynchronous: never settled inside the call), a drill's
+#: ``executing`` and ``clearing`` likewise; every other transient status completes at once.
+DEFAULT_RULES: dict[str, Transition] = {
+    "failovering": Transition("describes", 1),
+    "executing": Transition("describes", 1),
+    "clearing": Transition("describes", 1),
+}
+
 
 class Transitions:
-    """Per transient status, the :class:`Transition` in force.
-
-    Unset, a status completes at once, except a drill's ``executing`` and
-    ``clearing``: one describe answer shows them, the next the outcome
-    (``describes``, ``times=1``).
-    """
+    """Per transient status, and optionally per resource (a pair, a group), the :class:`Transition` in
+    force: a resource's own rule, else the status's, else :data:`DEFAULT_RULES`, else at once."""
 
     def __init__(self) -> None:
-        self._rules: dict[str, Transition] = {}
+        self._rules: dict[tuple[str, str | None], Transition] = {}
 
     def set(
-        self, status: str, progression: Progression = "immediate", *, times: int = 1, fail: bool = False
+        self,
+        status: str,
+        progression: Progression = "immediate",
+        *,
+        times: int = 1,
+        fail: bool = False,
+        start_delay: float = 0.0,
+        settle: float = 0.0,
+        resource: str | None = None,
     ) -> None:
-        """Make ``status`` (a transient one, e.g. ``"failovering"``) move on as described."""
+        """Make ``status`` (a transient one, e.g. ``"failovering"``) move on as described; with
+        ``resource`` (a pair or group id), for that resource only."""
         if status not in TRANSIENT:
             raise ValueError(f"{status!r} is not a transient status; one of {sorted(TRANSIENT)}")
-        if progression not in ("immediate", "describes", "manual"):
-            raise ValueError(f"progression must be immediate, describes or manual, not {progression!r}")
-        if times < 0:
-            raise ValueError("times must be >= 0")
-        self._rules[status] = Transition(progression, times, fail)
+        if progression not in ("immediate", "describes", "manual", "timed"):
+            raise ValueError(
+                f"progression must be immediate, describes, timed or manual, not {progression!r}"
+            )
+        if times < 0 or start_delay < 0 or settle < 0:
+            raise ValueError("times, start_delay and settle must be >= 0")
+        self._rules[(status, resource)] = Transition(progression, times, fail, start_delay, settle)
 
     def set_all(self, progression: Progression, *, times: int = 1) -> None:
         """Apply one progression to every transient status."""
         for status in TRANSIENT:
             self.set(status, progression, times=times)
 
-    def get(self, status: str) -> Transition:
-        default = Transition("describes", 1) if status in DRILL_OUTCOMES else Transition()
-        return self._rules.get(status, default)
+    def get(self, status: str, resource: str | None = None) -> Transition:
+        found = self._rules.get((status, resource)) if resource is not None else None
+        if found is None:
+            found = self._rules.get((status, None))
+        return found or DEFAULT_RULES.get(status, Transition())
 
     def reset(self) -> None:
         self._rules.clear()
@@ -176,6 +198,21 @@ class Pending:
     on_success: Callable[[], None] | None = None
     #: A group's transition: the ids of the member pairs it carries, which settle with it.
     members: tuple[str, ...] = ()
+    #: When the call was accepted (the backend's clock), for a ``timed`` transition.
+    began_at: float = 0.0
+    #: The status each resource it moves (the resource, its members) had before: what a Describe shows
+    #: during the ``timed`` rule's start delay.
+    before: Mapping[str, str] = field(default_factory=dict)
+
+    def phase(self, now: float) -> Literal["starting", "moving", "done"]:
+        """Where a ``timed`` transition is at ``now``; any other is ``moving`` until it completes."""
+        if self.rule.progression != "timed":
+            return "moving"
+        if now < self.began_at + self.rule.start_delay:
+            return "starting"
+        if now < self.began_at + self.rule.start_delay + self.rule.settle:
+            return "moving"
+        return "done"
 
 
 @dataclass
@@ -238,8 +275,9 @@ class ReplicaPair:
     def visible_in(self, region: str) -> bool:
         return region in (self.source_region, self.destination_region)
 
-    def site_in(self, region: str) -> str:
-        return "production" if region == self.source_region else "backup"
+    def sites_in(self, region: str) -> tuple[str, ...]:
+        """The sites ``region`` holds: one, or both for a pair across two zones of one region."""
+        return _sites(region, self.source_region, self.destination_region)
 
     def to_api(self, region: str) -> dict[str, Any]:
         """The pair as DescribeDiskReplicaPairs shows it from ``region``."""
@@ -268,7 +306,7 @@ class ReplicaPair:
             "ReplicaGroupId": self.replica_group_id,
             "ReplicaGroupName": self.replica_group_name,
             "ResourceGroupId": self.resource_group_id,
-            "Site": self.site_in(region),
+            "Site": self.sites_in(region)[0],
             "EnableRtc": self.enable_rtc,
             "Tags": [dict(tag) for tag in self.tags],
         }
@@ -310,8 +348,9 @@ class ReplicaGroup:
     def visible_in(self, region: str) -> bool:
         return region in (self.source_region_id, self.destination_region_id)
 
-    def site_in(self, region: str) -> str:
-        return "production" if region == self.source_region_id else "backup"
+    def sites_in(self, region: str) -> tuple[str, ...]:
+        """The sites ``region`` holds: one, or both for a group across two zones of one region."""
+        return _sites(region, self.source_region_id, self.destination_region_id)
 
     def to_api(self, region: str) -> dict[str, Any]:
         """The group as DescribeDiskReplicaGroups shows it from ``region``."""
@@ -333,7 +372,7 @@ class ReplicaGroup:
             "LastRecoverPoint": self.last_recover_point,
             "PairIds": list(self.pair_ids),
             "PairNumber": len(self.pair_ids),
-            "Site": self.site_in(region),
+            "Site": self.sites_in(region)[0],
             "EnableRtc": self.enable_rtc,
             "ResourceGroupId": self.resource_group_id,
             "Tags": [dict(tag) for tag in self.tags],
@@ -341,6 +380,10 @@ class ReplicaGroup:
 
 
 Resource = ReplicaPair | ReplicaGroup
+
+
+def _sites(region: str, source: str, destination: str) -> tuple[str, ...]:
+    return tuple(site for site, where in (("production", source), ("backup", destination)) if where == region)
 
 
 def fingerprint(params: Mapping[str, str]) -> str:

@@ -154,21 +154,26 @@ class BackendState:
         transient: str,
         token: str | None,
         on_success: Callable[[], None] | None = None,
-        members: tuple[str, ...] = (),
+        members: Mapping[str, str] | None = None,
     ) -> None:
         """Enter ``transient`` and let it move on as its :class:`Transition` says.
 
         ``members`` (a group's operation): the pairs already carried along by
-        :meth:`_begin_group`, recorded in the one :class:`Operation`.
+        :meth:`_begin_group` (id -> the status each had before), recorded in the one :class:`Operation`.
         """
         before = resource.status
+        carried = tuple(members or ())
         self._set_status(resource, transient)
+        now = self.clock()
         self.operations.append(
-            Operation(action, resource.resource_id, before, transient, token, self.clock(), members)
+            Operation(action, resource.resource_id, before, transient, token, now, carried)
         )
-        rule = self.transitions.get(transient)
-        resource.pending = Pending(rule, rule.times, on_success, members)
-        if rule.progression == "immediate":
+        rule = self.transitions.get(transient, resource.resource_id)
+        shown_before = {**(members or {}), resource.resource_id: before}
+        resource.pending = Pending(rule, rule.times, on_success, carried, now, shown_before)
+        if rule.progression == "immediate" or (
+            rule.progression == "timed" and rule.start_delay + rule.settle == 0
+        ):
             self._complete(resource)
 
     def _begin_group(
@@ -185,12 +190,14 @@ class BackendState:
         The members are set first: an immediate transition completes them with
         the group inside :meth:`_begin`.
         """
+        before: dict[str, str] = {}
         for pair_id, member_transient in members.items():
             pair = self.pairs[pair_id]
+            before[pair_id] = pair.status
             pair.pending = None  # the group's transition is the member's now
             self._set_status(pair, member_transient)
             pair.following = group.replica_group_id
-        self._begin(group, action, transient, token, on_success, tuple(members))
+        self._begin(group, action, transient, token, on_success, before)
 
     def _complete(self, resource: Resource) -> None:
         pending = resource.pending
@@ -219,8 +226,25 @@ class BackendState:
             return self.groups.get(resource.following, resource)
         return resource
 
+    def _tick(self, resource: Resource) -> None:
+        """Complete the transition moving ``resource`` (its own, or its group's) if its time is up."""
+        owner = self._owner(resource)
+        if owner.pending is not None and owner.pending.phase(self.clock()) == "done":
+            self._complete(owner)
+
+    def _shown_status(self, resource: Resource) -> str | None:
+        """The status a Describe shows instead of the true one: the one before the call, while a ``timed``
+        transition has not started showing (None: the true one)."""
+        pending = self._owner(resource).pending
+        if pending is None or pending.phase(self.clock()) != "starting":
+            return None
+        return pending.before.get(resource.resource_id)
+
     def _on_describe(self, resource: Resource) -> None:
         pending = resource.pending
+        if pending is not None and pending.rule.progression == "timed":
+            self._tick(resource)
+            return
         if pending is None or pending.rule.progression != "describes":
             return
         if pending.remaining_describes <= 0:
@@ -263,12 +287,14 @@ class BackendState:
         pair = self.pairs.get(pair_id)
         if pair is None or not pair.visible_in(region):
             raise NoSuchResource()
+        self._tick(pair)
         return pair
 
     def _group(self, region: str, group_id: str) -> ReplicaGroup:
         group = self.groups.get(group_id)
         if group is None or not group.visible_in(region):
             raise NoSuchResource()
+        self._tick(group)
         return group
 
     @staticmethod
@@ -289,8 +315,9 @@ class BackendState:
             )
 
     @staticmethod
-    def _require_standby_region(region: str, source: str) -> None:
-        if region == source:
+    def _require_standby_region(region: str, source: str, destination: str) -> None:
+        """A call for the secondary goes to its region; with both sites in one region, that region."""
+        if region == source != destination:
             raise OperationDenied("OperationDenied.OperateNotAllowedForPrimary")
 
     def _members(
@@ -339,7 +366,7 @@ class BackendState:
             resource
             for resource in resources
             if resource.visible_in(region)
-            and resource.site_in(region) == site
+            and site in resource.sites_in(region)
             and (ids is None or resource.resource_id in ids)
             and (not name or name in resource.name)
             and (not resource_group_id or resource.resource_group_id == resource_group_id)
@@ -348,11 +375,24 @@ class BackendState:
         owners = {owner.resource_id: owner for owner in map(self._owner, shown)}
         for owner in owners.values():
             self._on_describe(owner)
-        return [resource.to_api(region) for resource in shown]
+        answers = []
+        for resource in shown:
+            answer = {**resource.to_api(region), "Site": site}  # both sites in one region: the one asked for
+            if (before := self._shown_status(resource)) is not None:
+                answer["Status"] = before
+            answers.append(answer)
+        return answers
 
     def _advance_drills(self, drill_id: str | None = None) -> int:
         """Complete drills' pending transitions (the drills mixin's); none without it."""
         return 0
+
+
+def _check_sites(source: tuple[str, str], destination: tuple[str, str]) -> None:
+    """The two sites differ: another region, or another zone of the same region (CreateDiskReplicaGroup's
+    description; Terraform's acceptance test builds a pair from cn-hangzhou-g to cn-hangzhou-h)."""
+    if source == destination:
+        raise InvalidParameter("DestinationZoneId", "the secondary must be in another zone or region")
 
 
 def _check_zone(name: str, zone: str, region: str) -> None:
