@@ -99,6 +99,17 @@ def test_check_json_matches_every_sample(
         if not path.is_file():  # another change may be adding or removing samples
             continue
         code, out, _ = run(capsys, "check", "--json", str(path))
+        if "batch" in want:  # each event of an event-streaming batch, decided as the handler decides it
+            plans = json.loads(out)["batch"]
+            assert [p["event"] for p in plans] == [f"{path}[{i}]" for i in range(len(want["batch"]))]
+            for plan, one in zip(plans, want["batch"], strict=True):
+                assert plan["outcome"] == ("fail_over" if one["outcome"] == "failed_over" else one["outcome"])
+                assert {k: plan["trigger"][k] for k in one if k != "outcome"} == {
+                    k: v for k, v in one.items() if k != "outcome"
+                }
+            assert code == 0
+            checked += 1
+            continue
         plan = json.loads(out)
         drill = want["outcome"].startswith("drill_")
         outcome = "drill" if drill else "fail_over" if want.get("targets") else want["outcome"]
@@ -823,3 +834,28 @@ def test_subprocess_check_exit_codes_and_no_sdk(tmp_path: Path) -> None:
     )
     assert usage.returncode == 0
     assert "--request-id" in usage.stdout
+
+
+@pytest.mark.usefixtures("demo_env")
+def test_check_and_token_decide_an_eventbridge_batch_as_the_handler_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An event-streaming array: each event decided on its own (the handler's batch path), not rejected."""
+    event = json.loads((EVENTS / "eventbridge-ebs-diskiohang.json").read_text())
+    ended = json.loads(json.dumps(event))
+    ended["id"], ended["data"]["endTime"] = "iohang-over", 1726121580000
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps([event, ended]))
+    code, out, err = run(capsys, "check", "--json", str(batch))
+    assert (code, err) == (0, "")
+    plans = json.loads(out)["batch"]
+    assert [p["outcome"] for p in plans] == ["dry_run", "ignored"]
+    assert "endTime" in plans[1]["reason"]
+    code, out, err = run(capsys, "token", str(batch))
+    identity = EXPECTED["eventbridge-ebs-diskiohang.json"]["identity"]
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [f"{pair} {client_token(identity, pair)}" for pair in (DB_PAIR, APP_PAIR)]
+    batch.write_text(json.dumps([event, {"specversion": "1.0", "action": "failover"}]))
+    code, out, err = run(capsys, "check", str(batch))
+    assert code == 1
+    assert "batch.json[1] rejected" in err

@@ -253,9 +253,11 @@ def test_a_redelivery_of_a_twenty_pair_alarm_costs_one_describe(
     assert {t["outcome"] for t in first["data"]["targets"]} == {"failed_over"}
     assert {t["outcome"] for t in again["data"]["targets"]} == {"already_failed_over"}
     assert [c.action for c in fake.calls[made:]] == [DESCRIBE]
-    # The first delivery: one preflight, twenty Failovers, and the looks that verified them (batched).
+    # The first delivery: one preflight, twenty Failovers, and the looks that verified them, batched: each
+    # pair is seen failovering, then failovered, and the pacing spreads the Failovers over a second, so a
+    # few looks for all twenty (unbatched, it would be forty).
     assert len(fake.calls_for(FAILOVER)) == 20
-    assert made - 20 <= 3
+    assert made - 20 <= 5
 
 
 def test_an_alarm_mapping_thirty_one_targets_is_refused_whole_with_no_call(

@@ -41,13 +41,13 @@ def test_by_default_a_failover_is_seen_failovering_before_failovered(ebs: Ebs) -
 
 def test_a_pair_can_take_real_time_to_start_and_to_settle_while_another_does_not(ebs: Ebs) -> None:
     slow, quick = ebs.create_pair("d-primary1"), ebs.create_pair("d-primary2")
-    ebs.fake.transitions.set("failovering", "timed", start_delay=0.3, settle=0.3, resource=slow)
+    ebs.fake.transitions.set("failovering", "timed", start_delay=0.3, settle=0.4, resource=slow)
     ebs.failover(slow)
     ebs.failover(quick)
     assert (ebs.status(slow), ebs.status(quick)) == ("normal", "failovering")  # accepted, not moving yet
-    time.sleep(0.35)
+    time.sleep(0.5)  # failovering from 0.3 s to 0.7 s after the call
     assert (ebs.status(slow), ebs.status(quick)) == ("failovering", "failovered")
-    time.sleep(0.3)
+    time.sleep(0.4)
     assert ebs.status(slow) == "failovered"
 
 
@@ -199,7 +199,11 @@ def test_a_slow_ebs_start_is_not_a_failure(how: str, monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize(
     ("zone", "region", "expected"),
-    [("cn-hangzhou h", None, "a zone id"), ("cn-beijing-a", "cn-hangzhou", "a zone of FAILOVER_REGION")],
+    [
+        ("cn-hangzhou h", None, "a zone id"),
+        ("cn-beijing-a", "cn-hangzhou", "a zone of FAILOVER_REGION"),
+        ("cn-hangzhou-finance-b", "cn-hangzhou", "a zone of FAILOVER_REGION"),
+    ],
 )
 def test_failover_zone_must_be_a_zone_of_the_region(zone: str, region: str | None, expected: str) -> None:
     environ = {"FAILOVER_ZONE": zone, **({"FAILOVER_REGION": region} if region else {})}
@@ -210,3 +214,14 @@ def test_failover_zone_must_be_a_zone_of_the_region(zone: str, region: str | Non
     assert config.load({"FAILOVER_ZONE": "ap-southeast-1a", "FAILOVER_REGION": "ap-southeast-1"}).zone == (
         "ap-southeast-1a"
     )
+
+
+def test_a_same_region_pair_is_drilled_toward_failover_zone(
+    local: FakeEbs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drill checks the direction as a failover does, FAILOVER_ZONE included."""
+    monkeypatch.setenv("FAILOVER_ZONE", ZONE_H)
+    body = {"action": "drill", "replicaPairId": LOCAL_PAIR, "reason": "quarterly drill"}
+    result = handler(json.dumps(body).encode(), fc_context())
+    assert result["data"]["outcome"] == "drill_passed", _target(result)
+    assert local.calls_for(FAILOVER) == []

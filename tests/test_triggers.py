@@ -16,10 +16,12 @@ import pytest
 from ebs_failover.triggers import (
     MAX_DEPTH,
     MAX_EVENT_BYTES,
+    Batch,
     HttpRequestInfo,
     InvalidEvent,
     Trigger,
     _schema,
+    decode,
     parse,
 )
 
@@ -936,6 +938,7 @@ def test_every_schema_is_draft_07_and_compiled_once() -> None:
         "http_envelope",
         "manual",
         "mns_message",
+        "mns_queue",
         "system_event",
         "timer",
     ]
@@ -981,12 +984,93 @@ def test_sample_event(name: str) -> None:
     if "invalid" in expected:
         assert invalid(raw).field == expected["invalid"]
         return
-    trigger = parse(raw)
-    actual = {
+    if "batch" in expected:  # an event-streaming batch: each event as recorded
+        batch = decode(raw)
+        assert isinstance(batch, Batch)
+        assert [_recorded(parse(event)) for event in batch.events] == [
+            {k: v for k, v in one.items() if k != "outcome"} for one in expected["batch"]
+        ]
+        return
+    assert _recorded(parse(raw)) == {
+        k: v for k, v in expected.items() if k not in ("outcome", "shared_fake", "targets")
+    }
+
+
+def _recorded(trigger: Trigger) -> dict[str, Any]:
+    return {
         "kind": trigger.kind,
         "identity": trigger.identity,
         "state": trigger.state,
         "level": trigger.level,
         "resource_ids": list(trigger.resource_ids),
     }
-    assert actual == {k: v for k, v in expected.items() if k not in ("outcome", "shared_fake", "targets")}
+
+
+# --- events people really send (issue 27) ----------------------------------------------------------------
+
+
+def _sample(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_bytes())
+    return loaded
+
+
+def test_the_end_notice_of_a_disk_stalled_event_is_a_recovery() -> None:
+    """ECS's end notice keeps the name Disk:Stalled:Executing and the id, and adds executeFinishTime."""
+    start, end = _sample("system-disk-stalled-executing.json"), _sample("system-disk-stalled-end-notice.json")
+    assert (end["name"], end["id"]) == (start["name"], start["id"])
+    trigger = parse(json.dumps(end))
+    assert trigger.state == "OK"
+    assert trigger.over is not None
+    assert "executeFinishTime" in trigger.over
+    assert parse(json.dumps(start)).state == "ALERT"
+
+
+def test_an_eventbridge_event_with_an_end_time_is_over() -> None:
+    event = _sample("eventbridge-ebs-diskiohang.json")
+    assert parse(json.dumps(event)).state == "ALERT"
+    event["data"]["endTime"] = 1726121580000
+    ended = parse(json.dumps(event))
+    assert ended.state == "OK"
+    assert ended.over is not None
+    assert "data/endTime" in ended.over
+    event["data"]["endTime"] = 0  # no end yet
+    assert parse(json.dumps(event)).state == "ALERT"
+
+
+def test_an_alarm_through_fcs_mns_queue_trigger_is_the_alarm_it_carries() -> None:
+    queued = parse((EVENTS / "mns-queue-cms-alarm.json").read_bytes())
+    alarm = json.loads(_sample("mns-queue-cms-alarm.json")["data"]["messageBody"])
+    assert (queued.kind, queued.identity, queued.state) == ("cms_alarm", f"cms:{alarm['batchId']}", "ALERT")
+    assert queued.summary["queue"] == "acs:mns:cn-hangzhou:1234567890123456:queues/ebs-failover-alarms"
+
+
+def test_a_batch_from_the_mns_queue_trigger_holds_plain_and_base64_messages() -> None:
+    batch = decode((EVENTS / "mns-queue-batch.json").read_bytes())
+    assert isinstance(batch, Batch)
+    assert [parse(event).state for event in batch.events] == ["ALERT", "OK"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [("not json, not base64!", "data/messageBody"), ('{"action": "failover"}', "data/messageBody")],
+)
+def test_an_mns_queue_message_that_holds_no_alarm_is_rejected_naming_the_field(body: str, field: str) -> None:
+    event = _sample("mns-queue-cms-alarm.json")
+    event["data"]["messageBody"] = body
+    assert invalid(json.dumps(event).encode()).field == field
+
+
+def test_the_historical_json_callback_is_accepted_its_identity_from_alert_name_and_timestamp() -> None:
+    body = _sample("cms-callback-historical-json.json")
+    assert "ruleId" not in body
+    trigger = parse(json.dumps(body))
+    assert (trigger.kind, trigger.state, trigger.rule) == ("cms_callback", "ALERT", body["alertName"])
+    assert trigger.identity == f"cms:{body['alertName']}:{body['timestamp']}"
+    assert trigger.resource_ids == ("d-bp1demo0primary01",)
+
+
+def test_a_form_callback_still_needs_its_rule_id() -> None:
+    """Only the historical JSON callback lacks ruleId; a form one without it is malformed."""
+    form = (EVENTS / "cms-callback-alert.txt").read_text().strip()
+    without = "&".join(part for part in form.split("&") if not part.startswith("ruleId="))
+    assert invalid(without.encode()).field == "ruleId"

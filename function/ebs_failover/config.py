@@ -264,7 +264,7 @@ def _zone(raw: str | None, region: str | None) -> str | None:
     if not _ZONE.match(zone):
         raise ConfigError("FAILOVER_ZONE", "a zone id such as cn-hangzhou-h", raw)
     home = (region or "").strip()
-    if home and not (zone.startswith(home) and len(zone) > len(home)):
+    if home and not re.fullmatch(re.escape(home) + r"-?[a-z0-9]{1,3}", zone):
         raise ConfigError("FAILOVER_ZONE", f"a zone of FAILOVER_REGION {home}", raw)
     return zone
 

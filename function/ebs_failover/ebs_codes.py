@@ -246,7 +246,7 @@ def rule_for(code: str | None, status: int | None) -> CodeRule:
     if status is None:
         return NO_ANSWER
     named = RULES.get(code) if code is not None else None
-    if named is not None and named.retry != "no":
+    if named is not None and named.retry == "now":
         return named
     if code is not None and "Throttling" in code:
         return _THROTTLED

@@ -101,9 +101,7 @@ def decide_stage(invocation: Invocation, prepared: Prepared) -> Decided | Ended:
         error = {"code": "InvalidEvent", "field": decoded.field}
         return _ended(invocation, prepared, "rejected", str(decoded), error=error)
     if isinstance(decoded, Batch):
-        decided = [_batch_decision(event, settings, now) for event in decoded.events]
-        plans = cap_batch([d.plan for d in decided], settings)
-        decisions = tuple(Decision(d.trigger, p, d.error) for d, p in zip(decided, plans, strict=True))
+        decisions = decide_batch(decoded, settings, now)
         identities = ",".join(d.trigger.identity for d in decisions if d.trigger is not None)
         log.bind(correlation_id=redact.shorten(identities, 512))
         return Decided(decisions, batch=True)
@@ -206,16 +204,25 @@ def decide_event(event: Any, settings: config.Settings, *, request_id: str | Non
     return Decision(trigger, decide(trigger, settings, now))
 
 
+def decide_batch(batch: Batch, settings: config.Settings, now: float) -> tuple[Decision, ...]:
+    """Each event of an event-streaming batch decided on its own, then capped together
+    (``FAILOVER_MAX_TARGETS`` counts the whole batch). Pure (``ebs-failover check`` uses it too)."""
+    decided = [_batch_decision(event, settings, now) for event in batch.events]
+    plans = cap_batch([d.plan for d in decided], settings)
+    return tuple(Decision(d.trigger, p, d.error) for d, p in zip(decided, plans, strict=True))
+
+
 def _batch_decision(event: dict[str, Any], settings: config.Settings, now: float) -> Decision:
-    """One event of an event-streaming batch: only an EventBridge event, and only a failover's decision
-    (an element shaped like a manual request or a timer's drill, a CloudEvent's ``specversion`` added, is
-    not one: a batch never carries a manual failover, and a drill never reaches the failover stage)."""
+    """One event of an event-streaming batch (EventBridge's, or FC's MNS queue trigger's): only an event's
+    failover decision (an element shaped like a manual request or a timer's drill, a CloudEvent's
+    ``specversion`` added, is not one: a batch never carries a manual failover, and a drill never reaches
+    the failover stage)."""
     decision = decide_event(event, settings, request_id=None, now=now)  # checked as JSON, as any event
     trigger = decision.trigger
-    if trigger is not None and (trigger.kind != "eventbridge" or decision.plan.action != "failover"):
+    if trigger is not None and (trigger.kind in ("manual", "timer") or decision.plan.action != "failover"):
         return Decision(
             None,
-            _nothing("rejected", "a batch holds EventBridge events only, not a manual request or a timer's"),
+            _nothing("rejected", "a batch holds events only, not a manual request or a timer's"),
             {"code": "InvalidEvent", "field": ""},
         )
     return decision
@@ -332,6 +339,7 @@ def _drill(
             keep=plan.keep,
             concurrency=settings.concurrency,
             calls_per_second=settings.calls_per_second,
+            zone=settings.zone,
         )
 
     return _acting(invocation, prepared, stage, list(plan.targets))

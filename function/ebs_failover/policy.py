@@ -87,7 +87,7 @@ def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
     if trigger.kind == "manual":
         return _manual(trigger, settings)
     if trigger.state != "ALERT":
-        return _skip("ignored", f"state {trigger.state} is not an alert")
+        return _skip("ignored", trigger.over or f"state {trigger.state} is not an alert")
     is_alarm = trigger.kind in _ALARM_KINDS or trigger.event_type in _ALARM_EVENT_TYPES
     if is_alarm and not _severe_enough(trigger.level, settings.min_level):
         return _skip(

@@ -145,3 +145,40 @@ def test_group_pairs_are_read_however_the_answer_lists_them() -> None:
     seen = Seen.of(group, {"pair-a": {"Status": "normal", "SourceDiskId": "d-a"}})
     assert seen.member_ids == ("pair-a", "pair-b")
     assert (seen.destination_region, seen.standby_region) == (REGION, REGION)
+
+
+# -- the standby side as a (region, zone) -----------------------------------------------------------
+
+ZONE_G, ZONE_H = f"{REGION}-g", f"{REGION}-h"
+LOCAL = {"source_region": REGION, "source_zone": ZONE_G, "destination_zone": ZONE_H, "standby_zone": ZONE_H}
+
+
+@pytest.mark.parametrize("action", [FAILOVER, DRILL], ids=["failover", "drill"])
+def test_a_same_region_target_is_acted_on_only_toward_failover_zone(action: object) -> None:
+    in_zone = dataclasses.replace(ALARM, zone=ZONE_H)
+    assert _verdict(_seen(**LOCAL), guards=in_zone, action=action) is None
+    unknown = _verdict(_seen(**LOCAL), action=action)  # no FAILOVER_ZONE: the standby side cannot be told
+    assert unknown is not None
+    assert unknown.outcome == "refused"
+    assert "FAILOVER_ZONE" in unknown.hint
+    reversed_ = _seen(**{**LOCAL, "source_zone": ZONE_H, "destination_zone": ZONE_G})
+    verdict = _verdict(reversed_, guards=in_zone, action=action)
+    assert verdict is not None
+    assert "fail-back" in verdict.hint
+
+
+def test_a_same_region_target_without_its_destination_zone_is_refused() -> None:
+    verdict = _verdict(
+        _seen(**{**LOCAL, "destination_zone": ""}), guards=dataclasses.replace(ALARM, zone=ZONE_H)
+    )
+    assert verdict is not None
+    assert "DestinationZoneId" in verdict.hint
+
+
+def test_failover_zone_holds_cross_region_targets_too() -> None:
+    across = {"source_region": "cn-hangzhou", "source_zone": "cn-hangzhou-g", "destination_zone": ZONE_H}
+    assert _verdict(_seen(**across), guards=dataclasses.replace(ALARM, zone=ZONE_H)) is None
+    assert _verdict(_seen(**across)) is None  # no zone configured: the region decides, as before
+    elsewhere = _verdict(_seen(**across), guards=dataclasses.replace(ALARM, zone=f"{REGION}-e"))
+    assert elsewhere is not None
+    assert "check FAILOVER_ZONE" in elsewhere.hint

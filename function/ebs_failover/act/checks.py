@@ -186,7 +186,20 @@ def direction(action: Action, subject: Subject) -> Verdict | None:
             f"{seen.destination_zone}): set FAILOVER_ZONE to the standby zone, so that a fail-back that "
             "reversed it cannot be mistaken for the way it was built",
         )
-    if zone is not None and seen.destination_zone and seen.destination_zone != zone:
+    if zone is None:
+        return None
+    # Both zone fields must say FAILOVER_ZONE: StandbyZone is the initial destination zone (the SDK's
+    # docs), DestinationZoneId the current one (a fail-back with reverse replication swaps it); with both
+    # sites in one region a missing zone leaves the direction unknown.
+    shown = {seen.destination_zone, seen.standby_zone} - {""}
+    if seen.one_region and not seen.destination_zone:
+        return Verdict(
+            "refused",
+            f"both sites of the {subject.noun} are zones of {toward}, and Describe named no "
+            "DestinationZoneId: the standby side cannot be told",
+        )
+    wrong = sorted(shown - {zone})
+    if wrong:
         reversed_here = seen.one_region and seen.source_zone == zone
         why = (
             "a fail-back reversed it, and the function never fights one"
@@ -195,8 +208,7 @@ def direction(action: Action, subject: Subject) -> Verdict | None:
         )
         return Verdict(
             "refused",
-            f"the {subject.noun} replicates toward zone {seen.destination_zone}, not toward FAILOVER_ZONE "
-            f"{zone}: {why}",
+            f"the {subject.noun} replicates toward zone {wrong[0]}, not toward FAILOVER_ZONE {zone}: {why}",
         )
     return None
 

@@ -74,12 +74,16 @@ def drill(
     keep: bool,
     concurrency: int,
     calls_per_second: float,
+    zone: str | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Acted:
-    """A drill of every target (see the module's docstring); a result per target, in the order given."""
+    """A drill of every target (see the module's docstring); a result per target, in the order given.
+    ``zone``: FAILOVER_ZONE, the standby zone (needed where both sites share a region)."""
     pacer = Pacer(calls_per_second, concurrency)
     # The failover's guards as an operator's: a drill changes nothing in production, whatever the mode.
-    guards = Guards(region=region, live=False, verify_seconds=0.0, max_data_loss=None, by_operator=True)
+    guards = Guards(
+        region=region, live=False, verify_seconds=0.0, max_data_loss=None, by_operator=True, zone=zone
+    )
     started = time.perf_counter()
     works = [Work(t, guards, TargetResult(t.target_id, t.client_token, "failed"), started) for t in targets]
     preflight(Describer(client, budget, pacer), works, clock.wall)

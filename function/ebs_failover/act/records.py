@@ -131,6 +131,8 @@ class Seen:
     source_region: str = ""
     source_zone: str = ""
     destination_zone: str = ""
+    #: ``StandbyZone``: the initial destination zone (the SDK's docs), which a fail-back leaves as it was.
+    standby_zone: str = ""
 
     @property
     def one_region(self) -> bool:
@@ -164,6 +166,7 @@ class Seen:
             source_region=_text(raw.get("SourceRegionId" if is_group else "SourceRegion")),
             source_zone=_text(raw.get("SourceZoneId")),
             destination_zone=_text(raw.get("DestinationZoneId")),
+            standby_zone=_text(raw.get("StandbyZone")),
         )
 
 

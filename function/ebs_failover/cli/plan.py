@@ -6,11 +6,15 @@ import argparse
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ebs_failover import results
 from ebs_failover.errors import CliError
 from ebs_failover.triggers import SCHEMA_DIR
+
+if TYPE_CHECKING:
+    from ebs_failover.config import Settings
+    from ebs_failover.pipeline import Decision
 
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, load_settings, masked, read_event, say
 
@@ -50,11 +54,36 @@ class Checked:
         return data
 
 
+def check_events(raw: bytes, name: str, request_id: str | None) -> list[Checked]:
+    """Decode, parse and decide like the handler (same settings, same stages, same tokens), with no I/O:
+    one :class:`Checked` for an event, one per event (``name[i]``) for an event-streaming batch, each
+    decided and capped as the handler decides a batch."""
+    settings = load_settings()
+    from ebs_failover.pipeline import decide_batch
+    from ebs_failover.triggers import Batch
+
+    decoded = decode_or_rejection(raw)
+    if isinstance(decoded, Batch):
+        decisions = decide_batch(decoded, settings, time.time())
+        return [_checked(d, f"{name}[{i}]", settings, False) for i, d in enumerate(decisions)]
+    return [check_event(raw, name, request_id)]
+
+
+def decode_or_rejection(raw: bytes) -> object:
+    """What the handler decodes ``raw`` to (a batch, or one payload), or ``raw`` itself when it is not a
+    well-formed event: the single event's path then rejects it with the same words."""
+    from ebs_failover.triggers import InvalidEvent, decode
+
+    try:
+        return decode(raw)
+    except InvalidEvent:
+        return raw
+
+
 def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
-    """Parse and decide like the handler does (same settings, same stages, same tokens), with no I/O."""
+    """Parse and decide one event like the handler does (same settings, same stages, same tokens)."""
     settings = load_settings()
     from ebs_failover.handler import decide_event
-    from ebs_failover.results import trigger_summary
 
     decision = decide_event(raw, settings, request_id=request_id, now=time.time())
     needs_request_id = False
@@ -66,6 +95,12 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
         # A manual request without idempotencyKey: its identity (and tokens) will be FC's request id.
         needs_request_id = True
         decision = decide_event(raw, settings, request_id=_PLACEHOLDER_REQUEST_ID, now=time.time())
+    return _checked(decision, name, settings, needs_request_id)
+
+
+def _checked(decision: Decision, name: str, settings: Settings, needs_request_id: bool) -> Checked:
+    from ebs_failover.results import trigger_summary
+
     plan, trigger = decision.plan, decision.trigger
     if trigger is None:
         field_name = (decision.error or {}).get("field")
@@ -101,15 +136,27 @@ def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    checked = check_event(read_event(args.event), event_name(args.event), args.request_id)
+    name = event_name(args.event)
+    checked = check_events(read_event(args.event), name, args.request_id)
     if args.json:
-        print(masked(json.dumps(checked.to_json(), indent=2, ensure_ascii=False)))
+        shown: Any = (
+            checked[0].to_json()
+            if len(checked) == 1 and checked[0].event == name
+            else {
+                "event": name,
+                "batch": [one.to_json() for one in checked],
+            }
+        )
+        print(masked(json.dumps(shown, indent=2, ensure_ascii=False)))
     else:
-        _print_checked(checked)
-    if checked.outcome == "rejected":
-        say(f"event rejected: {checked.reason}")
-        return EXIT_FAILED
-    return EXIT_OK
+        for index, one in enumerate(checked):
+            if index:
+                print()
+            _print_checked(one)
+    rejected = [one for one in checked if one.outcome == "rejected"]
+    for one in rejected:
+        say(f"event rejected: {one.reason}" if len(checked) == 1 else f"{one.event} rejected: {one.reason}")
+    return EXIT_FAILED if rejected else EXIT_OK
 
 
 def _print_checked(checked: Checked) -> None:
@@ -146,18 +193,21 @@ def _print_checked(checked: Checked) -> None:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    checked = check_event(read_event(args.event), event_name(args.event), args.request_id)
-    if checked.outcome == "rejected":
-        raise CliError(f"event rejected: {checked.reason}", EXIT_FAILED)
-    if checked.needs_request_id:
-        raise CliError(
-            "this manual request has no idempotencyKey, so its ClientToken is derived from the FC "
-            "request id of the invocation: pass --request-id ID",
-            EXIT_USAGE,
-        )
-    if not checked.targets:
-        raise CliError(f"no ClientToken: the event is {checked.outcome} ({checked.reason})", EXIT_FAILED)
-    for target in checked.targets:
+    every = check_events(read_event(args.event), event_name(args.event), args.request_id)
+    for checked in every:
+        if checked.outcome == "rejected":
+            raise CliError(f"event rejected: {checked.reason}", EXIT_FAILED)
+        if checked.needs_request_id:
+            raise CliError(
+                "this manual request has no idempotencyKey, so its ClientToken is derived from the FC "
+                "request id of the invocation: pass --request-id ID",
+                EXIT_USAGE,
+            )
+    targets = [target for checked in every for target in checked.targets]
+    if not targets:
+        reasons = "; ".join(f"{c.outcome} ({c.reason})" for c in every)
+        raise CliError(f"no ClientToken: the event is {reasons}", EXIT_FAILED)
+    for target in targets:
         print(f"{results.target_id(target)} {target['client_token']}")
     return EXIT_OK
 

@@ -1,7 +1,9 @@
 """CloudMonitor threshold alarms: the alarm callback (form or historical JSON) and the JSON alarm body.
 
 Identity (both shapes, prefix ``cms``): ``batchId`` if present (and not ``"null"``), else ``transId``, else
-``ruleId + ":" + timestamp`` (the callback's ``timestamp``, the JSON body's ``time``), taken verbatim.
+``ruleId + ":" + timestamp`` (the callback's ``timestamp``, the JSON body's ``time``), taken verbatim. The
+historical JSON callback (the ~2017 doc: ``alertState`` ``ALARM``, ``dimensions`` an array of objects) has no
+``ruleId``: its ``alertName`` names the rule (``putNewAlarm_group_…``) and stands in for it.
 """
 
 from __future__ import annotations
@@ -99,9 +101,12 @@ def _identity(batch_id: str | None, trans_id: str | None, rule_id: str | None, t
     raise InvalidEvent("batchId", "a value (or transId, or ruleId with a time) to identify the alarm")
 
 
-def callback_trigger(raw: dict[str, Any]) -> Trigger:
-    """A :class:`Trigger` from an alarm callback's fields (form-urlencoded or historical JSON)."""
+def callback_trigger(raw: dict[str, Any], *, form: bool = True) -> Trigger:
+    """A :class:`Trigger` from an alarm callback's fields (form-urlencoded, or historical JSON: ``form``
+    false, where ``alertName`` stands in for a missing ``ruleId``)."""
     fields = callback_fields(raw)
+    if not form and "ruleId" not in fields and "alertName" in fields:
+        fields["ruleId"] = fields["alertName"]
     validate("cms_callback", fields)
     state = values.ALERT_STATES[fields["alertState"]]
     trigger_level = fields.get("triggerLevel")

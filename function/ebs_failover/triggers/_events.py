@@ -1,8 +1,11 @@
 """Events: EventBridge CloudEvents (``acs.ebs``, ``acs.cms``, ``acs.ecs``) and legacy system events.
 
 State: an event is an ``ALERT`` unless it says its trouble is over: an ``alertState``/``curLevel`` of OK in
-``acs.cms`` alarm data, or a finished status (``Executed``, ``Finished``, ``Avoided``, ``Canceled``) in
-``data.eventStatus`` or as the last segment of the type / name (``Disk:Stalled:Executed``): those give ``OK``.
+``acs.cms`` alarm data; a finished status (``Executed``, ``Finished``, ``Avoided``, ``Canceled``) in
+``data.eventStatus`` or as the last segment of the type / name (``Disk:Stalled:Executed``); or an end time.
+ECS's end notice of a ``Disk:Stalled`` event keeps the name ``Disk:Stalled:Executing`` and the id, and adds
+``content.executeFinishTime`` (ECS's event-notification docs); EventBridge's EBS events carry ``endTime``
+once over. Those give ``OK``, with :attr:`Trigger.over` saying why.
 """
 
 from __future__ import annotations
@@ -29,6 +32,22 @@ def _object_or_json(value: Any, field: str) -> dict[str, Any]:
     if isinstance(value, str):
         return load_json_object(value, field)
     raise InvalidEvent(field, "a JSON object, or a string holding one")
+
+
+#: The fields whose presence says an event is over: ECS's end notice, EventBridge's EBS events.
+_END_TIMES = ("executeFinishTime", "endTime")
+
+
+def _ended(data: dict[str, Any], where: str) -> str | None:
+    """Why ``data`` (an event's ``content`` or ``data``) says the event is over, or None."""
+    for key in _END_TIMES:
+        value = data.get(key)
+        if value not in (None, "", 0, "0", "null"):
+            shown = str(value)[:40]
+            return f"an end notice: {where}/{key} is {shown}, so the event is over (the disk recovered)"
+    if values.is_finished(data.get("eventStatus")):
+        return f"{where}/eventStatus {str(data['eventStatus'])[:40]} says the event is over"
+    return None
 
 
 def _event_state(data: dict[str, Any], name: str, field: str) -> str:
@@ -60,10 +79,12 @@ def eventbridge_trigger(event: dict[str, Any]) -> Trigger:
     level = None
     for key in ("eventLevel", "level", "triggerLevel", "curLevel"):
         level = level or values.level(data.get(key))
+    over = _ended(data, "data")
     return Trigger(
         kind="eventbridge",
         identity=values.identity("eb", f"{event['source']}:{event['id']}"),
-        state=_event_state(data, event_type, "data"),
+        state="OK" if over else _event_state(data, event_type, "data"),
+        over=over,
         level=level,
         resource_ids=ids.result(),
         rule=event_type,
@@ -98,10 +119,12 @@ def system_trigger(event: dict[str, Any]) -> Trigger:
     ids = values.ResourceIds()
     ids.add(resource)
     ids.add_keyed(content)
+    over = _ended(content, "content")
     return Trigger(
         kind="system_event",
         identity=values.identity("sys", raw_id),
-        state=_event_state({}, name, "content"),
+        state="OK" if over else _event_state({}, name, "content"),
+        over=over,
         level=values.level(event.get("level")),
         resource_ids=ids.result(),
         rule=name,

@@ -49,6 +49,8 @@ class Trigger:
     secondary, never fail over); ``keep``: a drill whose disks are left for a person to look at.
     ``summary``: a few short human-readable fields for the result event.
     ``http``: set when the event arrived inside an FC HTTP-trigger envelope.
+    ``over``: why the event says its trouble is over (state ``OK``), in words, when it says more than its
+    state: an end notice's finish time, a finished status.
     """
 
     kind: str
@@ -66,6 +68,7 @@ class Trigger:
     keep: bool = False
     summary: Mapping[str, str] = field(default_factory=dict)
     http: HttpRequestInfo | None = None
+    over: str | None = None
 
     def __post_init__(self) -> None:
         # Read-only, so that the whole trigger is: the summary is built as a dict by each shape.

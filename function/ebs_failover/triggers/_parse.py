@@ -2,9 +2,10 @@
 
 Shape detection is a fixed, ordered list of key tests on the top-level JSON object (:data:`SHAPES`); the
 first that matches wins. A form-urlencoded body is a CloudMonitor callback if it has one of the callback's
-keys. Envelopes (FC HTTP trigger, MNS message) are unwrapped once; what they carry is recognised the same way,
-except that neither another envelope, a manual request nor a timer's is accepted inside one: a manual
-failover must be a direct invocation, never something a callback URL or a queue can deliver.
+keys. Envelopes (FC HTTP trigger, MNS topic message, FC's MNS queue trigger) are unwrapped once; what
+they carry is recognised the same way, except that neither another envelope, a manual request nor a
+timer's is accepted inside one: a manual failover must be a direct invocation, never something a callback
+URL or a queue can deliver.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def _is_system(data: dict[str, Any]) -> bool:
     return "name" in data and _has("product", "resourceId")(data)
 
 
+def _is_mns_queue(data: dict[str, Any]) -> bool:
+    """FC's MNS queue trigger: a CloudEvent of type ``mns:Queue:SendMessage`` (or from an MNS source)."""
+    source = data.get("source")
+    return "specversion" in data and (
+        data.get("type") == "mns:Queue:SendMessage"
+        or source == "acs.mns"
+        or (isinstance(source, str) and source.startswith("MNS-Function-"))
+    )
+
+
 def _is_mns(data: dict[str, Any]) -> bool:
     return isinstance(data.get("Message"), str) or isinstance(data.get("message"), str)
 
@@ -52,6 +63,7 @@ SHAPES: tuple[tuple[str, str, Callable[[dict[str, Any]], bool]], ...] = (
     ("manual", "manual request (has 'action')", _has("action")),
     ("timer", "FC timer trigger (has 'triggerTime' and 'triggerName')",
      lambda data: "triggerTime" in data and "triggerName" in data),
+    ("mns_queue", "FC's MNS queue trigger (CloudEvent of type 'mns:Queue:SendMessage')", _is_mns_queue),
     ("eventbridge", "EventBridge CloudEvent (has 'specversion')", _has("specversion")),
     ("http_envelope", "FC HTTP-trigger envelope (has 'body' and 'headers'/'isBase64Encoded'/...)", _is_http),
     ("cms_callback", "CloudMonitor alarm callback (form-urlencoded, or JSON with 'alertState'/'alertName')",
@@ -93,13 +105,15 @@ def build(shape: str, payload: Payload, request_id: str | None) -> Trigger:
     if shape == "eventbridge":
         return eventbridge_trigger(data)
     if shape == "cms_callback":
-        return callback_trigger(data)
+        return callback_trigger(data, form=payload.form)
     if shape == "cms_alarm":
         return alarm_trigger(data)
     if shape == "system_event":
         return system_trigger(data)
     if shape == "http_envelope":
         return _from_http(data)
+    if shape == "mns_queue":
+        return _from_mns_queue(data)
     return _from_mns(data)
 
 
@@ -139,6 +153,27 @@ def _from_http(envelope: dict[str, Any]) -> Trigger:
         source_ip=source_ip or None,
     )
     return dataclasses.replace(trigger, http=info)
+
+
+def _from_mns_queue(event: dict[str, Any]) -> Trigger:
+    """Unwrap FC's MNS queue trigger: ``data.messageBody`` holds the queue message, as JSON text or (when
+    the producer wrote it so) base64 of it. The message is judged as the alarm or event it carries; the
+    result's summary names the queue it came through."""
+    validate("mns_queue", event)
+    body: str = event["data"]["messageBody"]
+    raw: bytes | str = body
+    if not body.lstrip().startswith(("{", "\ufeff")):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            expected = "a JSON CloudMonitor alarm or event, or base64 of one"
+            raise InvalidEvent("data/messageBody", expected) from None
+    try:
+        trigger = _enveloped(raw)
+    except InvalidEvent as error:
+        raise _within("data/messageBody", error) from None
+    queue = {"queue": str(event.get("subject") or event["source"])[:256]}
+    return dataclasses.replace(trigger, summary={**trigger.summary, **queue})
 
 
 def _from_mns(message: dict[str, Any]) -> Trigger:

@@ -166,6 +166,8 @@ class Transitions:
         ``resource`` (a pair or group id), for that resource only."""
         if status not in TRANSIENT:
             raise ValueError(f"{status!r} is not a transient status; one of {sorted(TRANSIENT)}")
+        if progression == "timed" and status in DRILL_OUTCOMES:
+            raise ValueError(f"{status!r} is a drill's status: timed transitions are for pairs and groups")
         if progression not in ("immediate", "describes", "manual", "timed"):
             raise ValueError(
                 f"progression must be immediate, describes, timed or manual, not {progression!r}"
@@ -175,9 +177,10 @@ class Transitions:
         self._rules[(status, resource)] = Transition(progression, times, fail, start_delay, settle)
 
     def set_all(self, progression: Progression, *, times: int = 1) -> None:
-        """Apply one progression to every transient status."""
+        """Apply one progression to every transient status (``timed``: the pairs' and groups' only)."""
         for status in TRANSIENT:
-            self.set(status, progression, times=times)
+            if progression != "timed" or status not in DRILL_OUTCOMES:
+                self.set(status, progression, times=times)
 
     def get(self, status: str, resource: str | None = None) -> Transition:
         found = self._rules.get((status, resource)) if resource is not None else None
