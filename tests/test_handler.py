@@ -401,8 +401,13 @@ def test_a_callback_with_the_token_acts_and_gets_a_short_answer(
     assert json.loads(again["body"])["outcome"] == "already_failed_over"
 
 
-def test_an_http_request_that_is_not_a_callback_gets_400_naming_the_field(fake: FakeEbs) -> None:
+def test_an_http_request_that_is_not_a_callback_gets_400_naming_the_field(
+    fake: FakeEbs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Authenticated, but its body is no event (an unauthenticated one gets 401 whatever its body)."""
+    monkeypatch.setenv("CALLBACK_TOKEN", "callback-secret-77x")
     envelope = json.loads(ENVELOPE.read_text())
+    envelope["queryParameters"] = {"token": "callback-secret-77x"}
     envelope["isBase64Encoded"] = True
     envelope["body"] = "not base64!"
     answer = handler(json.dumps(envelope).encode(), _context())

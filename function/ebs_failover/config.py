@@ -60,10 +60,12 @@ VARIABLES: dict[str, str] = {
         "seconds to watch an accepted failover until the pair is failovered (default 30; 0: do not watch)"
     ),
     "FAILOVER_MAX_DATA_LOSS": (
-        "seconds: refuse a failover whose recovery point is older than this (default: no limit)"
+        "seconds: refuse an alarm's failover whose recovery point is older than this (default none: no "
+        "limit; 0: no loss accepted)"
     ),
     "FAILOVER_MAX_EVENT_AGE": (
-        "seconds: refuse an alarm or event older than this as stale (default 3600; 0: no limit)"
+        "seconds: refuse an alarm or event older than this as stale (default 3600; none: no limit; 0, "
+        "the old spelling of none, is accepted with a warning)"
     ),
     "FAILOVER_MAX_TARGETS": (
         "an alarm or event that maps more targets than this is refused whole (default 20; a manual request "
@@ -135,6 +137,8 @@ class Settings:
     service: str
     #: ``ALIBABA_CLOUD_*`` as they are (even incomplete: the redactor masks whatever is there).
     environment_secrets: tuple[str | None, ...] = field(default=(None, None, None), repr=False)
+    #: Values accepted in an old spelling, each a sentence the function logs as a warning.
+    warnings: tuple[str, ...] = ()
 
     @property
     def environment_credentials(self) -> Credentials | None:
@@ -164,7 +168,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         time_margin=_seconds(environ, "FAILOVER_TIME_MARGIN", 8.0, 600.0),
         verify_seconds=_seconds(environ, "FAILOVER_VERIFY_SECONDS", 30.0, 600.0),
         max_data_loss=_limit(environ, "FAILOVER_MAX_DATA_LOSS", None),
-        max_event_age=_limit(environ, "FAILOVER_MAX_EVENT_AGE", 3600.0),
+        max_event_age=_limit(environ, "FAILOVER_MAX_EVENT_AGE", 3600.0, zero_is_none=True),
         max_targets=_count(environ, "FAILOVER_MAX_TARGETS", 20, 1000),
         concurrency=_count(environ, "FAILOVER_CONCURRENCY", 10, 100),
         calls_per_second=_rate(environ, "FAILOVER_CALLS_PER_SECOND", 10.0, 1000.0),
@@ -177,6 +181,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         callback_networks=_networks(environ.get("CALLBACK_ALLOWED_IPS", "")),
         log_event=_choice(environ, "LOG_EVENT", ("true", "false"), "false") == "true",
         service=environ.get("SERVICE_NAME") or "ebs-failover",
+        warnings=limit_warnings(environ),
         environment_secrets=tuple(environ.get(name) for name in CREDENTIAL_VARIABLES),
     )
 
@@ -324,9 +329,41 @@ def _bounded(
 _CENTURY = 100 * 365 * 86400.0
 
 
-def _limit(environ: Mapping[str, str], name: str, default: float | None) -> float | None:
-    """A limit in seconds; 0 (or unset, when the default is None) means no limit."""
-    return _seconds(environ, name, default or 0.0, _CENTURY) or None
+#: How every limit that can be switched off is switched off.
+NO_LIMIT = "none"
+
+
+def _limit(
+    environ: Mapping[str, str], name: str, default: float | None, *, zero_is_none: bool = False
+) -> float | None:
+    """A limit in seconds, or ``none`` (no limit); unset is ``default``. 0 is the strictest limit, except
+    where ``zero_is_none`` keeps an old spelling of ``none`` (warned about in :func:`limit_warnings`)."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() == NO_LIMIT:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"a number of seconds, or {NO_LIMIT} for no limit", raw) from None
+    if not 0 <= value <= _CENTURY:  # NaN too
+        raise ConfigError(name, f"0 to {_CENTURY:.0f} seconds, or {NO_LIMIT} for no limit", raw)
+    if value == 0 and zero_is_none:
+        return None
+    return value
+
+
+def limit_warnings(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The limits set in an old spelling that is still accepted."""
+    raw = environ.get("FAILOVER_MAX_EVENT_AGE", "").strip()
+    try:
+        old = raw != "" and float(raw) == 0
+    except ValueError:
+        old = False
+    if not old:
+        return ()
+    return (f"FAILOVER_MAX_EVENT_AGE=0 is read as {NO_LIMIT} (no limit): spell it {NO_LIMIT}",)
 
 
 def _networks(raw: str) -> tuple[Any, ...]:

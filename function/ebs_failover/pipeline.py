@@ -80,6 +80,10 @@ def run(invocation: Invocation) -> Ended:
         )
 
 
+#: The settings' warnings this instance has logged.
+_WARNED: set[str] = set()
+
+
 def prepare(invocation: Invocation) -> Prepared | Ended:
     """The settings (validated), the credentials (every secret told to the redactor), the region."""
     try:
@@ -87,6 +91,10 @@ def prepare(invocation: Invocation) -> Prepared | Ended:
     except ConfigError as error:
         return _configuration_error(invocation, error)
     credentials = _credentials(invocation, settings)
+    for warning in settings.warnings:
+        if warning not in _WARNED:  # once per instance, not once per invocation
+            _WARNED.add(warning)
+            log.LOGGER.warning("setting_warning", warning=warning)
     if settings.log_event:
         log.LOGGER.info("raw_event", raw_event=_printable(invocation.event))
     region = settings.region or getattr(invocation.context, "region", None)
@@ -188,10 +196,15 @@ def failure(ended: Ended, deliveries: list[dict[str, Any]]) -> EbsFailoverError 
 
 def decide_event(event: Any, settings: config.Settings, *, request_id: str | None, now: float) -> Decision:
     """parse -> the HTTP trigger's gate -> decide, at ``now`` (unix seconds). Pure: no I/O, no SDK
-    (``ebs-failover check`` uses it). ``event``: raw, or the :class:`Payload` decoded from it."""
+    (``ebs-failover check`` uses it). ``event``: raw, or the :class:`Payload` decoded from it. An HTTP
+    request is gated before its body is judged: one that did not authenticate is refused as such (and so
+    never published), whether its body is an event or not."""
     try:
         trigger = parse(event, request_id=request_id)
     except InvalidEvent as error:
+        unauthenticated = _gate_without_body(event, settings)
+        if unauthenticated is not None:
+            return unauthenticated
         return Decision(
             None, _nothing("rejected", str(error)), {"code": "InvalidEvent", "field": error.field}
         )
@@ -202,6 +215,31 @@ def decide_event(event: Any, settings: config.Settings, *, request_id: str | Non
         if refused is not None:
             return Decision(trigger, _nothing("rejected", refused.reason), {"code": refused.code})
     return Decision(trigger, decide(trigger, settings, now))
+
+
+def _gate_without_body(event: Any, settings: config.Settings) -> Decision | None:
+    """The gate's refusal of an HTTP-trigger request whose body is not an event (None: not such a request,
+    or one that authenticated): the envelope's token and source address, read without the body."""
+    from .triggers import HttpRequestInfo, Payload, decode, is_http_envelope
+
+    try:
+        payload = event if isinstance(event, Payload) else decode(event)
+    except InvalidEvent:
+        return None
+    if not isinstance(payload, Payload) or payload.form or not is_http_envelope(payload.data):
+        return None
+    from .web import envelope, gate  # only an HTTP request has a gate to pass
+
+    request = envelope.request_of(payload)
+    if request is None:
+        return None
+    info = HttpRequestInfo(
+        query=dict(request.query), headers=dict(request.headers), source_ip=request.source_ip
+    )
+    refused = gate.refusal(info, settings.callback_token, settings.callback_networks)
+    if refused is None:
+        return None
+    return Decision(None, _nothing("rejected", refused.reason), {"code": refused.code})
 
 
 def decide_batch(batch: Batch, settings: config.Settings, now: float) -> tuple[Decision, ...]:
@@ -302,6 +340,7 @@ def _guards(prepared: Prepared, plan: Plan, trigger: Trigger | None) -> act.Guar
         max_data_loss=settings.max_data_loss,
         by_operator=trigger is not None and trigger.kind == "manual",
         zone=settings.zone,
+        stale=plan.stale,
     )
 
 

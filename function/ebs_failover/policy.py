@@ -14,7 +14,10 @@ The rules, in order:
    attached): every pair it maps, through a disk or its instance, carries them,
    and the act stage fails a pair over only if one of them is its source
    (primary) disk. A trigger that names only instances acts on their pairs.
-5. A trigger older than ``FAILOVER_MAX_EVENT_AGE`` is ``refused`` as stale.
+5. A trigger dated more than :data:`FUTURE_SKEW` seconds ahead is ``refused`` whole as implausible. A
+   trigger older than ``FAILOVER_MAX_EVENT_AGE``, or with no time at all while that limit is set, is
+   stale: its targets are still looked at (:attr:`Plan.stale`), so that a retry of a delivery that
+   failed them over reports ``already_failed_over``; every other target is ``refused`` as stale.
 6. A trigger that maps more targets (pairs and groups, a group counting once) than
    ``FAILOVER_MAX_TARGETS`` is ``refused`` whole: a mis-mapped alarm must not fail
    a region over. A manual request may set its own cap (``maxTargets``); the events of one batch
@@ -78,6 +81,8 @@ class Plan:
     outcome: str | None = None
     action: str = "failover"
     keep: bool = False
+    #: Why the trigger is stale (its targets are looked at, and refused unless already failed over).
+    stale: str | None = None
 
 
 def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
@@ -100,13 +105,35 @@ def decide(trigger: Trigger, settings: Settings, now: float) -> Plan:
     if not targets:
         named = _some(trigger.resource_ids) or "no resource"
         return _skip("ignored", f"{named}: nothing mapped in FAILOVER_TARGETS")
-    age = now - trigger.time if trigger.time is not None else 0.0
-    if settings.max_event_age is not None and age > settings.max_event_age:
-        limit = f"FAILOVER_MAX_EVENT_AGE {settings.max_event_age:.0f} s"
-        return _skip("refused", f"stale: the trigger is {age:.0f} s old, over {limit}")
+    if trigger.time is not None and trigger.time - now > FUTURE_SKEW:
+        ahead = trigger.time - now
+        return _skip("refused", f"implausible: the trigger is dated {ahead:.0f} s in the future")
     if len(targets) > settings.max_targets:
         return _skip("refused", _too_many(len(targets), settings.max_targets, "FAILOVER_MAX_TARGETS"))
+    stale = _staleness(trigger, settings, now)
+    if stale is not None:
+        reason = f"{stale}: each target is looked at, and refused unless EBS shows it failed over already"
+        return Plan(targets, settings.live, reason, stale=stale)
     return Plan(targets, settings.live, "alert on a configured resource")
+
+
+#: Seconds a trigger may be dated ahead of the function's clock (clocks differ a little).
+FUTURE_SKEW = 300.0
+
+
+def _staleness(trigger: Trigger, settings: Settings, now: float) -> str | None:
+    """Why the trigger is too old to act on (None: it is not), under FAILOVER_MAX_EVENT_AGE."""
+    limit = settings.max_event_age
+    if limit is None:
+        return None
+    if trigger.time is None:
+        return (
+            f"stale: the trigger carries no time, so FAILOVER_MAX_EVENT_AGE {limit:.0f} s cannot vouch for it"
+        )
+    age = now - trigger.time
+    if age > limit:
+        return f"stale: the trigger is {age:.0f} s old, over FAILOVER_MAX_EVENT_AGE {limit:.0f} s"
+    return None
 
 
 def cap_batch(plans: Sequence[Plan], settings: Settings) -> list[Plan]:

@@ -101,11 +101,12 @@ def test_a_target_unmoved_through_the_whole_window_is_a_replay() -> None:
     assert watch.work.retry_wanted is False
 
 
-def test_unmoved_when_the_budget_cuts_the_window_short_is_no_claim_and_fc_looks_again() -> None:
+def test_unmoved_when_the_budget_cuts_the_window_short_is_not_a_failover_and_fc_looks_again() -> None:
     watch = _watch(deadline=1.0)  # the last look by 0.5 s, long before the 10 s window
     watch.observe(Look("normal", 0.6))
     result = _result(watch)
-    assert (watch.open, result.outcome, result.verified) == (False, "failed_over", False)
+    assert (watch.open, result.outcome, result.verified) == (False, "failed", False)
+    assert "not known yet" in (result.hint or "")
     assert "FC's async retry looks again" in (result.hint or "")
     assert watch.work.retry_wanted is True
 

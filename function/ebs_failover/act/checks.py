@@ -11,6 +11,8 @@ check                  stops the target when                                    
 ``member``             the pair belongs to a replica group (groups act whole)      both
 ``done``               it is ``failovering``/``failovered`` (a failover: already    both
                        failed over, reported so; a drill: nothing to drill)
+``stale``              the trigger is stale (after ``done``: a retry of a failover  failover
+                       is reported, whatever its age)
 ``hopeless``           its status forbids any action (invalid, deleted, creating…)  both
 ``failing_back``       a fail-back (reprotect) is under way or failed              both
 ``direction``          it replicates toward another region than FAILOVER_REGION    both
@@ -213,6 +215,14 @@ def direction(action: Action, subject: Subject) -> Verdict | None:
     return None
 
 
+def stale(action: Action, subject: Subject) -> Verdict | None:
+    """A stale trigger acts on nothing; it is checked after ``done``, so that a retry of a delivery that
+    failed the target over still says so, whatever the trigger's age."""
+    if subject.guards.stale is None:
+        return None
+    return Verdict("refused", subject.guards.stale)
+
+
 def empty_group(action: Action, subject: Subject) -> Verdict | None:
     if not subject.target.is_group or subject.seen.members:
         return None
@@ -294,6 +304,7 @@ FAILOVER = Action(
         signal,
         member,
         done,
+        stale,
         hopeless,
         failing_back,
         direction,

@@ -66,13 +66,27 @@ class DrillReport:
         else:
             self.result.hint = f"{self.result.hint}; {hint}"
 
-    def out_of_time(self, drill_id: str, status: str | None, *, clearing: bool = False) -> None:
+    def out_of_time(
+        self, drill_id: str, status: str | None, *, clearing: bool = False, after_failure: bool = False
+    ) -> None:
+        """The time ran out while EBS was still executing or clearing the drill: FC's retry follows it. After
+        a failure (``after_failure``), that failure stays the news and this is added to it."""
         what = "clearing" if clearing else "executing"
         self.drill_failed(
             f"the drill {drill_id} was still {status or 'not listed'} when the time budget ran out "
-            f"({what}); FC's async retry follows the same drill (same ClientToken)"
+            f"({what}); FC's async retry follows the same drill (same ClientToken)",
+            replace=not after_failure,
         )
         self.retry_later(f"Drill{what.capitalize()}")
+
+    def ended_unknown(self, drill_id: str, seen: str) -> None:
+        """An earlier delivery's drill found being cleared or cleared, with no record of how its execution
+        ended: never a pass (EBS's status no longer says; that delivery's own report does)."""
+        self.drill_failed(
+            f"an earlier delivery of this trigger ran drill {drill_id}, which EBS shows {seen}: how its "
+            "execution ended is not known from here (the earlier delivery's report says); "
+            f"`ebs-failover drills {self.target_id}` lists the target's drills"
+        )
 
     def retry_later(self, code: str) -> None:
         """Ask for FC's async retry: the same ClientToken finds the same drill, and the retry follows it."""

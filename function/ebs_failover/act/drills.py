@@ -109,6 +109,8 @@ class _Run:
         self.keep, self.clock = keep, clock
         self.result: TargetResult = work.result
         self.news = DrillReport(work.result, work.guards.region, clock)
+        #: The status EBS listed the drill with when its clearing ended (None: no longer listed).
+        self._cleared_status: str | None = None
 
     @property
     def target_id(self) -> str:
@@ -192,8 +194,10 @@ class _Run:
             self.news.passed("the drill restored the recovery point on new disks, which were then deleted")
 
     def _earlier_clean_up(self, drill_id: str, entry: Mapping[str, Any], status: str) -> None:
-        """The drill as an earlier delivery of this trigger left it: cleared (EBS lists it executed, its
-        disks deleted), being cleared (followed to its end), or ``clear_failed``."""
+        """The drill as an earlier delivery of this trigger left it: ``clear_failed``; cleared, with EBS still
+        listing how its execution ended (``executed`` or ``execute_failed``, its disks deleted); or being
+        cleared (followed to its end). A drill EBS shows ``clearing`` or no longer lists is never evidence
+        that it passed: ``clearing`` says nothing of the execution."""
         if status == "clear_failed":
             self.news.fields["cleared"] = False
             self.news.clear_failed(drill_id, entry, after_failure=False)
@@ -202,12 +206,22 @@ class _Run:
         if status == "clearing" or any(d.get("status") != "deleted" for d in disks):
             if not self._follow_clearing(drill_id, after_failure=False):
                 return
+            status = self._cleared_status or "cleared and no longer listed"
         else:
             self.news.fields["cleared"] = True
-        self.news.passed(
-            f"an earlier delivery of this trigger ran drill {drill_id}, which EBS lists executed, and "
-            "cleared it: this delivery saw its disks deleted"
-        )
+        self.news.fields["status"] = status
+        if status == "executed":
+            self.news.passed(
+                f"an earlier delivery of this trigger ran drill {drill_id}, which EBS lists executed, and "
+                "cleared it: this delivery saw its disks deleted"
+            )
+        elif status == "execute_failed":
+            self.news.drill_failed(
+                f"an earlier delivery of this trigger ran drill {drill_id}, which EBS lists execute_failed "
+                f"({message(entry)}), and cleared it"
+            )
+        else:
+            self.news.ended_unknown(drill_id, status)
 
     # -- steps -------------------------------------------------------------------------------------------
 
@@ -280,13 +294,14 @@ class _Run:
             disks = disks_of(entry, self.target_id)
             if entry is None or (status != "clearing" and all(d.get("status") == "deleted" for d in disks)):
                 self.news.fields["cleared"] = True
+                self._cleared_status = status
                 return True
             if status == "clear_failed":
                 self.news.fields["cleared"] = False
                 self.news.clear_failed(drill_id, entry, after_failure=after_failure)
                 return False
         self.news.fields["cleared"] = False
-        self.news.out_of_time(drill_id, status, clearing=True)
+        self.news.out_of_time(drill_id, status, clearing=True, after_failure=after_failure)
         return False
 
 

@@ -43,6 +43,8 @@ class Guards:
     #: The standby zone (``FAILOVER_ZONE``), or None: a target must replicate toward it when set, and it
     #: must be set for a target whose two sites share a region.
     zone: str | None = None
+    #: Why the trigger is stale, if it is: a target not failed over already is refused for it.
+    stale: str | None = None
 
 
 @dataclass
@@ -58,6 +60,9 @@ class TargetResult:
     error_code: str | None = None
     hint: str | None = None
     data_loss_seconds: int | None = None
+    #: True when ``data_loss_seconds`` is only an upper bound: the target was found failed over, at a time
+    #: this delivery does not know, and the recovery point's age has grown since (it stops at failover).
+    data_loss_upper_bound: bool | None = None
     rpo_seconds: int | None = None
     last_recover_point: int | None = None
     source_disk_id: str | None = None

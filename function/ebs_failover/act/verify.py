@@ -13,8 +13,8 @@ it looks at chosen instants) and says, when it stays open, when it wants the nex
 - at the window's end, ``failovering``: ``failed_over``, not verified, saying so;
   unmoved through the whole window: EBS answered with an earlier result for the
   ClientToken (a reused identity): ``failed``; unmoved when the budget cut the
-  window short: ``failed_over``, not verified, and FC's async retry is asked for (the
-  same ClientToken is safe) — no claim either way; FAILOVER_VERIFY_SECONDS=0: one
+  window short: ``failed``, not verified, saying it is not known yet, and FC's async
+  retry is asked for (the same ClientToken is safe) — no claim either way; FAILOVER_VERIFY_SECONDS=0: one
   look, what it saw, no verdict;
 - not seen (a look that failed, or the target absent): ``failed_over``, not
   verified — EBS accepted the call, and nothing since says more.
@@ -120,9 +120,11 @@ class Watch:
                 f"EBS accepted the failover; the one look FAILOVER_VERIFY_SECONDS=0 allows saw {seen}"
             )
         elif self.cut_short:  # not moving yet, and no time to wait longer: FC's retry looks again
+            result.outcome = "failed"  # not known to be a failover: maybe EBS replayed an earlier answer
             result.hint = (
-                f"EBS accepted the failover; the {noun} still showed {seen} when the time ran out, before "
-                f"FAILOVER_VERIFY_SECONDS {verify:g} s: FC's async retry looks again (same ClientToken)"
+                f"EBS accepted the call, but the {noun} still showed {seen} when the time ran out, before "
+                f"FAILOVER_VERIFY_SECONDS {verify:g} s: not known yet whether it is failing over or EBS "
+                "replayed an earlier answer; FC's async retry looks again (same ClientToken)"
             )
             self.work.retry_wanted = True
         else:  # unmoved through the whole window: EBS answered with an earlier result
@@ -147,6 +149,8 @@ def found_done(result: TargetResult, status: str, hint: str | None = None) -> No
     ``failovered``."""
     result.outcome, result.status_after = "already_failed_over", status
     result.verified = status == "failovered"
+    if result.data_loss_seconds is not None:  # the age now, not at the failover: at most that much
+        result.data_loss_upper_bound = True
     if hint is not None:
         result.hint = hint
 

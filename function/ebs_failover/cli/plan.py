@@ -122,7 +122,8 @@ def _checked(decision: Decision, name: str, settings: Settings, needs_request_id
     ]
     # A drill runs in both modes (it changes nothing in production): its plan is a drill either way.
     acting = "drill" if plan.action == "drill" else "fail_over" if plan.live else "dry_run"
-    outcome = plan.outcome if plan.outcome is not None else acting
+    # A stale trigger's targets are only looked at (a retry reports a failover done): refused otherwise.
+    outcome = plan.outcome or ("refused" if plan.stale else acting)
     return Checked(
         name,
         settings.mode,
