@@ -10,16 +10,24 @@ The POST goes out once: a notification is cheap to lose compared to an invocatio
 handler turns an undelivered result a person needs into an FC async retry. It is made by a
 :class:`requests.Session` with ``trust_env=False``: ``HTTP(S)_PROXY`` and ``~/.netrc`` play no part
 (a loopback fake must be reached directly, and a robot's token must go nowhere else). Redirects are not
-followed: a robot never redirects, and the body must not follow one elsewhere. ``timeout`` bounds the
-connect and each read (``requests``' meaning), not the whole exchange: an endpoint that trickles its
-answer a byte at a time could take longer; the robots answer a few hundred bytes at once.
+followed: a robot never redirects, and the body must not follow one elsewhere.
+
+**One deadline for the whole exchange.** ``requests``' own timeout bounds the connect and each read, not
+the exchange: an endpoint that trickles its answer a byte at a time would keep the delivery going for as
+long as it likes. :func:`post` takes a ``deadline`` (``time.monotonic()``) as well: a watchdog shuts the
+connection's socket down when it comes, which ends whatever read or write is under way (a failure coded
+``Timeout``), and no request starts after it. The sockets are found through the connection class the
+session's pools use (:func:`_watched_adapter`), which tells the watch of each socket it opens.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import hashlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,7 +38,7 @@ from ebs_failover import redact
 from ebs_failover.errors import DeliveryFailed
 from ebs_failover.notify.channels import Channel
 
-__all__ = ["MAX_ERROR_LENGTH", "Answer", "RateWindow", "attempt", "failed", "http_error", "post"]
+__all__ = ["MAX_ERROR_LENGTH", "Answer", "RateWindow", "attempt", "failed", "http_error", "json_body", "post"]
 
 #: How much of an error message an entry keeps.
 MAX_ERROR_LENGTH = 300
@@ -58,21 +66,135 @@ class Answer:
             return None
 
 
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
-    """POST ``body`` once; raises :class:`~ebs_failover.errors.DeliveryFailed` (``Timeout`` or
-    ``NetworkError``) when no answer came."""
+def post(
+    url: str, body: bytes, headers: Mapping[str, str], timeout: float, *, deadline: float | None = None
+) -> Answer:
+    """POST ``body`` once, the whole exchange over by ``deadline`` (``time.monotonic()``; default: ``timeout``
+    seconds from now); raises :class:`~ebs_failover.errors.DeliveryFailed` (``Timeout`` or
+    ``NetworkError``) when no whole answer came."""
     import requests
 
+    end = time.monotonic() + timeout if deadline is None else deadline
+    left = end - time.monotonic()
+    if left <= 0:
+        raise DeliveryFailed("Timeout", "no time left before the delivery's deadline: not sent")
     sent = {"User-Agent": _USER_AGENT, **headers}
-    with requests.Session() as session:
+    watch = _Watch()
+    timer = threading.Timer(left, watch.expire)
+    timer.daemon = True  # a timer must never keep the process alive
+    with requests.Session() as session, _watching(watch):
         session.trust_env = False
+        adapter = _watched_adapter()()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        timer.start()
         try:
-            response = session.post(url, data=body, headers=sent, timeout=timeout, allow_redirects=False)
-        except requests.Timeout:  # ConnectTimeout too (it is also a ConnectionError)
-            raise DeliveryFailed("Timeout", f"no answer within {timeout:g} s") from None
-        except requests.RequestException as error:
+            response = session.post(
+                url, data=body, headers=sent, timeout=min(timeout, left), allow_redirects=False
+            )
+            return Answer(response.status_code, response.content)
+        except requests.RequestException as error:  # Timeout and ConnectTimeout included
+            if watch.expired or isinstance(error, requests.Timeout):
+                raise DeliveryFailed(
+                    "Timeout", f"no whole answer within {min(timeout, left):.3g} s"
+                ) from None
             raise DeliveryFailed("NetworkError", _reason(error)) from None
-        return Answer(response.status_code, response.content)
+        finally:
+            timer.cancel()
+
+
+class _Watch:
+    """The sockets of one exchange, shut down when its deadline comes (:meth:`expire`); thread-safe."""
+
+    def __init__(self) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def hold(self, sock: socket.socket | None) -> None:
+        """Watch ``sock`` (shut it down at once when the deadline has passed)."""
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def expire(self) -> None:
+        """The deadline: every socket shut down, both ways (a blocked read returns, a write fails)."""
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # closed already, or detached by the TLS wrapper (its own is held)
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHES = threading.local()
+
+
+@contextlib.contextmanager
+def _watching(watch: _Watch) -> Any:
+    """Make ``watch`` the one the connections this thread opens tell of their sockets."""
+    _WATCHES.current = watch
+    try:
+        yield watch
+    finally:
+        _WATCHES.current = None
+
+
+def _held(sock: socket.socket | None) -> None:
+    watch = getattr(_WATCHES, "current", None)
+    if isinstance(watch, _Watch):
+        watch.hold(sock)
+
+
+@functools.cache
+def _watched_adapter() -> type[Any]:
+    """A ``requests`` adapter whose pools' connections tell this thread's watch of every socket they open
+    (the raw one when it connects, and the TLS one once wrapped); built once, on the first POST."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class Plain(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            _held(sock)
+            return sock
+
+    class Tls(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            _held(sock)  # the handshake's reads are bounded too
+            return sock
+
+        def connect(self) -> None:
+            super().connect()
+            _held(self.sock)
+
+    class PlainPool(HTTPConnectionPool):
+        ConnectionCls = Plain
+
+    class TlsPool(HTTPSConnectionPool):
+        ConnectionCls = Tls
+
+    class Watched(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": PlainPool, "https": TlsPool}
+
+    return Watched
+
+
+def json_body(message: Mapping[str, Any]) -> bytes:
+    """A robot's JSON body, as it is sent (UTF-8, non-ASCII as it is): what its size limit counts."""
+    return json.dumps(message, ensure_ascii=False).encode("utf-8")
 
 
 def http_error(answer: Answer) -> DeliveryFailed:
@@ -174,13 +296,14 @@ def send_to_robot(
     timeout: float,
     service: str,
     rate_limited: frozenset[int],
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """One message to a DingTalk- or WeCom-style robot at ``url`` (``channel.url``, signed or not), within
-    its per-minute ``window``; its errcode reply read by :func:`read_errcode`."""
+    its per-minute ``window`` and by ``deadline``; its errcode reply read by :func:`read_errcode`."""
     if not window.take(str(channel.url)):
         raise DeliveryFailed(
             "RateLimited", f"{window.limit} messages a minute already sent to this robot: not sent"
         )
-    body = json.dumps(message, ensure_ascii=False).encode("utf-8")
-    answer = post(url, body, {"Content-Type": "application/json; charset=utf-8"}, timeout)
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    answer = post(url, json_body(message), headers, timeout, deadline=deadline)
     return read_errcode(answer, service, rate_limited)

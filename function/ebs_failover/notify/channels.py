@@ -24,17 +24,24 @@ webhook    any HTTPS endpoint                    ``NOTIFY_<NAME>_URL``, ``NOTIFY
 
 A robot's or a webhook's URL must be ``https://`` (``http://`` only to a loopback address, for the
 fakes). Its URL and secret are secrets: the redactor learns them (``Channel.secrets``).
+
+A filter sees every outcome of a result (:meth:`Channel.wants_any`): the invocation's, each target's and,
+on a batch, each event's; ``failed_over`` in a filter also takes ``already_failed_over`` (a retry finding
+the failover made is the same news).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ebs_failover.errors import ConfigError
 
-__all__ = ["KINDS", "Channel", "Where", "parse_channels"]
+__all__ = ["KINDS", "SAME_NEWS", "Channel", "Where", "parse_channels"]
 
 #: Every kind of channel, and whether it reads ``NOTIFY_<NAME>_URL`` / needs ``NOTIFY_<NAME>_SECRET``.
 KINDS: dict[str, tuple[bool, bool]] = {
@@ -45,6 +52,10 @@ KINDS: dict[str, tuple[bool, bool]] = {
     "wecom": (True, False),
     "webhook": (True, False),
 }
+
+#: An outcome a filter takes as another it lists: a retry that finds the failover made tells the news of
+#: the failover (FC retries a delivery whose news reached nobody: this one may be the first to tell).
+SAME_NEWS: dict[str, str] = {"already_failed_over": "failed_over"}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$")
 _LOOPBACK = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
@@ -67,7 +78,14 @@ class Channel:
         return f"{self.kind}:{self.name}"
 
     def wants(self, outcome: str) -> bool:
-        return self.outcomes is None or outcome in self.outcomes
+        """Whether the filter lists ``outcome`` (or the outcome it is the same news as); no filter: yes."""
+        if self.outcomes is None:
+            return True
+        return outcome in self.outcomes or SAME_NEWS.get(outcome) in self.outcomes
+
+    def wants_any(self, outcomes: Iterable[str]) -> bool:
+        """Whether the filter wants any of ``outcomes`` (a result's: see the module's docstring)."""
+        return self.outcomes is None or any(self.wants(outcome) for outcome in outcomes)
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -87,8 +105,23 @@ class Where:
     #: ``MNS_ENDPOINT`` / ``EVENTBRIDGE_ENDPOINT`` overrides.
     mns_endpoint: str | None = None
     eventbridge_endpoint: str | None = None
-    #: Seconds for each channel's delivery (connect, handshake, every read).
+    #: Seconds for each channel's whole delivery (connect, handshake, send, every read), counted from
+    #: the start of :func:`~ebs_failover.notify.publish`.
     timeout: float = 5.0
+    #: ``time.monotonic()`` by which every delivery ends; None until publish starts the clock.
+    deadline: float | None = None
+
+    def started(self) -> Where:
+        """This, with its deadline set ``timeout`` seconds from now (unless one is set already)."""
+        if self.deadline is not None:
+            return self
+        return dataclasses.replace(self, deadline=time.monotonic() + self.timeout)
+
+    def left(self) -> float:
+        """Seconds before the deadline (``timeout`` when none is set), never below zero."""
+        if self.deadline is None:
+            return self.timeout
+        return max(self.deadline - time.monotonic(), 0.0)
 
 
 def parse_channels(raw: str, environ: Any, outcomes: frozenset[str]) -> tuple[Channel, ...]:

@@ -19,11 +19,16 @@ is not sent and the entry is ``RateLimited``, so that the handler's retry (when 
 result a person needs) comes later instead of prolonging the throttling. Concurrent FC instances each
 have their own window: theirs together may still exceed the limit, which DingTalk then answers.
 
+The request body is at most :data:`MAX_BYTES` (DingTalk's answer to a larger one, as users quote it:
+"body 大小不合法; 请保持大小在 20000bytes 以内"): a result whose whole text would make it larger is sent as
+a summary (:mod:`ebs_failover.notify._text`). Values from the event are escaped for DingTalk's Markdown
+(full-width forms: DingTalk documents no escape).
+
 Not verified against DingTalk's own pages (read through secondary sources, or from memory): the
 over-limit codes (``130101`` "send too fast", and ``90030`` "webhook over limit" as ``dr-operations.md``
-cites), ``310000`` for a bad signature or timestamp, the ~20 000-byte message limit (this module keeps
-the text within :data:`ebs_failover.notify._text.DEFAULT_LIMIT`), and whether DingTalk answers an HTTP
-status other than 200 for anything but an outage. DingTalk announced in 2023 that custom robots would be
+cites), ``310000`` for a bad signature or timestamp, the 20 000-byte limit (quoted in a user's report,
+not a DingTalk page), and whether DingTalk answers an HTTP status other than 200 for anything but an
+outage. DingTalk announced in 2023 that custom robots would be
 retired; users report group webhooks still working (``dr-operations.md``).
 """
 
@@ -40,12 +45,14 @@ from ebs_failover.errors import DeliveryFailed
 from ebs_failover.notify import _http, _text
 from ebs_failover.notify.channels import Channel, Where
 
-__all__ = ["RATE_LIMITED_CODES", "RATE_WINDOW", "deliver", "message", "sign", "signed_url"]
+__all__ = ["MAX_BYTES", "RATE_LIMITED_CODES", "RATE_WINDOW", "deliver", "message", "sign", "signed_url"]
 
 #: DingTalk's errcodes for a robot over its limit.
 RATE_LIMITED_CODES = frozenset({130101, 90030})
 #: 20 messages a minute per robot, counted in this process.
 RATE_WINDOW = _http.RateWindow(limit=20, seconds=60)
+#: The largest request body DingTalk takes, in bytes.
+MAX_BYTES = 20000
 
 
 def sign(secret: str, timestamp_ms: int) -> str:
@@ -63,9 +70,16 @@ def signed_url(url: str, secret: str | None, timestamp_ms: int) -> str:
 
 
 def message(event: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body: a Markdown message whose title is what the chat list shows."""
-    title, text = _text.markdown(event)
-    return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+    """The JSON body: a Markdown message whose title is what the chat list shows, within :data:`MAX_BYTES`."""
+    title = _text.title(event)
+
+    def body(text: str) -> dict[str, Any]:
+        return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+
+    _, text = _text.markdown(
+        event, flavour="dingtalk", fits=lambda text: len(_http.json_body(body(text))) <= MAX_BYTES
+    )
+    return body(text)
 
 
 def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
@@ -81,7 +95,8 @@ def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, An
         signed_url(channel.url, channel.secret, int(time.time() * 1000)),
         message(event),
         window=RATE_WINDOW,
-        timeout=where.timeout,
+        timeout=where.left(),
         service="DingTalk",
         rate_limited=RATE_LIMITED_CODES,
+        deadline=where.deadline,
     )

@@ -13,8 +13,17 @@ of one event whose ``Id``, ``Source``, ``Type``, ``Subject``, ``Time``, ``DataCo
 The endpoint is ``EVENTBRIDGE_ENDPOINT`` when set, else the SDK's own for the region
 (``eventbridge-console.<region>.aliyuncs.com``).
 
-Time: ``Where.timeout`` bounds the connect and every read; the SDK's retries stay off (its default),
-as for MNS: the handler turns an undelivered result a person needs into an FC async retry.
+Size: PutEvents takes at most 256 KB (262 144 bytes) of events a call (EventBridge's "Calculate the size
+of events published by PutEvents"). The one event is kept within :data:`MAX_BYTES` counted as its whole
+``EventList`` item in compact JSON (more than EventBridge counts: keys and quotes too): a larger result
+is put as its summary (:func:`ebs_failover.notify._summary.summary`: the same attributes, ``data``
+counting every outcome and naming every target that needs a person; the whole result is in the log).
+
+Time: the connect and every read are bounded by what is left of ``Where.timeout`` (from the start of
+the publish), and a delivery that has none left is not started; the SDK's retries stay off (its
+default), as for MNS: the handler turns an undelivered result a person needs into an FC async retry. The
+SDK's socket is out of reach: an endpoint that trickles its answer could keep this delivery's thread
+reading past the deadline, but not the publish, which reports the channel ``Timeout`` at the deadline.
 
 A failure is ``{"channel", "ok": False, "code", "error"}`` (plus ``"request_id"`` when EventBridge
 answered): ``code`` is EventBridge's (``EventBusNotExist``, ``SignatureDoesNotMatch``…),
@@ -32,13 +41,15 @@ from urllib.parse import urlsplit
 from ebs_failover import redact
 from ebs_failover.cloud.credentials import Credentials
 from ebs_failover.errors import DeliveryFailed
+from ebs_failover.notify import _summary
+from ebs_failover.notify.channels import Channel, Where
 from ebs_failover.redact import one_line, shorten
 
-from .channels import Channel, Where
-
-__all__ = ["API_VERSION", "deliver", "entry"]
+__all__ = ["API_VERSION", "MAX_BYTES", "deliver", "entry"]
 
 API_VERSION = "2020-04-01"
+#: The largest ``EventList`` item put, in bytes of compact JSON (PutEvents' limit: 256 KB of events).
+MAX_BYTES = 256 * 1024
 #: How much of an error message a result keeps.
 _MAX_ERROR_LENGTH = 500
 #: The CloudEvent attributes PutEvents carries, and the names its EventList gives them.
@@ -56,7 +67,13 @@ _ATTRIBUTES = (
 
 
 def entry(event: dict[str, Any]) -> dict[str, Any]:
-    """The ``EventList`` item for ``event``: its attributes under PutEvents' names, absent ones left out."""
+    """The ``EventList`` item for ``event``: its attributes under PutEvents' names, absent ones left out;
+    the event's summary when the whole would exceed :data:`MAX_BYTES`."""
+    fitted = _summary.fit(event, lambda sent: _summary.json_size(_item(sent)) <= MAX_BYTES)
+    return _item(fitted)
+
+
+def _item(event: dict[str, Any]) -> dict[str, Any]:
     return {name: event[key] for key, name in _ATTRIBUTES if event.get(key) is not None}
 
 
@@ -81,13 +98,15 @@ def _deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str,
         from alibabacloud_eventbridge20200401 import models  # type: ignore[import-untyped]
     except ImportError:
         raise _failure("EventBridgeSdkMissing", "alibabacloud-eventbridge20200401 is not installed") from None
+    if where.left() <= 0:
+        raise _failure("Timeout", "no time left before the delivery's deadline: not sent")
     protocol, host = _endpoint(where.eventbridge_endpoint)
     client = _client(where.region, credentials, host, protocol)
     request = models.PutEventsRequest(
         event_bus_name=channel.name, event_list=[models.PutEventsRequestEventList().from_map(entry(event))]
     )
     try:
-        response = client.put_events_with_options(request, _runtime(where.timeout))
+        response = client.put_events_with_options(request, _runtime(where.left()))
     except Exception as error:
         raise _sdk_failure(error, credentials) from None
     return _answered(channel, event, response.body, credentials)

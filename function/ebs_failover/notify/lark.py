@@ -16,10 +16,16 @@ The answer is ``{"code": 0, "msg": "success", "data": {}}`` (bots made before 20
 code is a failure ``Lark.<code>`` (``Lark.19021``: "sign match fail or timestamp is not within one hour
 from current time"), except ``11232`` ("frequency limited"), coded ``RateLimited``.
 
+The request body is kept within :data:`MAX_BYTES` (20 KB: a custom bot's request limit as remembered from
+Lark's guide; its cards may be 30 KB, the smaller is kept): a result whose whole card would be larger is sent
+as a summary (:mod:`ebs_failover.notify._text`). Values from the event are escaped for the card's Markdown
+with HTML entities (``&#42;``, ``&lt;``), which Lark's card Markdown decodes (from memory of its guide).
+
 Verified (secondary sources, ``dr-operations.md``; the 19021 answer quoted in feiyu563/PrometheusAlert#422):
 the signing and 19021. Not verified: the ``11232`` code and Lark's per-bot limit (about 100 a minute and
-5 a second, from memory: no local window is kept, Lark's answer decides), the ~20 KB request limit, and how
-much Markdown a card's ``markdown`` element renders (a heading or a list it does not render shows as text).
+5 a second, from memory: no local window is kept, Lark's answer decides), the 20 KB request limit, the
+entities, and how much Markdown a card's ``markdown`` element renders (a heading or a list it does not
+render shows as text).
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 
@@ -35,10 +40,12 @@ from ebs_failover.errors import DeliveryFailed
 from ebs_failover.notify import _http, _text
 from ebs_failover.notify.channels import Channel, Where
 
-__all__ = ["RATE_LIMITED_CODES", "deliver", "message", "sign"]
+__all__ = ["MAX_BYTES", "RATE_LIMITED_CODES", "deliver", "message", "sign"]
 
 #: Lark's codes for a bot over its limit.
 RATE_LIMITED_CODES = frozenset({11232})
+#: The largest request body this module sends, in bytes.
+MAX_BYTES = 20 * 1024
 #: The card header's colour for each outcome (Lark's template names).
 _COLOURS = {"failed_over": "green", "already_failed_over": "turquoise", "failed": "red", "refused": "orange"}
 
@@ -51,12 +58,20 @@ def sign(secret: str, timestamp: int) -> str:
 
 
 def message(event: dict[str, Any], secret: str | None, timestamp: int) -> dict[str, Any]:
-    """The JSON body: an interactive card, signed when the bot has a secret."""
-    title, text = _text.markdown(event)
-    text = (
-        text.split("\n\n", 1)[1] if text.startswith("### ") and "\n\n" in text else text
-    )  # the header has it
+    """The JSON body: an interactive card, signed when the bot has a secret, within :data:`MAX_BYTES`."""
+    title = _text.title(event)
     outcome = str((event.get("data") or {}).get("outcome"))
+
+    def body(text: str) -> dict[str, Any]:
+        return _card(title, _without_heading(text), outcome, secret, timestamp)
+
+    _, text = _text.markdown(
+        event, flavour="lark", fits=lambda text: len(_http.json_body(body(text))) <= MAX_BYTES
+    )
+    return body(text)
+
+
+def _card(title: str, text: str, outcome: str, secret: str | None, timestamp: int) -> dict[str, Any]:
     card = {
         "config": {"wide_screen_mode": True},
         "header": {
@@ -71,6 +86,11 @@ def message(event: dict[str, Any], secret: str | None, timestamp: int) -> dict[s
     return body
 
 
+def _without_heading(text: str) -> str:
+    """The text without its ``###`` heading: the card's header has it."""
+    return text.split("\n\n", 1)[1] if text.startswith("### ") and "\n\n" in text else text
+
+
 def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     """Send the result to the bot; ``{"channel", "ok": True}`` or a failure entry. Never raises."""
     return _http.attempt(channel, lambda: _send(event, channel, where))
@@ -79,8 +99,9 @@ def deliver(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, 
 def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, Any]:
     if not channel.url:
         raise DeliveryFailed("MissingUrl", "the bot has no URL")
-    body = json.dumps(message(event, channel.secret, int(time.time())), ensure_ascii=False).encode("utf-8")
-    answer = _http.post(channel.url, body, {"Content-Type": "application/json; charset=utf-8"}, where.timeout)
+    body = _http.json_body(message(event, channel.secret, int(time.time())))
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    answer = _http.post(channel.url, body, headers, where.left(), deadline=where.deadline)
     return _read(answer)
 
 

@@ -20,6 +20,15 @@ What the SDK does on the wire, and what this module does about it:
   TLS handshake and every read, so a dead endpoint costs about ``timeout`` per
   channel (per resolved address while connecting).
 * ``http.client`` ignores ``HTTP(S)_PROXY``: the SDK never goes through a proxy.
+* Given a ``deadline`` (``time.monotonic()``; :func:`ebs_failover.notify.publish` gives one), every
+  topic's timeouts are what is left of it, no topic is tried after it, and a watchdog shuts the
+  connection's socket down when it comes (its timeouts cut to nothing, for the SDK's retry): a topic
+  that trickles its answer cannot keep the delivery past it (``Timeout``).
+
+Size: a topic's message body is at most 64 KiB (:data:`MAX_BODY_BYTES`, MNS's ``MaximumMessageSize``
+at its largest, the default). A result whose body would be larger is published as its summary
+(:func:`ebs_failover.notify._summary.summary`: the same attributes, ``data`` counting every outcome and
+naming every target that needs a person; the whole result is in the function's log, under its id).
 
 A failure is reported as ``{"channel", "ok": False, "code", "error"}`` where
 ``code`` is MNS's error code (``TopicNotExist``, ``SignatureDoesNotMatch``…),
@@ -33,12 +42,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import socket
+import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ebs_failover import redact
 from ebs_failover.cloud.credentials import Credentials
 from ebs_failover.errors import DeliveryFailed
+from ebs_failover.notify import _summary
 from ebs_failover.redact import one_line, shorten
 
 if TYPE_CHECKING:  # the SDK is imported lazily, when a message is published
@@ -46,6 +59,7 @@ if TYPE_CHECKING:  # the SDK is imported lazily, when a message is published
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_BODY_BYTES",
     "MAX_TAG_LENGTH",
     "SCHEME",
     "default_endpoint",
@@ -59,6 +73,10 @@ SCHEME = "mns"
 DEFAULT_TIMEOUT = 5.0
 #: MNS refuses a MessageTag longer than this (the SDK checks it before sending).
 MAX_TAG_LENGTH = 16
+#: The largest message body a topic takes (``MaximumMessageSize``: 1 KiB to 64 KiB, 64 KiB by default).
+MAX_BODY_BYTES = 65536
+#: The timeout a connection's watchdog leaves it (seconds): whatever the SDK tries next fails at once.
+_SPENT = 0.001
 #: How much of an error message a result keeps.
 _MAX_ERROR_LENGTH = 500
 
@@ -104,8 +122,10 @@ def publish(
     account_id: str,
     endpoint: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Publish the JSON-serialised CloudEvent ``event`` to every channel (``"mns:<topic>"``).
+    """Publish the JSON-serialised CloudEvent ``event`` (its summary when larger than
+    :data:`MAX_BODY_BYTES`) to every channel (``"mns:<topic>"``), all of them by ``deadline``, when given.
 
     Returns one dict per channel, in order: ``{"channel", "ok": True, "message_id"}``
     or ``{"channel", "ok": False, "code", "error"}`` (plus ``"request_id"`` when
@@ -113,26 +133,69 @@ def publish(
     channel is attempted even if an earlier one failed. The MNS endpoint is
     ``endpoint`` if given, else ``https://{account_id}.mns.{region}.aliyuncs.com``.
     """
-    body, tag = message_body(event), message_tag(event)
+    sent = _summary.fit(event, lambda fitted: len(message_body(fitted).encode("utf-8")) <= MAX_BODY_BYTES)
+    body, tag = message_body(sent), message_tag(event)
     results: list[dict[str, Any]] = []
     account: Account | None = None
+    watchdog: threading.Timer | None = None
     try:
         for channel in channels:
             try:
                 topic = _topic_of(channel)
+                left = timeout if deadline is None else min(timeout, deadline - time.monotonic())
+                if left <= 0:
+                    raise DeliveryFailed("Timeout", "no time left before the delivery's deadline: not sent")
                 if account is None:
                     account = _account(
-                        channel, credentials, _host(channel, endpoint, account_id, region), timeout
+                        channel, credentials, _host(channel, endpoint, account_id, region), left
                     )
+                    watchdog = _watchdog(account, deadline)
+                _bound_socket(account, left)
                 message_id = _publish_one(account, topic, body, tag, channel, credentials)
             except DeliveryFailed as failed:
+                if deadline is not None and time.monotonic() >= deadline and failed.code == "NetworkError":
+                    failed = DeliveryFailed("Timeout", f"no whole answer by the deadline ({failed.message})")
                 results.append(_failure(channel, failed))
             else:
                 results.append({"channel": channel, "ok": True, "message_id": message_id})
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         if account is not None:
             _close(account)
     return results
+
+
+def _watchdog(account: Account, deadline: float | None) -> threading.Timer | None:
+    """A timer that spends the account's connection at ``deadline`` (None without one)."""
+    if deadline is None:
+        return None
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), _spend, (account,))
+    timer.daemon = True  # a timer must never keep the process alive
+    timer.start()
+    return timer
+
+
+def _spend(account: Account) -> None:
+    """The deadline: the connection's timeouts cut to nothing and its socket shut down, so that the read
+    under way returns and the SDK's retry on a new connection fails at once."""
+    with contextlib.suppress(Exception):  # best effort: the SDK's objects are not ours
+        _bound_socket(account, _SPENT)
+        sock = account.get_client().http.conn.sock
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _bound_socket(account: Account, seconds: float) -> None:
+    """The connection's timeouts (the next connect's, and the open socket's reads) set to ``seconds``."""
+    connection = getattr(account.get_client().http, "conn", None)
+    if connection is None:
+        return
+    connection.timeout = seconds  # HTTPS: http.client's connect() and the handshake
+    if hasattr(connection, "connection_timeout"):
+        connection.connection_timeout = seconds  # plain HTTP: the SDK's own connect()
+    if connection.sock is not None:
+        connection.sock.settimeout(seconds)
 
 
 def _topic_of(channel: str) -> str:

@@ -8,7 +8,10 @@ The request::
 
 WeCom group robots have no signing: the ``key`` in the URL is the only credential, which is why the URL
 is a secret (the redactor learns it) and nothing else is sent. ``markdown.content`` is at most 4096
-bytes of UTF-8: the text is kept within :data:`CONTENT_LIMIT` (``… N more targets``).
+bytes of UTF-8 (:data:`CONTENT_LIMIT`): a result whose whole text is longer is sent as a summary (every
+outcome counted, every target needing a person named: :mod:`ebs_failover.notify._text`). Values from the
+event are escaped for WeCom's Markdown (full-width forms: WeCom documents no escape; ``<`` too, which would
+open its ``<font>`` and ``<@userid>``).
 
 The answer is ``{"errcode": 0, "errmsg": "ok"}``; any other ``errcode`` is a failure ``WeCom.<errcode>``
 (``WeCom.93000``: the key is not a robot's), except ``45009`` (over the limit), coded ``RateLimited``.
@@ -40,7 +43,7 @@ RATE_WINDOW = _http.RateWindow(limit=20, seconds=60)
 
 def message(event: dict[str, Any]) -> dict[str, Any]:
     """The JSON body: a Markdown message within WeCom's 4096 bytes."""
-    _, text = _text.markdown(event, limit=CONTENT_LIMIT)
+    _, text = _text.markdown(event, limit=CONTENT_LIMIT, flavour="wecom")
     return {"msgtype": "markdown", "markdown": {"content": text}}
 
 
@@ -57,7 +60,8 @@ def _send(event: dict[str, Any], channel: Channel, where: Where) -> dict[str, An
         channel.url,
         message(event),
         window=RATE_WINDOW,
-        timeout=where.timeout,
+        timeout=where.left(),
         service="WeCom",
         rate_limited=RATE_LIMITED_CODES,
+        deadline=where.deadline,
     )

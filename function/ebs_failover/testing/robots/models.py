@@ -54,8 +54,13 @@ class Refused(Exception):
 
 @dataclass
 class RobotFault:
+    """An injected fault for the next ``times`` requests (to ``kind``'s robots, or any): an error
+    ``status``, a ``stall`` (seconds) before the request is handled, or a ``trickle``: the answer sent one
+    byte every so many seconds."""
+
     times: int
     kind: str | None
     status: int = 500
     body: bytes = b""
     stall: float = 0.0
+    trickle: float = 0.0

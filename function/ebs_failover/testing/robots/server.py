@@ -35,6 +35,9 @@ webhook           ``/hooks/<name>``                      unknown name: 404; with
 Faults, before any check: :meth:`~FakeRobotServer.down` (the connection is closed unanswered: a reset),
 :meth:`~FakeRobotServer.fail_next` (an HTTP error status), :meth:`~FakeRobotServer.stall_next` (no answer
 for a while: a client's timeout). Connection refused is a stopped server (or a port nothing listens on).
+After the checks, :meth:`~FakeRobotServer.trickle_next`: the request is handled as usual, and its whole
+answer (status line, headers, body) is sent one byte at a time, a pause before each: an endpoint that
+never lets a per-read timeout fire, however long it takes.
 
 The success bodies and 19021, 93000, 45009, 300001 are as public sources quote them; the other codes,
 their texts, the order of the checks and the size limits are assumptions (see each channel's module).
@@ -184,6 +187,13 @@ class FakeRobotServer(LocalServer):
         handles the request as usual (the message may reach the room while the sender saw a timeout).
         """
         self._fault(RobotFault(n, kind, stall=seconds))
+
+    def trickle_next(self, seconds_per_byte: float, n: int = 1, *, kind: str | None = None) -> None:
+        """The next ``n`` requests (to ``kind``'s robots, if given) are handled as usual, and answered one
+        byte every ``seconds_per_byte`` (until the client goes or the server stops)."""
+        if seconds_per_byte <= 0:
+            raise ValueError("seconds_per_byte must be > 0")
+        self._fault(RobotFault(n, kind, trickle=seconds_per_byte))
 
     def _fault(self, fault: RobotFault) -> None:
         if fault.times < 1:
@@ -338,6 +348,9 @@ def _handler_for(server: FakeRobotServer) -> type[QuietHandler]:
             if fault is not None and fault.stall:
                 server.stopping.wait(fault.stall)
                 fault = None
+            trickle = fault.trickle if fault is not None else 0.0
+            if trickle:
+                fault = None
             if server.is_down(kind):
                 server.record(RobotCall(kind, name, None, None))
                 self.drop()
@@ -348,6 +361,26 @@ def _handler_for(server: FakeRobotServer) -> type[QuietHandler]:
                 return
             headers = {key.lower(): value for key, value in self.headers.items()}
             status, answer = server.handle(self.command, self.path, headers, body)
+            if trickle:
+                self.trickle(status, answer, trickle)
+                return
             self.send(status, {"Content-Type": "application/json;charset=utf-8"}, answer)
+
+        def trickle(self, status: int, answer: bytes, pause: float) -> None:
+            """The whole answer, one byte after each ``pause``, until the client goes or the server stops."""
+            self.close_connection = True
+            head = (
+                f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+                f"Content-Type: application/json;charset=utf-8\r\nContent-Length: {len(answer)}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            for byte in head + answer:
+                if server.stopping.wait(pause):
+                    return
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the client gave up: what a trickle is for
+                    return
 
     return Handler
