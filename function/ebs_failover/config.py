@@ -77,6 +77,13 @@ VARIABLES: dict[str, str] = {
         "below your account's quota, which the console and Terraform share)"
     ),
     "EBS_ENDPOINT": "EBS endpoint override, e.g. ebs-vpc.cn-shanghai.aliyuncs.com or 127.0.0.1:8080",
+    "LEDGER": (
+        "the incident ledger, oss://<bucket>[/<prefix>] (prefix default ebs-failover/); unset: no ledger"
+    ),
+    "LEDGER_REGION": "the ledger bucket's region (default: the function's region)",
+    "OSS_ENDPOINT": (
+        "OSS endpoint override for the ledger, a URL or a host (a VPC endpoint, or 127.0.0.1:PORT for a fake)"
+    ),
     "EBS_PROTOCOL": "https (default) or http, for EBS_ENDPOINT",
     "NOTIFY_TARGETS": (
         "comma-separated channels for the result event, each <kind>:<name>, optionally [outcome,…]: "
@@ -110,6 +117,17 @@ _ZONE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,4}$")
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerPlace:
+    """Where the incident ledger lives: an OSS bucket, a prefix in it (ending with ``/``), the bucket's
+    region (None: the function's) and an endpoint override."""
+
+    bucket: str
+    prefix: str
+    region: str | None
+    endpoint: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting, parsed and validated (see :data:`VARIABLES` for their meaning)."""
 
@@ -128,6 +146,8 @@ class Settings:
     calls_per_second: float
     ebs_endpoint: str | None
     ebs_protocol: str
+    #: ``LEDGER`` / ``LEDGER_REGION`` / ``OSS_ENDPOINT``: where the incident ledger lives (None: nowhere).
+    ledger: LedgerPlace | None
     notify_targets: tuple[Channel, ...]
     mns_endpoint: str | None
     eventbridge_endpoint: str | None
@@ -173,6 +193,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         concurrency=_count(environ, "FAILOVER_CONCURRENCY", 10, 100),
         calls_per_second=_rate(environ, "FAILOVER_CALLS_PER_SECOND", 10.0, 1000.0),
         ebs_endpoint=environ.get("EBS_ENDPOINT") or None,
+        ledger=_ledger(environ),
         ebs_protocol=_choice(environ, "EBS_PROTOCOL", ("https", "http"), "https"),
         notify_targets=notify_targets(environ),
         mns_endpoint=environ.get("MNS_ENDPOINT") or None,
@@ -272,6 +293,32 @@ def _zone(raw: str | None, region: str | None) -> str | None:
     if home and not re.fullmatch(re.escape(home) + r"-?[a-z0-9]{1,3}", zone):
         raise ConfigError("FAILOVER_ZONE", f"a zone of FAILOVER_REGION {home}", raw)
     return zone
+
+
+#: OSS's bucket names: 3 to 63 lowercase letters, digits and hyphens, starting and ending alphanumeric.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_LEDGER_EXPECTED = "oss://<bucket>[/<prefix>], e.g. oss://my-dr-ledger or oss://my-dr-ledger/ebs-failover/"
+
+
+def _ledger(environ: Mapping[str, str]) -> LedgerPlace | None:
+    raw = (environ.get("LEDGER") or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith("oss://"):
+        raise ConfigError("LEDGER", _LEDGER_EXPECTED, raw)
+    bucket, _, prefix = raw.removeprefix("oss://").partition("/")
+    if not _BUCKET.match(bucket):
+        raise ConfigError("LEDGER", f"a bucket name (3-63 of a-z, 0-9, -): {_LEDGER_EXPECTED}", raw)
+    prefix = prefix.strip("/")
+    region = (environ.get("LEDGER_REGION") or "").strip() or None
+    if region is not None and not _REGION.match(region):
+        raise ConfigError("LEDGER_REGION", "a region id such as cn-shanghai", region)
+    return LedgerPlace(
+        bucket=bucket,
+        prefix=f"{prefix}/" if prefix else "ebs-failover/",
+        region=region,
+        endpoint=(environ.get("OSS_ENDPOINT") or "").strip() or None,
+    )
 
 
 def _event_types(raw: str | None) -> frozenset[str]:

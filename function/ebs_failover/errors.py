@@ -20,6 +20,11 @@ The hierarchy::
     │                           result that changed state reached nobody
     ├── DeliveryFailed          tell, inside ``notify/`` only: one delivery's failure (``code``, ``message``,
     │                           ``details`` such as the RequestId), on its way to that channel's entry
+    ├── LedgerError             the incident ledger (``operation``): never a gate for a failover
+    │   ├── LedgerUnavailable   the store did not answer (down, slow, refused): the delivery goes on
+    │   │                       without the ledger and says so
+    │   └── LedgerUnusable      the store answered in a way that breaks the ledger's promise (it overwrote
+    │                           instead of refusing: a versioned bucket); told until fixed
     └── CliError                the command line: a verb cannot go on (one stderr line and an exit code)
 
 Each carries the fields its handler needs (the offending field, the variable, EBS's code and RequestId, the
@@ -44,6 +49,9 @@ __all__ = [
     "EbsError",
     "EbsFailoverError",
     "InvalidEvent",
+    "LedgerError",
+    "LedgerUnavailable",
+    "LedgerUnusable",
     "NotifyError",
     "OutOfTime",
     "TransientFailure",
@@ -204,6 +212,24 @@ class DeliveryFailed(EbsFailoverError):
         super().__init__(code, message)
         self.code, self.message = code, message
         self.details = {name: value for name, value in details.items() if value is not None}
+
+
+class LedgerError(EbsFailoverError):
+    """The incident ledger could not do ``operation`` (create, read, list): ``message`` says why, never with
+    a secret."""
+
+    def __init__(self, operation: str, message: str, code: str | None = None) -> None:
+        super().__init__(f"ledger {operation}: {message}")
+        self.operation, self.message, self.code = operation, message, code
+
+
+class LedgerUnavailable(LedgerError):
+    """The store did not answer (down, slow, an error status): the delivery goes on without the ledger."""
+
+
+class LedgerUnusable(LedgerError):
+    """The store broke the ledger's promise: a create-if-absent that overwrote (a versioned bucket ignores
+    forbid-overwrite). No record of it can be trusted until the bucket is fixed."""
 
 
 class CliError(EbsFailoverError):

@@ -14,6 +14,7 @@ Verbs::
     drills TARGET          the drills EBS holds for a pair or group
     remote-invoke EVENT    invoke the deployed function through the FC 3.0 API (2.0 with --service)
     fake-ebs serve         serve the fake EBS on a socket
+    fake-oss serve         serve the fake OSS (the incident ledger's store) on a socket
     schema [SHAPE]         list the event shapes, or print one's JSON Schema
 
 EVENT is a file, or ``-`` for stdin.
@@ -32,7 +33,7 @@ Errors are one line on stderr, ``ebs-failover: <message>``, never a traceback; s
 
 One module per group of verbs, each imported only when one of its verbs runs: ``plan`` (check, token,
 schema: parse and decide, no cloud call), ``run`` (invoke, replay: the real handler against the embedded
-fake), ``drill`` (drill, drills), ``remote`` (remote-invoke), ``fake`` (fake-ebs serve).
+fake), ``drill`` (drill, drills), ``remote`` (remote-invoke), ``fake`` (fake-ebs serve, fake-oss serve).
 """
 
 from __future__ import annotations
@@ -280,6 +281,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="calls per second per account, action and region; beyond, 400 Throttling.User (default: none)",
     )
 
+    _fake_oss_verbs(verbs)
+
     schema = _verb(
         verbs,
         "schema",
@@ -291,6 +294,46 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("shape", metavar="SHAPE", nargs="?", help="a shape name, e.g. manual")
     return parser
+
+
+def _fake_oss_verbs(verbs: Any) -> None:
+    """``fake-oss serve``."""
+    fake = verbs.add_parser("fake-oss", help="run the fake OSS service")
+    serve = _verb(
+        fake.add_subparsers(dest="fake_verb", metavar="VERB", required=True),
+        "serve",
+        "fake.run_serve_oss",
+        help="serve the fake OSS on 127.0.0.1",
+        description="Serve the fake OSS API (PutObject, GetObject, HeadObject, ListObjectsV2, DeleteObject; "
+        "V4 signatures; credentials testing/testing) until interrupted. Point alibabacloud-oss-v2 at it "
+        "with endpoint http://HOST:PORT (an IP endpoint makes the SDK use path style).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=0, help="port to bind, 0 to 65535 (default: 0, any free port)"
+    )
+    serve.add_argument(
+        "--bucket",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="create this bucket, empty (repeatable)",
+    )
+    serve.add_argument(
+        "--credential",
+        action="append",
+        default=[],
+        type=_credential,
+        metavar="KEY:SECRET",
+        help="also accept this AccessKey pair (repeatable)",
+    )
+
+
+def _credential(value: str) -> tuple[str, str]:
+    key, sep, secret = value.partition(":")
+    if not (key and sep and secret):
+        raise argparse.ArgumentTypeError("expected KEY:SECRET")  # never echoed: it may hold a secret
+    return key, secret
 
 
 def _drill_verbs(verbs: Any) -> None:

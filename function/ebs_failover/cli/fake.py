@@ -1,4 +1,5 @@
-"""``ebs-failover fake-ebs serve``: the fake EBS on a socket, for the SDK (or a deployed tool) to call."""
+"""``ebs-failover fake-ebs serve`` and ``fake-oss serve``: a fake on a socket, for the SDK (or a deployed
+tool) to call."""
 
 from __future__ import annotations
 
@@ -37,6 +38,31 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"ebs-failover: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"fake EBS listening on {server.url} (credentials testing/testing)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return EXIT_OK
+
+
+def run_serve_oss(args: argparse.Namespace) -> int:
+    from ebs_failover.testing import FakeOss, FakeOssServer
+
+    fake = FakeOss()
+    for key, secret in args.credential:
+        fake.register_credential(key, secret)
+    try:
+        for name in args.bucket:
+            fake.create_bucket(name)
+    except ValueError as error:
+        print(f"ebs-failover: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        server = FakeOssServer(fake, host=args.host, port=args.port)
+    except OSError as error:
+        print(f"ebs-failover: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    keys = ", ".join(["testing", *(key for key, _ in args.credential)])
+    buckets = ", ".join(fake.backend.bucket_names()) or "none"
+    print(f"fake OSS listening on {server.endpoint} (access keys: {keys}; buckets: {buckets})", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return EXIT_OK

@@ -16,6 +16,7 @@ against the same fake::
 Layout (moto's): what every fake shares in ``_core/`` (``http``: the loopback server and injected
 faults; ``auth``: ACS3 signatures and credentials; ``errors``: the gateway's error answers;
 ``faults``: fault plans and quotas), then one package per service: ``ebs/``, ``mns/``,
+``oss/`` (``FakeOss``, ``FakeOssServer``, ``MockOss``: objects for ``alibabacloud-oss-v2``),
 ``eventbridge/``, ``fc/`` (with ``context``, FC's runtime context) and ``robots/``. In each,
 imports go one way: mounting (``ebs.mock`` through ``responses``, ``*.server`` on a socket) → the
 service (``ebs.service``: backends, credentials, faults, the call log) → protocol
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from .fc.context import FcContext, FcCredentials, FcFunction, FcTracing
     from .fc.server import FakeFcServer, FcCall, FcInvocation
     from .mns.server import FakeMnsServer
+    from .oss.responses import FakeOss
+    from .oss.server import FakeOssServer, MockOss
     from .robots.server import FakeRobotServer, RobotCall
 
 #: Where each public name lives. Imported on first use: ``FcContext`` alone (a console-style test,
@@ -78,6 +81,8 @@ _HOMES = {
     "FakeEventBridgeServer": "eventbridge.server",
     "FakeFcServer": "fc.server",
     "FakeMnsServer": "mns.server",
+    "FakeOss": "oss.responses",
+    "FakeOssServer": "oss.server",
     "FakeRobotServer": "robots.server",
     "FcCall": "fc.server",
     "FcContext": "fc.context",
@@ -88,6 +93,7 @@ _HOMES = {
     "Fault": "_core.faults",
     "FaultPlan": "_core.faults",
     "MockEbs": "ebs.mock",
+    "MockOss": "oss.server",
     "Operation": "ebs.models",
     "Quota": "_core.faults",
     "RecordedCall": "ebs.service",
@@ -119,6 +125,8 @@ __all__ = [
     "FakeEventBridgeServer",
     "FakeFcServer",
     "FakeMnsServer",
+    "FakeOss",
+    "FakeOssServer",
     "FakeRobotServer",
     "FcCall",
     "FcContext",
@@ -129,6 +137,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "MockEbs",
+    "MockOss",
     "Operation",
     "Quota",
     "RecordedCall",
