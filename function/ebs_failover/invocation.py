@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config
 from .cloud.credentials import Credentials
@@ -17,6 +17,9 @@ from .errors import InvalidEvent, TransientFailure
 from .notify.channels import Channel
 from .policy import Plan
 from .triggers import Batch, Payload, Trigger, decode
+
+if TYPE_CHECKING:
+    from .ledger.journal import Journal
 from .web import envelope
 
 __all__ = ["Decided", "Decision", "Ended", "Invocation", "Prepared", "function_arn"]
@@ -108,6 +111,8 @@ class Ended:
     retry: TransientFailure | None = None
     #: The single event's trigger, when it was parsed (None for a batch or a rejected event).
     trigger: Trigger | None = field(default=None, compare=False)
+    #: The incident's journal in the ledger, when this delivery used one (telling reads and records it).
+    journal: Journal | None = field(default=None, compare=False)
 
 
 def function_arn(context: Any) -> str:

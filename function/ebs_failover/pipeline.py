@@ -20,12 +20,13 @@ stage that calls EBS.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from . import act, cloud, config, log, outcomes, redact, results
+from . import act, cloud, config, incident, log, outcomes, redact, results
 from .cloud.credentials import Credentials
 from .errors import ConfigError, EbsFailoverError, InvalidEvent, NotifyError, TransientFailure
 from .invocation import Decided, Decision, Ended, Invocation, Prepared
@@ -141,10 +142,24 @@ def act_stage(invocation: Invocation, prepared: Prepared, decided: Decided) -> E
         outcome = outcomes.drill_outcome(t["outcome"] for t in drilled)
         return _ended(invocation, prepared, outcome, plan.reason, drilled, trigger=trigger, retry=retry)
     work = [(target, _guards(prepared, plan, trigger)) for target in plan.targets]
-    done, retry = _fail_over(invocation, prepared, work)
+    journal = incident.open_journal(invocation, prepared, trigger.identity) if trigger is not None else None
+    recalled = incident.recall(journal, work) if journal is not None else None
+    acting = recalled.to_act if recalled is not None else work
+    done, retry = _fail_over(invocation, prepared, acting) if acting else ([], None)
+    if journal is not None and recalled is not None:
+        done = incident.remember(journal, recalled, done)
     reason = plan.reason if plan.live else plan.reason + " (FAILOVER_MODE is dry-run: no Failover call)"
-    outcome = outcomes.aggregate(t["outcome"] for t in done)
-    return _ended(invocation, prepared, outcome, reason, done, trigger=trigger, retry=retry)
+    news = [t for t in done if not t.get("duplicate")]
+    outcome = outcomes.aggregate(t["outcome"] for t in news) if news else "ignored"  # duplicates only
+    ended = _ended(invocation, prepared, outcome, reason, done, trigger=trigger, retry=retry)
+    if journal is None:
+        return ended
+    ended.result["data"]["ledger"] = (
+        {"available": True}
+        if journal.unavailable is None
+        else {"available": False, "error": journal.unavailable}
+    )
+    return dataclasses.replace(ended, journal=journal)
 
 
 def tell(ended: Ended, invocation: Invocation) -> list[dict[str, Any]]:
@@ -155,6 +170,9 @@ def tell(ended: Ended, invocation: Invocation) -> list[dict[str, Any]]:
     """
     result = ended.result
     if (result["data"].get("error") or {}).get("code") in answer.UNANSWERED or not ended.channels:
+        return []
+    channels = incident.to_tell(ended.journal, result, ended.channels)  # each news once, with a ledger
+    if not channels:
         return []
     from .notify import DEFAULT_TIMEOUT, Where, publish
 
@@ -172,10 +190,12 @@ def tell(ended: Ended, invocation: Invocation) -> list[dict[str, Any]]:
         timeout=max(min(DEFAULT_TIMEOUT, invocation.left() - 0.5), 0.5),
     )
     try:
-        return publish(result, ended.channels, where)
+        deliveries = publish(result, channels, where)
     except Exception as error:  # a channel must never turn into a traceback
-        label = ",".join(channel.label for channel in ended.channels)
+        label = ",".join(channel.label for channel in channels)
         return [{"channel": label, "ok": False, "code": type(error).__name__}]
+    incident.told(ended.journal, result, deliveries)
+    return deliveries
 
 
 def failure(ended: Ended, deliveries: list[dict[str, Any]]) -> EbsFailoverError | None:

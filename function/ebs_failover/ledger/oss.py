@@ -136,5 +136,5 @@ def _code(error: oss.exceptions.OperationError) -> tuple[int | None, str | None]
 
 def _unavailable(operation: str, key: str, error: oss.exceptions.OperationError) -> LedgerUnavailable:
     status, code = _code(error)
-    why = f"{status} {code}" if code else type(error.unwrap()).__name__
+    why = f"{status} {code}" if code else f"{type(error.unwrap()).__name__}: {str(error.unwrap())[:200]}"
     return LedgerUnavailable(operation, f"OSS did not {operation} {key} ({why})", code)

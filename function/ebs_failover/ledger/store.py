@@ -94,6 +94,10 @@ class Ledger:
                 seen.setdefault(parts[0])
         return list(seen)
 
+    def read(self, key: str) -> Record | None:
+        """The record at ``key``, or None when there is none."""
+        return self._read(key)
+
     def _read(self, key: str) -> Record | None:
         raw = self.store.read(key)
         if raw is None:

@@ -1,0 +1,211 @@
+"""The incident stage: what the ledger (``LEDGER``) adds around acting and telling, for a live failover.
+
+Before the act stage, :func:`open_journal` opens the incident's journal (one List) and :func:`recall`
+claims the incident (one ``decision`` record for all its targets, so that its news is told in one piece):
+
+- when another delivery holds it (acting now, within its lease), every target is a **duplicate**: no
+  call, and the result is not told (it has no news of its own);
+- otherwise every target is acted on: a target whose Failover the ledger holds is looked at but never
+  failed over again. Found failed over, it is reported as that failover (``failed_over``, with the
+  original RequestId and the data loss at the failover), so the news does not change with the retry that
+  carries it; found anything else, the identity was reused after a fail-back: ``refused``, naming when.
+
+After it, :func:`remember` records each Failover EBS accepted and each verification, and a target this
+delivery found failed over whose Failover the ledger holds is reported as that failover. Before telling,
+:func:`to_tell` keeps the channels that have not been told this news (a digest of the targets' states)
+and :func:`told` records how each telling went.
+
+With no ledger, in dry-run, or once the ledger is unavailable, every function here leaves things as they
+are: the ledger is memory, never a gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from . import log
+
+if TYPE_CHECKING:
+    from .invocation import Invocation, Prepared
+    from .ledger.journal import Earlier, Journal
+    from .notify import Channel
+    from .policy import Target
+
+__all__ = ["Recalled", "open_journal", "recall", "remember", "to_tell", "told"]
+
+#: Seconds added to the function's timeout before a claim no record follows is taken over (its delivery
+#: died or gave up).
+_LEASE_MARGIN = 30.0
+
+
+def open_journal(invocation: Invocation, prepared: Prepared, identity: str) -> Journal | None:
+    """The journal of this incident, or None (no ``LEDGER``, or dry-run: no ledger request)."""
+    settings = prepared.settings
+    if settings.ledger is None or not settings.live:
+        return None
+    from .cloud.credentials import Credentials
+    from .ledger import open_ledger
+    from .ledger.journal import Journal
+
+    held = prepared.credentials
+
+    def credentials() -> Credentials | None:
+        return held
+
+    try:
+        ledger = open_ledger(settings.ledger, prepared.region or "", credentials)
+    except Exception as error:  # the SDK missing or a bad endpoint: the ledger is memory, never a gate
+        log.LOGGER.warning("ledger_unavailable", error=f"{type(error).__name__}: {error}")
+        return None
+    lease = invocation.timeout() + _LEASE_MARGIN
+    return Journal.open(ledger, identity, invocation.request_id or "", now=time.time, lease=lease)
+
+
+class Recalled:
+    """The targets sorted by what the journal holds: duplicates, or to act on (with what it knows)."""
+
+    def __init__(self) -> None:
+        self.duplicates: list[dict[str, Any]] = []
+        self.to_act: list[Any] = []
+        self.earlier: dict[str, Earlier] = {}
+
+
+def recall(journal: Journal, work: Sequence[tuple[Target, Any]]) -> Recalled:
+    """Sort ``work`` (target, guards) by the journal (see the module's docstring)."""
+    recalled = Recalled()
+    busy = journal.busy()
+    if busy is not None:  # another delivery is acting on the incident now: its result is the news
+        recalled.duplicates.extend(_duplicate(target, busy.by, busy.at) for target, _ in work)
+        return recalled
+    held = journal.claim({"targets": [target.target_id for target, _ in work]})
+    if held is not None:
+        recalled.duplicates.extend(_duplicate(target, held.by, held.at) for target, _ in work)
+        return recalled
+    for target, guards in work:
+        earlier = journal.earlier(target.target_id)
+        recalled.earlier[target.target_id] = earlier
+        if earlier.failover is None:
+            recalled.to_act.append((target, guards))
+            continue
+        # Looked at, never failed over again: found failed over, it is this incident's failover (the retry
+        # reports it); found anything else, it was failed back since: the identity is reused.
+        reused = _reused(earlier.failover.at, earlier.failover.by)
+        recalled.to_act.append((target, dataclasses.replace(guards, stale=reused)))
+    return recalled
+
+
+def _reused(at: float, by: str) -> str:
+    return (
+        f"this incident's identity failed it over at {_when(at)} (FC request {by}) and it is not failed over "
+        "now: it was failed back since, and a reused identity never fails it over again; to fail over "
+        "again, use a new identity (a new alarm, or a new idempotencyKey)"
+    )
+
+
+def remember(journal: Journal, recalled: Recalled, acted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Record what this delivery's act stage did; a target found failed over whose Failover the ledger holds
+    is that failover. Returns the targets as the result lists them."""
+    merged: list[dict[str, Any]] = []
+    for acted_entry in acted:
+        entry = acted_entry
+        target_id = str(entry.get("pair_id") or entry.get("group_id"))
+        earlier = recalled.earlier.get(target_id)
+        if entry["outcome"] == "failed_over":
+            journal.record(target_id, "failover", _failover_data(entry))
+            if entry.get("verified"):
+                journal.record(target_id, "verified", {"failover_seconds": entry.get("failover_seconds")})
+        elif (
+            entry["outcome"] == "already_failed_over" and earlier is not None and earlier.failover is not None
+        ):
+            entry = _as_earlier_failover(entry, earlier, earlier.failover.by)
+            if entry.get("verified") and earlier.verified is None:
+                journal.record(target_id, "verified", {"failover_seconds": None})
+        merged.append(entry)
+    # Done only after its records: a delivery that sees the decision done sees what it did.
+    if acted:
+        journal.release(",".join(sorted({str(entry["outcome"]) for entry in acted})))
+    return [*merged, *recalled.duplicates]
+
+
+def only_duplicates(targets: Sequence[dict[str, Any]]) -> bool:
+    """Whether every target is another delivery's now: the result has no news of its own to tell."""
+    return bool(targets) and all(target.get("duplicate") for target in targets)
+
+
+def to_tell(journal: Journal | None, result: dict[str, Any], channels: Sequence[Channel]) -> list[Channel]:
+    """The channels to tell this result: those the ledger does not show told this news (all of them with
+    no ledger); none for a result that is only duplicates."""
+    targets = result.get("data", {}).get("targets") or []
+    if journal is None:
+        return list(channels)
+    if only_duplicates(targets):
+        return []
+    state = news_state(targets)
+    return [channel for channel in channels if journal.claim_telling(state, channel.label)]
+
+
+def told(journal: Journal | None, result: dict[str, Any], deliveries: Sequence[dict[str, Any]]) -> None:
+    """Record each telling's fate, so that the next delivery tells only what was not told."""
+    if journal is None:
+        return
+    state = news_state(result.get("data", {}).get("targets") or [])
+    for entry in deliveries:
+        journal.told(state, str(entry.get("channel")), entry)
+
+
+def news_state(targets: Sequence[dict[str, Any]]) -> str:
+    """The news a result carries, as a short digest of each target's state (id, outcome, verified): the
+    same news on any delivery gives the same digest."""
+    states = sorted(
+        f"{target.get('pair_id') or target.get('group_id')}:{target.get('outcome')}:{target.get('verified')}"
+        for target in targets
+        if not target.get("duplicate")
+    )
+    return hashlib.sha256("\n".join(states).encode()).hexdigest()[:16]
+
+
+def _failover_data(entry: dict[str, Any]) -> dict[str, Any]:
+    keys = ("client_token", "request_id", "data_loss_seconds", "last_recover_point", "status_before")
+    return {key: entry[key] for key in keys if entry.get(key) is not None}
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_earlier_failover(entry: dict[str, Any], earlier: Earlier, by: str) -> dict[str, Any]:
+    """``entry`` as the failover an earlier delivery of this incident made (its RequestId, data loss)."""
+    assert earlier.failover is not None
+    data, at = earlier.failover.data, earlier.failover.at
+    merged = {**entry, "outcome": "failed_over"}
+    seconds = earlier.verified.data.get("failover_seconds") if earlier.verified is not None else None
+    if seconds is not None:
+        merged["failover_seconds"] = seconds
+    for key in ("request_id", "data_loss_seconds", "last_recover_point", "status_before"):
+        if data.get(key) is not None:
+            merged[key] = data[key]
+    merged.pop("data_loss_upper_bound", None)  # the loss at the failover, as recorded then
+    merged["failed_over_at"] = _when(at)
+    merged["hint"] = (
+        f"failed over by this function at {_when(at)}, in an earlier delivery of this incident "
+        f"(FC request {by}); from the incident ledger"
+    )
+    return merged
+
+
+def _duplicate(target: Target, by: str, at: float) -> dict[str, Any]:
+    return {
+        "group_id" if target.is_group else "pair_id": target.target_id,
+        "client_token": target.client_token,
+        "outcome": "ignored",
+        "duplicate": True,
+        "hint": (
+            f"a duplicate: another delivery of this incident (FC request {by}) has been acting on it since "
+            f"{_when(at)}; its result tells the outcome"
+        ),
+    }

@@ -1,0 +1,168 @@
+"""The incident ledger in the handler (issue 30): retries report what the first delivery did, duplicates
+call and tell nothing new, each channel hears each piece of news once, and OSS down changes nothing else.
+The real handler and SDKs against the fake EBS, the fake OSS (the ledger) and the fake MNS."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ebs_failover.errors import NotifyError
+from ebs_failover.handler import handler, invoke
+from ebs_failover.incident import news_state
+from ebs_failover.ledger import Record
+from ebs_failover.testing import FakeMnsServer, FakeOss, FakeOssServer, MockEbs
+
+from .conftest import live_settings, seed_pair
+from .helpers import DB_DISK, DB_PAIR, FAILOVER, KEY, SECRET, alarm, demo_fake, fc_context
+
+BUCKET, TOPIC = "dr-ledger", "incident-results"
+OTHER_PAIR, OTHER_DISK, INSTANCE = "pair-cn-led0other", "d-bp1led0other", "i-bp1led0db01"
+
+
+@dataclass
+class Scene:
+    ebs: Any
+    oss: FakeOss
+    mns: FakeMnsServer
+
+    def published(self) -> list[dict[str, Any]]:
+        return [json.loads(m.body) for m in self.mns.published.get(TOPIC, [])]
+
+    def records(self, kind: str) -> list[str]:
+        return [key for key in self.oss.objects(BUCKET) if f"/{kind}" in key]
+
+
+@pytest.fixture
+def scene(monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
+    live_settings(monkeypatch, {INSTANCE: [DB_PAIR, OTHER_PAIR]})
+    monkeypatch.setenv("LEDGER", f"oss://{BUCKET}/incidents-test")
+    monkeypatch.setenv("NOTIFY_TARGETS", f"mns:{TOPIC}")
+    oss = FakeOss(buckets=[BUCKET])
+    oss.register_credential(KEY, SECRET)  # the function's own, as FC hands it over
+    with FakeMnsServer() as mns, FakeOssServer(oss) as served:
+        monkeypatch.setenv("OSS_ENDPOINT", served.endpoint)
+        mns.create_topic(TOPIC)
+        mns.register_credential(KEY, SECRET)
+        monkeypatch.setenv("MNS_ENDPOINT", mns.endpoint)
+        ebs = demo_fake(seed_pair(DB_PAIR, DB_DISK), seed_pair(OTHER_PAIR, OTHER_DISK))
+        with MockEbs(ebs):
+            yield Scene(ebs, oss, mns)
+
+
+def _alarm() -> bytes:
+    return alarm(f"instanceId={INSTANCE}", trans="t-ledger-1")
+
+
+def _targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(t.get("pair_id")): t for t in result["data"]["targets"]}
+
+
+def test_twenty_deliveries_in_a_row_fail_over_once_and_tell_once(scene: Scene) -> None:
+    first = handler(_alarm(), fc_context(request_id="delivery-0"))
+    assert {t["outcome"] for t in _targets(first).values()} == {"failed_over"}
+    describes = len(scene.ebs.calls_for("DescribeDiskReplicaPairs"))
+    for n in range(1, 20):
+        again = handler(_alarm(), fc_context(request_id=f"delivery-{n}"))
+        for pair, target in _targets(again).items():
+            # The first delivery's failover, with its RequestId and data loss, not "already" or "stale".
+            assert target["outcome"] == "failed_over", target
+            assert target["request_id"] == _targets(first)[pair]["request_id"]
+            assert target["data_loss_seconds"] == _targets(first)[pair]["data_loss_seconds"]
+            assert "delivery-0" in target["hint"]
+    assert len(scene.ebs.calls_for(FAILOVER)) == 2
+    # Each retry: one batched Describe (is it still failed over?) and the ledger, no Failover.
+    assert len(scene.ebs.calls_for("DescribeDiskReplicaPairs")) == describes + 19
+    assert len(scene.published()) == 1
+
+
+def test_twenty_concurrent_deliveries_fail_over_once_and_tell_once(scene: Scene) -> None:
+    results: list[dict[str, Any]] = []
+    start = threading.Barrier(20)
+
+    def deliver(n: int) -> None:
+        start.wait()
+        results.append(handler(_alarm(), fc_context(request_id=f"concurrent-{n}")))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 20
+    assert len(scene.ebs.calls_for(FAILOVER)) == 2  # one per pair
+    assert len(scene.published()) == 1, [k.split("incidents/", 2)[-1] for k in scene.oss.objects(BUCKET)]
+    assert [(p["data"]["request_id"], p["data"]["outcome"]) for p in scene.published()] == [
+        (p["data"]["request_id"], "failed_over") for p in scene.published()[:1]
+    ]
+
+
+def test_a_channel_down_on_the_first_delivery_is_told_once_on_the_retry(scene: Scene) -> None:
+    scene.mns.down()
+    with pytest.raises(NotifyError):
+        invoke(_alarm(), fc_context(request_id="delivery-1"))  # told nobody: FC delivers it again
+    scene.mns.up()
+    retry = handler(_alarm(), fc_context(request_id="delivery-2"))
+    assert [p["data"]["outcome"] for p in scene.published()] == ["failed_over"]
+    told = scene.published()[0]
+    assert {t["pair_id"]: t["request_id"] for t in told["data"]["targets"]} == {
+        pair: target["request_id"] for pair, target in _targets(retry).items()
+    }
+    handler(_alarm(), fc_context(request_id="delivery-3"))
+    assert len(scene.published()) == 1
+    assert len(scene.ebs.calls_for(FAILOVER)) == 2
+
+
+def test_a_telling_claimed_by_a_delivery_that_died_is_told_by_the_next(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOTIFY_TARGETS")
+    first = handler(_alarm(), fc_context(request_id="delivery-1"))  # failed over, told nobody
+    monkeypatch.setenv("NOTIFY_TARGETS", f"mns:{TOPIC}")
+    # A delivery claimed telling this news an hour ago and died before telling it.
+    state = news_state(first["data"]["targets"])
+    identity = first["data"]["trigger"]["identity"]
+    dead = Record(identity, "", "telling", time.time() - 3600, {}, name=f"{state}/mns:{TOPIC}/1", by="dead")
+    scene.oss.backend.put(BUCKET, dead.key("incidents-test/"), dead.to_json())
+    handler(_alarm(), fc_context(request_id="delivery-2"))
+    assert len(scene.published()) == 1
+    handler(_alarm(), fc_context(request_id="delivery-3"))
+    assert len(scene.published()) == 1
+
+
+def test_oss_down_the_failover_still_happens_and_is_told(scene: Scene) -> None:
+    scene.oss.down()
+    result = handler(_alarm(), fc_context(request_id="delivery-1"))
+    assert {t["outcome"] for t in _targets(result).values()} == {"failed_over"}
+    assert result["data"]["ledger"]["available"] is False
+    assert [p["data"]["outcome"] for p in scene.published()] == ["failed_over"]
+    assert len(scene.ebs.calls_for(FAILOVER)) == 2
+
+
+def test_a_reused_identity_after_a_fail_back_is_refused_naming_the_earlier_failover(scene: Scene) -> None:
+    handler(_alarm(), fc_context(request_id="delivery-1"))
+    backend = scene.ebs.backend()
+    for pair in (DB_PAIR, OTHER_PAIR):  # the operator fails back, and replication runs again
+        backend.reprotect_pair(region="cn-shanghai", pair_id=pair, reverse_replicate=False)
+        backend.start_pair(region="cn-hangzhou", pair_id=pair)
+    reused = handler(_alarm(), fc_context(request_id="next-week"))
+    for target in _targets(reused).values():
+        assert target["outcome"] == "refused"
+        assert "failed back since" in target["hint"]
+        assert "delivery-1" in target["hint"]
+    assert len(scene.ebs.calls_for(FAILOVER)) == 2
+
+
+def test_dry_run_and_ignored_events_make_no_ledger_request(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler(alarm(f"instanceId={INSTANCE}", level="INFO"), fc_context())  # below FAILOVER_MIN_LEVEL
+    monkeypatch.setenv("FAILOVER_MODE", "dry-run")
+    assert handler(_alarm(), fc_context())["data"]["outcome"] == "dry_run"
+    assert scene.oss.calls == []
