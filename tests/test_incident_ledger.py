@@ -82,6 +82,18 @@ def test_twenty_deliveries_in_a_row_fail_over_once_and_tell_once(scene: Scene) -
     assert len(scene.published()) == 1
 
 
+def test_the_ledger_costs_two_requests_before_the_failover_and_two_on_a_redelivery(scene: Scene) -> None:
+    handler(_alarm(), fc_context(request_id="delivery-1"))
+    first_failover = min(call.at for call in scene.ebs.calls_for(FAILOVER))
+    before = [call.operation for call in scene.oss.calls if call.at < first_failover]
+    assert before == ["ListObjectsV2", "PutObject"]  # the incident's records, the claim
+    calls, describes = len(scene.oss.calls), len(scene.ebs.calls_for("DescribeDiskReplicaPairs"))
+    handler(_alarm(), fc_context(request_id="delivery-2"))
+    assert [call.operation for call in scene.oss.calls[calls:]] == ["ListObjectsV2", "GetObject"]
+    assert len(scene.ebs.calls_for("DescribeDiskReplicaPairs")) == describes + 1
+    assert scene.ebs.calls_for(FAILOVER)[2:] == []
+
+
 def test_twenty_concurrent_deliveries_fail_over_once_and_tell_once(scene: Scene) -> None:
     results: list[dict[str, Any]] = []
     start = threading.Barrier(20)
@@ -157,6 +169,31 @@ def test_a_reused_identity_after_a_fail_back_is_refused_naming_the_earlier_failo
         assert "failed back since" in target["hint"]
         assert "delivery-1" in target["hint"]
     assert len(scene.ebs.calls_for(FAILOVER)) == 2
+
+
+def test_already_failed_over_names_the_incident_that_did_it_or_says_not_by_this_function(
+    scene: Scene,
+) -> None:
+    first = handler(_alarm(), fc_context(request_id="delivery-1"))
+    identity = first["data"]["trigger"]["identity"]
+    other = handler(
+        alarm(f"instanceId={INSTANCE}", trans="t-ledger-2"), fc_context(request_id="other-incident")
+    )
+    for target in _targets(other).values():
+        assert target["outcome"] == "already_failed_over"
+        assert identity in target["hint"]
+        assert "delivery-1" in target["hint"]
+
+
+def test_a_pair_failed_over_by_someone_else_is_not_by_this_function(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live_settings(monkeypatch, {INSTANCE: [DB_PAIR]})
+    scene.ebs.backend().failover_pair(region="cn-shanghai", pair_id=DB_PAIR)  # from the console
+    result = handler(alarm(f"instanceId={INSTANCE}", trans="t-ledger-3"), fc_context())
+    target = _targets(result)[DB_PAIR]
+    assert target["outcome"] == "already_failed_over"
+    assert "not by this function" in target["hint"]
 
 
 def test_dry_run_and_ignored_events_make_no_ledger_request(

@@ -82,13 +82,17 @@ def recall(journal: Journal, work: Sequence[tuple[Target, Any]]) -> Recalled:
     if busy is not None:  # another delivery is acting on the incident now: its result is the news
         recalled.duplicates.extend(_duplicate(target, busy.by, busy.at) for target, _ in work)
         return recalled
-    held = journal.claim({"targets": [target.target_id for target, _ in work]})
-    if held is not None:
-        recalled.duplicates.extend(_duplicate(target, held.by, held.at) for target, _ in work)
-        return recalled
+    for target, _ in work:
+        recalled.earlier[target.target_id] = journal.earlier(target.target_id)
+    if any(earlier.failover is None for earlier in recalled.earlier.values()):
+        # Something may be failed over now: one delivery at a time (a retry of a done failover needs none:
+        # it only looks, and its news is the one told already).
+        held = journal.claim({"targets": [target.target_id for target, _ in work]})
+        if held is not None:
+            recalled.duplicates.extend(_duplicate(target, held.by, held.at) for target, _ in work)
+            return recalled
     for target, guards in work:
-        earlier = journal.earlier(target.target_id)
-        recalled.earlier[target.target_id] = earlier
+        earlier = recalled.earlier[target.target_id]
         if earlier.failover is None:
             recalled.to_act.append((target, guards))
             continue
@@ -111,12 +115,14 @@ def remember(journal: Journal, recalled: Recalled, acted: list[dict[str, Any]]) 
     """Record what this delivery's act stage did; a target found failed over whose Failover the ledger holds
     is that failover. Returns the targets as the result lists them."""
     merged: list[dict[str, Any]] = []
+    summaries: dict[str, dict[str, Any]] = {}
     for acted_entry in acted:
         entry = acted_entry
         target_id = str(entry.get("pair_id") or entry.get("group_id"))
         earlier = recalled.earlier.get(target_id)
         if entry["outcome"] == "failed_over":
             journal.record(target_id, "failover", _failover_data(entry))
+            journal.index_failover(target_id, _failover_data(entry))
             if entry.get("verified"):
                 journal.record(target_id, "verified", {"failover_seconds": entry.get("failover_seconds")})
         elif (
@@ -125,11 +131,29 @@ def remember(journal: Journal, recalled: Recalled, acted: list[dict[str, Any]]) 
             entry = _as_earlier_failover(entry, earlier, earlier.failover.by)
             if entry.get("verified") and earlier.verified is None:
                 journal.record(target_id, "verified", {"failover_seconds": None})
+        elif entry["outcome"] == "already_failed_over":
+            entry = {**entry, "hint": _who(journal, target_id)}
+        if entry["outcome"] == "failed_over":
+            first = earlier.failover if earlier is not None else None
+            summaries[target_id] = _summary(
+                entry, first.at if first else time.time(), first.by if first else journal.by
+            )
         merged.append(entry)
     # Done only after its records: a delivery that sees the decision done sees what it did.
     if acted:
-        journal.release(",".join(sorted({str(entry["outcome"]) for entry in acted})))
+        journal.release(",".join(sorted({str(entry["outcome"]) for entry in merged})), summaries)
     return [*merged, *recalled.duplicates]
+
+
+def _summary(entry: dict[str, Any], at: float, by: str) -> dict[str, Any]:
+    """A target's Failover as the decision's ``done`` record keeps it: what a retry reports from."""
+    return {
+        "failover": _failover_data(entry),
+        "at": at,
+        "by": by,
+        "verified": bool(entry.get("verified")),
+        "failover_seconds": entry.get("failover_seconds"),
+    }
 
 
 def only_duplicates(targets: Sequence[dict[str, Any]]) -> bool:
@@ -167,6 +191,20 @@ def news_state(targets: Sequence[dict[str, Any]]) -> str:
         if not target.get("duplicate")
     )
     return hashlib.sha256("\n".join(states).encode()).hexdigest()[:16]
+
+
+def _who(journal: Journal, target_id: str) -> str:
+    """Who failed ``target_id`` over, as the ledger knows it: this function in another incident, or not
+    this function."""
+    last = journal.last_failover(target_id)
+    if journal.unavailable is not None:
+        return "found failed over; the incident ledger could not say by whom (it was unavailable)"
+    if last is None:
+        return "found failed over, not by this function: the incident ledger holds no failover of it"
+    return (
+        f"found failed over: this function failed it over at {_when(last.at)}, in incident "
+        f"{last.data.get('incident')} (FC request {last.by})"
+    )
 
 
 def _failover_data(entry: dict[str, Any]) -> dict[str, Any]:

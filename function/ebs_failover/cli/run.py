@@ -250,13 +250,18 @@ class _DemoChannels:
 
     TOPIC, ROBOT, HOOK = "ebs-failover-results", "oncall", "audit"
     ROBOT_TOKEN = "demo-robot-token"
+    #: The incident ledger's bucket, on a fake OSS on a loopback socket.
+    BUCKET = "ebs-failover-demo-ledger"
 
     def __init__(self) -> None:
-        from ebs_failover.testing import FakeMnsServer, FakeRobotServer
+        from ebs_failover.testing import FakeMnsServer, FakeOss, FakeOssServer, FakeRobotServer
 
         self.mns, self.robots = FakeMnsServer().start(), FakeRobotServer().start()
+        self.oss = FakeOssServer(FakeOss(buckets=[self.BUCKET])).start()
         self.mns.create_topic(self.TOPIC)
         self.env = {
+            "LEDGER": f"oss://{self.BUCKET}",
+            "OSS_ENDPOINT": self.oss.endpoint,
             "NOTIFY_TARGETS": (
                 f"mns:{self.TOPIC},dingtalk:{self.ROBOT}[failed_over,failed,refused],webhook:{self.HOOK}"
             ),
@@ -278,6 +283,11 @@ class _DemoChannels:
             f"{n} {o}" for o, n in sorted(Counter(str(results.ResultView(e).outcome) for e in topic).items())
         )
         print(f"  mns:{self.TOPIC}: {kinds}")
+        records = self.oss.fake.objects(self.BUCKET)
+        incidents = {key.split("/")[2] for key in records if key.count("/") >= 3}
+        print(
+            f"  ledger oss://{self.BUCKET}: {len(records)} records of {len(incidents)} incidents and targets"
+        )
         failovers = [m for m in robot if "failed_over" in str(m["markdown"]["title"])]
         if failovers or robot:
             shown = "failover" if failovers else "message"
@@ -289,6 +299,7 @@ class _DemoChannels:
     def close(self) -> None:
         self.mns.stop()
         self.robots.stop()
+        self.oss.stop()
 
 
 def _expected_outcome(expected: dict[str, Any], name: str, *, shared: bool) -> str | None:

@@ -30,7 +30,12 @@ from ebs_failover.errors import LedgerError
 from .records import Kind, Record
 from .store import Ledger
 
-__all__ = ["Earlier", "Journal"]
+__all__ = ["Earlier", "Journal", "index_of"]
+
+
+def index_of(target: str) -> str:
+    """The pseudo-incident under which the Failovers of ``target`` are indexed."""
+    return f"target:{target}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +81,13 @@ class Journal:
     # -- targets -----------------------------------------------------------------------------------------
 
     def earlier(self, target: str) -> Earlier:
-        """What earlier deliveries recorded of ``target`` (reads the bodies it needs)."""
+        """What earlier deliveries recorded of ``target``: from the last decision's ``done`` summary when it
+        names the target (one read for every target), else from the target's own records."""
         if self.unavailable is not None:
             return Earlier()
+        summary = self._summary().get(target)
+        if isinstance(summary, dict) and isinstance(summary.get("failover"), dict):
+            return self._from_summary(target, summary)
         failover = self._record(target, "failover") if (target, "failover", "") in self._steps else None
         verified = self._record(target, "verified") if (target, "verified", "") in self._steps else None
         return Earlier(failover, verified)
@@ -107,11 +116,35 @@ class Journal:
             self._claimed = attempt
         return None if held is not None and held.by == self.by else held
 
-    def release(self, outcome: str) -> None:
+    def release(self, outcome: str, targets: Mapping[str, Any]) -> None:
         """This delivery is done acting (its decision's ``done``): a later delivery (FC's retry) acts at
-        once, without waiting out the lease."""
+        once, without waiting out the lease, and reads what every target's Failover was from this one
+        record (``targets``: target -> {"failover": data, "at", "by", "verified", "failover_seconds"})."""
         if self._claimed is not None:
-            self.record("", "decision", {"outcome": outcome}, name=f"{self._claimed}/done")
+            data = {"outcome": outcome, "targets": dict(targets)}
+            self.record("", "decision", data, name=f"{self._claimed}/done")
+
+    def _summary(self) -> Mapping[str, Any]:
+        """The targets of the latest decision's ``done`` record (one read, once)."""
+        done = [
+            int(name.split("/")[0])
+            for target, kind, name in self._steps
+            if target == "" and kind == "decision" and name.endswith("/done") and name.split("/")[0].isdigit()
+        ]
+        if not done:
+            return {}
+        record = self._record("", "decision", f"{max(done)}/done")
+        targets = record.data.get("targets") if record is not None else None
+        return targets if isinstance(targets, Mapping) else {}
+
+    def _from_summary(self, target: str, summary: Mapping[str, Any]) -> Earlier:
+        at, by = float(summary.get("at") or 0.0), str(summary.get("by") or "")
+        failover = Record(self.incident, target, "failover", at, summary["failover"], by=by)
+        verified = None
+        if summary.get("verified"):
+            seconds = {"failover_seconds": summary.get("failover_seconds")}
+            verified = Record(self.incident, target, "verified", at, seconds, by=by)
+        return Earlier(failover, verified)
 
     def record(
         self, target: str, kind: Kind, data: Mapping[str, Any], *, name: str = "", at: float | None = None
@@ -119,6 +152,33 @@ class Journal:
         """Record a step of ``target`` (``failover``, ``verified``…), once: a record already there stays."""
         when = self.now() if at is None else at
         self._append(Record(self.incident, target, kind, when, data, name=name, by=self.by))
+
+    # -- the index by target ---------------------------------------------------------------------------
+
+    def index_failover(self, target: str, data: Mapping[str, Any]) -> None:
+        """Index a Failover of ``target`` under the pseudo-incident ``target:<id>``, so that any later
+        incident can tell who failed the target over (:meth:`last_failover`)."""
+        at = self.now()
+        entry = {**data, "incident": self.incident}
+        self._append(
+            Record(index_of(target), target, "failover", at, entry, name=f"{int(at * 1000)}", by=self.by)
+        )
+
+    def last_failover(self, target: str) -> Record | None:
+        """The latest Failover of ``target`` this function made, in any incident (None: none recorded, or
+        the ledger unavailable): one List and one read."""
+        if self.unavailable is not None:
+            return None
+        try:
+            keys = self.ledger.keys(index_of(target))
+            if not keys:
+                return None
+            stamped = [(parts[3], key) for key in keys if (parts := Record.parts(key, self.ledger.prefix))]
+            latest = max(stamped, key=lambda pair: int(pair[0]) if pair[0].isdigit() else -1, default=None)
+            return self.ledger.read(latest[1]) if latest is not None else None
+        except LedgerError as error:
+            self._give_up(error)
+            return None
 
     # -- news --------------------------------------------------------------------------------------------
 
