@@ -12,6 +12,8 @@ Verbs::
     replay DIR             every event of DIR through the handler and the fake; --expect compares outcomes
     drill [TARGET]         a drill (never a failover) of a target or of every configured one, and its report
     drills TARGET          the drills EBS holds for a pair or group
+    history [TARGET]       every incident the ledger (LEDGER) holds, newest first: targets, steps, news told
+    incident ID            one incident of the ledger in full: its summary and every record in time order
     remote-invoke EVENT    invoke the deployed function through the FC 3.0 API (2.0 with --service)
     fake-ebs serve         serve the fake EBS on a socket
     fake-oss serve         serve the fake OSS (the incident ledger's store) on a socket
@@ -24,16 +26,19 @@ Exit codes:
 * 0: success.
 * 1: the command ran and the outcome is a failure: an event rejected (check, token, invoke), a result
   ``failed`` or ``rejected`` (invoke, remote-invoke), an outcome unlike the expected one (replay), an
-  error from FC or EBS, a bad configuration in the environment, or no ClientToken to print (token).
+  error from FC or EBS, a bad configuration in the environment, no ClientToken to print (token), the
+  ledger unreachable (history, incident) or no such incident (incident).
 * 2: usage error: bad arguments, an EVENT, DIR or FILE that cannot be read, remote-invoke without
-  credentials or endpoint, token for a manual request without idempotencyKey and no --request-id.
+  credentials or endpoint, token for a manual request without idempotencyKey and no --request-id,
+  history or incident without LEDGER, credentials or the bucket's region.
 * 130: interrupted.
 
 Errors are one line on stderr, ``ebs-failover: <message>``, never a traceback; secrets never show.
 
 One module per group of verbs, each imported only when one of its verbs runs: ``plan`` (check, token,
 schema: parse and decide, no cloud call), ``run`` (invoke, replay: the real handler against the embedded
-fake), ``drill`` (drill, drills), ``remote`` (remote-invoke), ``fake`` (fake-ebs serve, fake-oss serve).
+fake), ``drill`` (drill, drills), ``history`` (history, incident: the incident ledger), ``remote``
+(remote-invoke), ``fake`` (fake-ebs serve, fake-oss serve).
 """
 
 from __future__ import annotations
@@ -194,6 +199,7 @@ def _build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--logs", action="store_true", help="print the handler's log lines on stderr")
 
     _drill_verbs(verbs)
+    _ledger_verbs(verbs)
 
     remote = _verb(
         verbs,
@@ -327,6 +333,67 @@ def _fake_oss_verbs(verbs: Any) -> None:
         metavar="KEY:SECRET",
         help="also accept this AccessKey pair (repeatable)",
     )
+
+
+_LEDGER_SOURCE = (
+    "Reads the incident ledger LEDGER names (oss://<bucket>[/<prefix>], as set on the function; "
+    "OSS_ENDPOINT points it elsewhere, such as fake-oss serve) with the ALIBABA_CLOUD_ACCESS_KEY_ID / "
+    "_SECRET / _SECURITY_TOKEN credentials; the bucket's region is LEDGER_REGION, else --region."
+)
+
+
+def _ledger_region_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--region",
+        help="the ledger bucket's region when LEDGER_REGION is unset (default: ALIBABA_CLOUD_REGION_ID, "
+        "else FAILOVER_REGION)",
+    )
+
+
+def _ledger_verbs(verbs: Any) -> None:
+    """``history`` and ``incident``: what the incident ledger holds."""
+    history = _verb(
+        verbs,
+        "history",
+        "history.run_history",
+        help="every incident the ledger holds, newest first: targets, Failovers, outcomes, news told",
+        description="List every incident the incident ledger holds, newest first (by its first record): "
+        "its targets; its decisions (which FC request claimed acting on it, when each was done and its "
+        "outcome); each Failover EBS accepted (RequestId, data loss, recovery point); each verification; "
+        "and the news told to each channel, or not told (failed, or claimed and unfinished). Times in ISO "
+        f"UTC. {_LEDGER_SOURCE}",
+        epilog="exit codes: 0 listed (even none), 1 the ledger cannot be read or LEDGER is malformed, "
+        "2 usage error (including no LEDGER, no credentials, no region)",
+    )
+    history.add_argument(
+        "target",
+        metavar="TARGET",
+        nargs="?",
+        help="only the incidents that decided on or touched this pair (pair-…) or group (pg-…)",
+    )
+    history.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="only the incidents with a record at or after WHEN: an ISO date or time (2024-06-01, "
+        "2024-06-01T08:00Z; UTC unless an offset is given) or a duration back from now (90m, 24h, 7d, 2w)",
+    )
+    history.add_argument("--json", action="store_true", help="print a list of incidents as JSON")
+    _ledger_region_option(history)
+
+    incident = _verb(
+        verbs,
+        "incident",
+        "history.run_incident",
+        help="one incident of the ledger in full: its summary and every record, in time order",
+        description="Show one incident of the incident ledger (ID: its trigger identity, as history and the "
+        "result's data.trigger.identity name it): the summary history prints, then every record it holds "
+        f"in time order (kind, target, the FC request that wrote it, its data). {_LEDGER_SOURCE}",
+        epilog="exit codes: 0 shown, 1 no such incident, or the ledger cannot be read, 2 usage error "
+        "(including no LEDGER, no credentials, no region)",
+    )
+    incident.add_argument("id", metavar="ID", help="the incident's id, e.g. cms:<transId>")
+    incident.add_argument("--json", action="store_true", help="print the summary and the records as JSON")
+    _ledger_region_option(incident)
 
 
 def _credential(value: str) -> tuple[str, str]:

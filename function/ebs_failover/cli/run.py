@@ -216,6 +216,7 @@ def run_replay(args: argparse.Namespace) -> int:
         _print_final_states(shared)
     if channels is not None:
         channels.report()
+        channels.history("pair-cn-demo0db01")
         channels.close()
     if unexpected:
         say(f"no expected outcome in {replay.expect} for: {', '.join(unexpected)}")
@@ -295,6 +296,21 @@ class _DemoChannels:
             for line in str((failovers or robot)[0]["markdown"]["text"]).splitlines():
                 if line.strip():
                     print(f"    {line}")
+
+    def history(self, target: str) -> None:
+        """``ebs-failover history TARGET`` on the embedded ledger: the incidents that touched ``target``."""
+        from ebs_failover import cli
+
+        print(f"\n== ebs-failover history {target} (the embedded ledger, oss://{self.BUCKET})")
+        env = {
+            "LEDGER": f"oss://{self.BUCKET}",
+            "OSS_ENDPOINT": self.oss.endpoint,
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": "testing",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testing",
+            "ALIBABA_CLOUD_REGION_ID": _DEFAULT_REGION,
+        }
+        with patched_environ(env, remove=OUTSIDE_WORLD):
+            cli.main(["history", target])
 
     def close(self) -> None:
         self.mns.stop()
