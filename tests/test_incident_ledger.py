@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from ebs_failover.errors import NotifyError
+from ebs_failover.act import drills
+from ebs_failover.errors import NotifyError, TransientFailure
 from ebs_failover.handler import handler, invoke
 from ebs_failover.incident import news_state
 from ebs_failover.ledger import Record
@@ -194,6 +195,29 @@ def test_a_pair_failed_over_by_someone_else_is_not_by_this_function(
     target = _targets(result)[DB_PAIR]
     assert target["outcome"] == "already_failed_over"
     assert "not by this function" in target["hint"]
+
+
+def test_a_drills_first_failure_stays_the_news_on_every_delivery(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EBS ended the drill execute_failed and its clean-up outlived the first delivery; FC's retry finds
+    the drill gone: the ledger's first failure is its news, told once."""
+    monkeypatch.setattr(drills, "_FOLLOW_WAITS", (0.05, 0.1))  # the looks' own schedule is not the point
+    scene.ebs.drills.fail_next("execute_failed", "no capacity in the zone", target=DB_PAIR)
+    scene.ebs.transitions.set("clearing", "manual")
+    body = json.dumps(
+        {"action": "drill", "replicaPairId": DB_PAIR, "reason": "drill", "idempotencyKey": "DR-30"}
+    ).encode()
+    with pytest.raises(TransientFailure):
+        invoke(body, fc_context(timeout=4, request_id="drill-1"))
+    told = len(scene.published())
+    [drill] = scene.ebs.drills.started()
+    scene.ebs.drills.advance(drill.drill_id)  # cleared: EBS forgets it
+    again = _targets(handler(body, fc_context(request_id="drill-2")))[DB_PAIR]
+    assert again["outcome"] == "drill_failed"
+    assert "no capacity" in again["hint"]
+    assert "drill-1" in again["hint"]
+    assert len(scene.published()) == told
 
 
 def test_dry_run_and_ignored_events_make_no_ledger_request(

@@ -43,10 +43,13 @@ __all__ = ["Recalled", "open_journal", "recall", "remember", "to_tell", "told"]
 _LEASE_MARGIN = 30.0
 
 
-def open_journal(invocation: Invocation, prepared: Prepared, identity: str) -> Journal | None:
-    """The journal of this incident, or None (no ``LEDGER``, or dry-run: no ledger request)."""
+def open_journal(
+    invocation: Invocation, prepared: Prepared, identity: str, *, any_mode: bool = False
+) -> Journal | None:
+    """The journal of this incident, or None (no ``LEDGER``, or a dry-run failover: no ledger request;
+    ``any_mode``: a drill, which runs in both modes)."""
     settings = prepared.settings
-    if settings.ledger is None or not settings.live:
+    if settings.ledger is None or not (settings.live or any_mode):
         return None
     from .cloud.credentials import Credentials
     from .ledger import open_ledger
@@ -154,6 +157,33 @@ def _summary(entry: dict[str, Any], at: float, by: str) -> dict[str, Any]:
         "verified": bool(entry.get("verified")),
         "failover_seconds": entry.get("failover_seconds"),
     }
+
+
+def remember_drills(journal: Journal, drilled: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A drill's first failure stays the news: recorded once per target (its drill id, hint, code); a
+    later delivery of the incident reports it, whatever it saw itself (a drill cleared since, or passed on
+    a retry). Returns the targets as the result lists them."""
+    told: list[dict[str, Any]] = []
+    for drilled_entry in drilled:
+        entry, target_id = drilled_entry, _id(drilled_entry)
+        first = journal.earlier_drill_failure(target_id)
+        if first is not None:
+            hint = f"{first.data.get('hint')} (first seen at {_when(first.at)}, FC request {first.by})"
+            entry = {**entry, "outcome": "drill_failed", "hint": hint}
+        elif entry.get("outcome") == "drill_failed":
+            drill = entry.get("drill") or {}
+            data = {
+                "drill_id": drill.get("drill_id"),
+                "hint": entry.get("hint"),
+                "code": entry.get("error_code"),
+            }
+            journal.record(target_id, "drill_failure", data)
+        told.append(entry)
+    return told
+
+
+def _id(entry: dict[str, Any]) -> str:
+    return str(entry.get("pair_id") or entry.get("group_id"))
 
 
 def only_duplicates(targets: Sequence[dict[str, Any]]) -> bool:

@@ -141,8 +141,14 @@ def act_stage(invocation: Invocation, prepared: Prepared, decided: Decided) -> E
         return cannot
     if plan.action == "drill":
         drilled, retry = _drill(invocation, prepared, plan)
+        journal = None
+        if trigger is not None:  # a drill runs in both modes, so its ledger does too
+            journal = incident.open_journal(invocation, prepared, trigger.identity, any_mode=True)
+        if journal is not None:
+            drilled = incident.remember_drills(journal, drilled)
         outcome = outcomes.drill_outcome(t["outcome"] for t in drilled)
-        return _ended(invocation, prepared, outcome, plan.reason, drilled, trigger=trigger, retry=retry)
+        ended = _ended(invocation, prepared, outcome, plan.reason, drilled, trigger=trigger, retry=retry)
+        return dataclasses.replace(ended, journal=journal) if journal is not None else ended
     work = [(target, _guards(prepared, plan, trigger)) for target in plan.targets]
     journal = incident.open_journal(invocation, prepared, trigger.identity) if trigger is not None else None
     recalled = incident.recall(journal, work) if journal is not None else None

@@ -92,6 +92,12 @@ class Journal:
         verified = self._record(target, "verified") if (target, "verified", "") in self._steps else None
         return Earlier(failover, verified)
 
+    def earlier_drill_failure(self, target: str) -> Record | None:
+        """The first failure of ``target``'s drill in this incident, as an earlier delivery recorded it."""
+        if self.unavailable is not None or (target, "drill_failure", "") not in self._steps:
+            return None
+        return self._record(target, "drill_failure")
+
     def busy(self) -> Record | None:
         """The decision of another delivery acting on this incident now (claimed, not done, in its lease)."""
         attempt = self._last_attempt("", "decision")
