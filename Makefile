@@ -46,7 +46,8 @@ package: $(STAMP)
 .PHONY: validate-template
 validate-template: $(STAMP)
 	npm install --no-save --no-audit --no-fund --prefix .ros-cdk @alicloud/ros-cdk-core@1.12.0 \
-	  @alicloud/ros-cdk-fc3@1.11.0 @alicloud/ros-cdk-ram@1.12.0 @alicloud/ros-cdk-sls@1.11.0
+	  @alicloud/ros-cdk-fc3@1.11.0 @alicloud/ros-cdk-ram@1.12.0 @alicloud/ros-cdk-sls@1.11.0 \
+	  @alicloud/ros-cdk-oss@1.12.0
 	tests/ros_cdk_mns.sh 1.12.0 .ros-cdk $(BIN)/python
 	$(BIN)/python -c 'import json,sys,yaml; json.dump(yaml.safe_load(open("template.yml")), sys.stdout)' \
 	  | NODE_PATH=.ros-cdk/node_modules node tests/validate_template.js

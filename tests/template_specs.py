@@ -17,7 +17,9 @@ nothing is invented. Where that reference marks a fact [UNVERIFIED], so does the
 
 The SLS and MNS Subscription specs are not in deploy-ros.md: they are the ROS CDK's generated
 validators (``@alicloud/ros-cdk-sls`` 1.11.0 ``sls.generated.js``, ``ros-cdk-mns`` 1.12.0
-``mns.generated.js``), which ``make validate-template`` also runs.
+``mns.generated.js``), which ``make validate-template`` also runs. The OSS bucket's is
+``@alicloud/ros-cdk-oss`` 1.12.0 ``oss.generated.js`` (``RosBucketPropsValidator`` and its property
+validators), with the name rule of ledger-and-approval.md §1.8.
 """
 
 from __future__ import annotations
@@ -434,6 +436,52 @@ RESOURCE_SPECS: dict[str, dict[str, Prop]] = {
         "PushType": _s(allowed=frozenset({"http", "queue", "mpush", "email", "alisms"})),
         "DlqPolicy": _m({"DeadLetterTargetQueue": _s(required=True), "Enabled": _b(required=True)}),
     },
+    # @alicloud/ros-cdk-oss 1.12.0 oss.generated.js RosBucketPropsValidator; the CDK checks no name rule,
+    # ledger-and-approval.md §1.8 gives OSS's (3-63 lowercase letters, digits and -). Tags is a map here.
+    "ALIYUN::OSS::Bucket": {
+        "BucketName": _s(required=True, length=(3, 63), pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"),
+        "AccessControl": _s(allowed=frozenset({"private", "public-read", "public-read-write"})),
+        "BlockPublicAccess": _b(),
+        "CORSConfiguration": _m(),
+        "DeletionForce": _b(),
+        "EnableOssHdfsService": _b(),
+        "LifecycleConfiguration": _m(
+            {
+                "Rule": _l(
+                    _m(
+                        {
+                            "ID": _s(),
+                            "Prefix": _s(required=True),
+                            "Status": _s(allowed=frozenset({"Enabled", "Disabled"})),
+                            "Expiration": _m(
+                                {
+                                    "Days": Prop("Number"),
+                                    "CreatedBeforeDate": _s(),
+                                    "ExpiredObjectDeleteMarker": _b(),
+                                }
+                            ),
+                            "AbortMultipartUpload": _m(),
+                            "Filter": _m(),
+                            "Transition": _l(_m(), length=(1, 10)),
+                        }
+                    ),
+                    required=True,
+                )
+            }
+        ),
+        "LoggingConfiguration": _m(),
+        "Policy": _m(),
+        "RedundancyType": _s(allowed=frozenset({"LRS", "ZRS"})),
+        "RefererConfiguration": _m(),
+        "ResourceGroupId": _s(),
+        "ServerSideEncryptionConfiguration": _m(),
+        "StorageClass": _s(allowed=frozenset({"Standard", "IA", "Archive", "ColdArchive"})),
+        "Tags": _m(),
+        "VersioningConfiguration": _m(
+            {"Status": _s(required=True, allowed=frozenset({"Enabled", "Suspended"}))}
+        ),
+        "WebsiteConfigurationV2": _m(),
+    },
     # @alicloud/ros-cdk-sls 1.11.0 sls.generated.js RosProjectPropsValidator (SLS itself: lowercase,
     # 3-63, globally unique in a region; checked by test_template.py on the resolved name).
     "ALIYUN::SLS::Project": {
@@ -515,6 +563,15 @@ ATTRIBUTES: dict[str, dict[str, Resolver]] = {
             f"/subscriptions/{p['SubscriptionName']}"
         ),
         "TopicName": lambda p, s: p["TopicName"],
+    },
+    # oss.generated.d.ts RosBucket: Arn, DomainName, InternalDomainName, Name. The domain names follow
+    # OSS's endpoints (oss-<region>[-internal].aliyuncs.com, ledger-and-approval.md §1.1); the ARN's form is
+    # [UNVERIFIED] (RAM's acs:oss:*:<account>:<bucket> assumed). The template reads Name only.
+    "ALIYUN::OSS::Bucket": {
+        "Arn": lambda p, s: f"acs:oss:*:{s.tenant}:{p['BucketName']}",
+        "DomainName": lambda p, s: f"{p['BucketName']}.oss-{s.region}.aliyuncs.com",
+        "InternalDomainName": lambda p, s: f"{p['BucketName']}.oss-{s.region}-internal.aliyuncs.com",
+        "Name": lambda p, s: p["BucketName"],
     },
     # sls.generated.js: RosProject Name; RosLogstore LogstoreName, ProjectName; RosIndex none
     "ALIYUN::SLS::Project": {"Name": lambda p, s: p["Name"]},

@@ -309,7 +309,8 @@ def test_the_code_is_the_zip_make_package_builds() -> None:
 
 def test_the_environment_is_the_templates_for_the_same_inputs() -> None:
     resolved = props()
-    evaluated = stack(FailoverRegion="")
+    # fc3 creates no bucket: s.yaml's unset LEDGER is the stack without a ledger (test_the_ledger_...).
+    evaluated = stack(FailoverRegion="", LedgerEnabled="false")
     template_env = {
         k: str(v)
         for k, v in evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"].items()
@@ -328,6 +329,33 @@ def test_the_environment_is_the_templates_for_the_same_inputs() -> None:
         defaults["environmentVariables"]["FAILOVER_MODE"]
         == template()["Parameters"]["FailoverMode"]["Default"]
     )
+
+
+LEDGER_BUCKET = "team-dr-ledger"
+
+
+@pytest.mark.parametrize("prefix", ["ebs-failover/", "dr/ebs/"])
+def test_the_ledger_is_the_templates_given_the_same_bucket(prefix: str) -> None:
+    """With LEDGER naming a bucket made beforehand, the environment is the stack's with that LedgerBucket."""
+    ledger = f"oss://{LEDGER_BUCKET}/{prefix}"
+    s_env = props(sample_env(LEDGER=ledger))["environmentVariables"]
+    evaluated = stack(LedgerBucket=LEDGER_BUCKET, LedgerPrefix=prefix)
+    template_env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    assert (s_env["LEDGER"], s_env["LEDGER_REGION"]) == (
+        template_env["LEDGER"],
+        template_env["LEDGER_REGION"],
+    )
+    assert s_env["LEDGER"] == ledger
+    place = config.load(s_env).ledger
+    assert place is not None
+    assert (place.bucket, place.prefix, place.region) == (LEDGER_BUCKET, prefix, None)
+    # Unset, no ledger; a bucket of another region is named by LEDGER_REGION.
+    assert props()["environmentVariables"]["LEDGER"] == ""
+    assert config.load(props()["environmentVariables"]).ledger is None
+    elsewhere = props(sample_env(LEDGER=ledger, LEDGER_REGION="cn-beijing"))["environmentVariables"]
+    elsewhere_place = config.load(elsewhere).ledger
+    assert elsewhere_place is not None
+    assert elsewhere_place.region == "cn-beijing"
 
 
 def test_logs_go_to_sls() -> None:
@@ -384,4 +412,9 @@ def test_the_readme_deploy_section_describes_s_deploy() -> None:
         assert name in deploy, name
     for parameter in ("LogProject", "LogStore", "LogRetentionDays", "ResultsSubscriptionEndpoint"):
         assert parameter in deploy, parameter
+    for parameter in ("LedgerEnabled", "LedgerBucket", "LedgerPrefix", "LedgerRetentionDays", "LEDGER"):
+        assert parameter in deploy, parameter
+    # The OSS statements the s deploy role needs, as the stack's role has them.
+    for action in ("oss:PutObject", "oss:GetObject", "oss:ListObjects", "oss:Prefix"):
+        assert action in deploy, action
     assert json.dumps(props()["code"]).strip('"').lstrip("./") in deploy

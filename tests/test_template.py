@@ -10,6 +10,7 @@ with the environment the template gives it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import io
 import json
@@ -27,11 +28,15 @@ from ebs_failover.testing import (
     FakeEbs,
     FakeEventBridgeServer,
     FakeMnsServer,
+    FakeOss,
     FcContext,
     FcCredentials,
     FcFunction,
     MockEbs,
+    MockOss,
 )
+from ebs_failover.testing.oss.models import OssGrant
+from ebs_failover.testing.oss.wire import ACTION_OF
 from tests import template_specs as ros
 
 from .helpers import (
@@ -87,14 +92,34 @@ def statements(evaluated: ros.Stack) -> list[dict[str, Any]]:
     return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
 
-def allows(statements: list[dict[str, Any]], action: str, arn: str) -> bool:
-    """Whether an Allow statement grants ``action`` on ``arn`` (RAM's ``*`` wildcard in resources)."""
+def like(pattern: str, value: str) -> bool:
+    """RAM's ``*`` wildcard (any characters, none included), as in resources and ``StringLike``."""
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), value) is not None
+
+
+def allows(
+    statements: list[dict[str, Any]], action: str, arn: str, context: Mapping[str, str] | None = None
+) -> bool:
+    """Whether an Allow statement grants ``action`` on ``arn`` (RAM's ``*`` wildcard in resources).
+
+    A statement with a ``Condition`` grants only when every condition holds for the request's ``context``
+    (condition key -> value; a key the request lacks fails it). Only ``StringLike`` is modelled: any other
+    operator fails the test, so a new one comes with its meaning here."""
     for statement in statements:
         if statement["Effect"] != "Allow" or action not in statement["Action"]:
             continue
-        for resource in statement["Resource"]:
-            if re.fullmatch(re.escape(resource).replace(r"\*", ".*"), arn):
-                return True
+        if not any(like(resource, arn) for resource in statement["Resource"]):
+            continue
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= {"StringLike"}, (
+            f"a condition operator the test does not model: {conditions}"
+        )
+        context = context or {}
+        if all(
+            key in context and any(like(pattern, context[key]) for pattern in patterns)
+            for key, patterns in conditions.get("StringLike", {}).items()
+        ):
+            return True
     return False
 
 
@@ -190,6 +215,8 @@ VARIANTS = {
     "existing project": {"LogProject": "team-logs"},
     "existing logstore": {"LogProject": "team-logs", "LogStore": "fc_logs"},
     "mail subscription": {"ResultsSubscriptionEndpoint": "mail:directmail:ops@example.com"},
+    "existing ledger bucket": {"LedgerBucket": "team-dr-ledger", "LedgerPrefix": "dr/ebs/"},
+    "no ledger": {"LedgerEnabled": "false"},
 }
 
 
@@ -324,6 +351,40 @@ def mns_action(method: str, path: str) -> str:
     raise AssertionError(f"MNS request {method} {path}: no RAM action known for it (MNS_OPERATIONS)")
 
 
+def ledger_of(evaluated: ros.Stack) -> config.LedgerPlace | None:
+    """Where the function's ledger is, read from the template's environment by the code's own parser."""
+    env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    return config.load({name: str(value) for name, value in env.items()}).ledger
+
+
+def oss_grants(policy: list[dict[str, Any]]) -> list[OssGrant]:
+    """The policy's OSS statements as the fake OSS's grants (it refuses what none allows): an object
+    resource ``acs:oss:*:*:<bucket>/<prefix>*`` grants its actions on the keys under ``<prefix>``; the
+    bucket's resource ``acs:oss:*:*:<bucket>`` grants ``oss:ListObjects`` of the prefixes its
+    ``StringLike oss:Prefix`` allows (``<prefix>*``), the fake's model of that condition. Any other
+    shape fails here, so that the fake never grants more than RAM would."""
+    grants: list[OssGrant] = []
+    for statement in policy:
+        actions = frozenset(a for a in statement["Action"] if a.startswith("oss:"))
+        if not actions:
+            continue
+        assert actions == frozenset(statement["Action"]), "OSS actions in a statement of their own"
+        for resource in statement["Resource"]:
+            found = re.fullmatch(r"acs:oss:\*:\*:([a-z0-9-]+)(?:/([^*]*)\*)?", resource)
+            assert found is not None, resource
+            bucket, prefix = found.group(1), found.group(2)
+            if prefix is None:  # the bucket itself: listings, narrowed by the condition
+                assert actions == {"oss:ListObjects"}, statement
+                [pattern] = statement["Condition"]["StringLike"]["oss:Prefix"]
+                assert pattern.endswith("*"), pattern
+                assert "*" not in pattern[:-1], pattern
+                prefix = pattern[:-1]
+            else:
+                assert "Condition" not in statement, statement
+            grants.append(OssGrant(bucket, prefix, actions))
+    return grants
+
+
 @pytest.fixture
 def quiet_logs() -> Iterator[None]:
     log.configure(stream=io.StringIO())
@@ -333,8 +394,11 @@ def quiet_logs() -> Iterator[None]:
 
 def run_live(
     evaluated: ros.Stack, monkeypatch: pytest.MonkeyPatch
-) -> tuple[FakeEbs, FakeMnsServer, FakeEventBridgeServer]:
-    """Every sample event and a manual request per pair through the handler, in the template's environment."""
+) -> tuple[FakeEbs, FakeMnsServer, FakeEventBridgeServer, FakeOss]:
+    """Every sample event and a manual request per pair through the handler, in the template's environment.
+
+    The ledger is a fake OSS on OSS's own endpoint (the template sets no OSS_ENDPOINT) that accepts only
+    the stack's region (LEDGER_REGION empty) and only what the role's OSS statements allow."""
     from ebs_failover.handler import handler
 
     function = evaluated.properties(only("ALIYUN::FC3::Function"))
@@ -372,6 +436,11 @@ def run_live(
         "payload": timer["payload"],
     }
     events.insert(0, json.dumps(fired).encode())
+    ledger = ledger_of(evaluated)
+    oss = FakeOss(buckets=[ledger.bucket] if ledger else [], region=evaluated.region)
+    oss.register_credential(
+        STS_KEY, STS_SECRET, security_token=STS_TOKEN, grants=oss_grants(statements(evaluated))
+    )
     mns = FakeMnsServer()
     bridge = FakeEventBridgeServer()
     fake = FakeEbs(seed=11)
@@ -388,29 +457,54 @@ def run_live(
         # EBS through responses; the EventBridge SDK's requests pass through it to the fake's socket.
         requests_mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         requests_mock.add_passthru(bridge.url)
-        with requests_mock, MockEbs(fake, requests_mock=requests_mock):
+        with (
+            requests_mock,
+            MockEbs(fake, requests_mock=requests_mock),
+            MockOss(oss, requests_mock=requests_mock),
+        ):
             for raw in events:
                 handler(raw, context)
-    return fake, mns, bridge
+    return fake, mns, bridge, oss
+
+
+#: The ledger variants: the bucket the stack creates (the default), an existing one, none. The live runs
+#: take the first two (with none, the role has no OSS statement: test_no_ledger_no_bucket_and_no_oss).
+LEDGER_BUCKET = "team-dr-ledger"
+LEDGERS = {
+    "created": {},
+    "existing": {"LedgerBucket": LEDGER_BUCKET, "LedgerPrefix": "dr/ebs/"},
+    "off": {"LedgerEnabled": "false"},
+}
 
 
 @pytest.mark.usefixtures("quiet_logs")
-@pytest.mark.parametrize(("failover_region", "event_bus"), [("", ""), ("standby", ""), ("", BUS)])
+@pytest.mark.parametrize(
+    ("failover_region", "event_bus", "ledger"),
+    [("", "", "created"), ("standby", "", "created"), ("", BUS, "created"), ("", "", "existing")],
+)
 def test_the_policy_allows_exactly_what_the_code_calls(
-    failover_region: str, event_bus: str, monkeypatch: pytest.MonkeyPatch
+    failover_region: str, event_bus: str, ledger: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     standby = demo()["env"]["FAILOVER_REGION"]
-    evaluated = stack(standby if failover_region == "standby" else "", EventBusName=event_bus)
-    fake, mns, bridge = run_live(evaluated, monkeypatch)
+    evaluated = stack(
+        standby if failover_region == "standby" else "", EventBusName=event_bus, **LEDGERS[ledger]
+    )
+    fake, mns, bridge, oss = run_live(evaluated, monkeypatch)
     assert fake.state_changes(), "the run must have failed over for real, or it proves nothing"
     topic = str(evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"])
     assert mns.published[topic], "the run must have published results"
     assert bool(bridge.events[BUS]) == bool(event_bus), "results reach the bus exactly when one is named"
+    place = ledger_of(evaluated)
+    assert place is not None
+    assert oss.objects(place.bucket), "the run must have recorded its incidents, or it proves nothing"
+    assert all(key.startswith(place.prefix) for key in oss.objects(place.bucket))
 
     called = {f"ebs:{call.action}" for call in fake.calls}
     called |= {f"mns:{mns_action(call.method, call.path)}" for call in mns.calls}
     # The EventBridge OpenAPI's RAM action is its action's name (the system policy's, [Unverified]).
     called |= {f"eventbridge:{call.action}" for call in bridge.calls}
+    # OSS's RAM actions by operation (ListObjectsV2 is authorised as oss:ListObjects).
+    called |= {ACTION_OF[call.operation] for call in oss.calls}
     granted = {action for s in statements(evaluated) for action in s["Action"]}
     extra, missing = granted - called - set(NEEDED_BY_FC), called - granted
     assert granted == called | set(NEEDED_BY_FC), (
@@ -446,6 +540,13 @@ def test_the_policy_allows_exactly_what_the_code_calls(
     for bridge_call in bridge.calls:
         arn = f"acs:eventbridge:{evaluated.region}:{evaluated.tenant}:eventbus/{bridge_call.bus}"
         assert allows(policy, f"eventbridge:{bridge_call.action}", arn), arn
+    # Every ledger request was answered (the fake refuses, 403, what the role's OSS statements do not
+    # allow, a listing's prefix included), and every object request is on a key the policy names.
+    assert [(c.operation, c.key, c.status) for c in oss.calls if c.status == 403] == []
+    for oss_call in oss.calls:
+        if oss_call.key is not None:
+            arn = f"acs:oss:{evaluated.region}:{evaluated.tenant}:{oss_call.bucket}/{oss_call.key}"
+            assert allows(policy, ACTION_OF[oss_call.operation], arn), arn
 
 
 def test_put_events_is_allowed_only_on_the_named_bus() -> None:
@@ -595,7 +696,7 @@ def test_async_events_are_retried_three_times_then_kept() -> None:
 def test_the_outputs() -> None:
     outputs = template()["Outputs"]
     expected = {"CallbackUrl", "TopicName", "TopicArn", "FunctionArn", "FailedEventsQueueName"}
-    expected |= {"FailedEventsQueueArn", "RoleName", "RoleArn", "LogProject", "LogStore"}
+    expected |= {"FailedEventsQueueArn", "RoleName", "RoleArn", "LogProject", "LogStore", "Ledger"}
     assert expected <= set(outputs)
     assert all(output.get("Description") for output in outputs.values())
     http = next(
@@ -617,13 +718,16 @@ def test_the_outputs() -> None:
     assert (resolved["LogProject"], resolved["LogStore"]) == (log_config["Project"], log_config["Logstore"])
     reused = stack(LogProject="team-logs", LogStore="fc_logs").outputs()
     assert (reused["LogProject"], reused["LogStore"]) == ("team-logs", "fc_logs")
+    env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    assert resolved["Ledger"] == env["LEDGER"]
+    assert stack(LedgerEnabled="false").outputs()["Ledger"] == ""
 
 
 # -- names unique per stack and region ------------------------------------------------------------
 
 
 def unique_names(evaluated: ros.Stack) -> dict[str, str]:
-    """The names that are account-wide (RAM) or global in a region (SLS projects)."""
+    """The names that are account-wide (RAM), global in a region (SLS projects) or global (OSS buckets)."""
     role = evaluated.properties(only("ALIYUN::RAM::Role"))
     [policy] = role["Policies"]
     return {
@@ -631,6 +735,7 @@ def unique_names(evaluated: ros.Stack) -> dict[str, str]:
         "policy": policy["PolicyName"],
         "project": evaluated.properties(only("ALIYUN::SLS::Project"))["Name"],
         "logstore": evaluated.properties(only("ALIYUN::SLS::Logstore"))["LogstoreName"],
+        "bucket": evaluated.properties(only("ALIYUN::OSS::Bucket"))["BucketName"],
     }
 
 
@@ -638,10 +743,11 @@ def test_names_carry_the_region_and_the_stack() -> None:
     here = stack()
     piece = here.stack_id.split("-")[0]
     names = unique_names(here)
-    for kind in ("role", "policy", "project"):
+    for kind in ("role", "policy", "project", "bucket"):
         assert here.region in names[kind], kind
         assert piece in names[kind], kind
     assert here.tenant in names["project"]  # SLS project names are unique across accounts
+    assert here.tenant in names["bucket"]  # OSS bucket names too, and across regions
     assert piece in names["logstore"]  # two stacks may share an existing LogProject
     # The fail-back stack (same account, the other region) and a second stack in this region.
     other_region = ros.Stack(template(), sample_values(), region="cn-hangzhou", stack_id=here.stack_id)
@@ -679,6 +785,9 @@ def test_the_longest_names_fit_in_every_fc_region(region: str) -> None:
     # SLS project names: 3-63 lowercase letters, digits and -, not starting or ending with -.
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", names["project"]), names["project"]
     assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]", names["logstore"])
+    # OSS bucket names: 3-63 lowercase letters, digits and -, not starting or ending with - (the code's rule).
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", names["bucket"]), names["bucket"]
+    assert config.load({"LEDGER": f"oss://{names['bucket']}/"}).ledger is not None
     one_more = ros.Stack(template(), {**sample_values(), "FunctionName": LONGEST_NAME + "a"}, region=region)
     params = template()["Parameters"]
     assert ros.check_parameter_value("FunctionName", params["FunctionName"], LONGEST_NAME + "a") != []
@@ -834,3 +943,192 @@ def test_the_results_subscription_exists_only_with_an_endpoint() -> None:
         assert ros.check_parameter_value("ResultsSubscriptionEndpoint", param, good) == [], good
     for bad in ("ops@example.com", "mail:directmail:", "ftp://x", "http://a b"):
         assert ros.check_parameter_value("ResultsSubscriptionEndpoint", param, bad) != [], bad
+
+
+# -- the incident ledger ---------------------------------------------------------------------------------
+
+
+def ledger_statements(evaluated: ros.Stack) -> list[dict[str, Any]]:
+    return [s for s in statements(evaluated) if any(a.startswith("oss:") for a in s["Action"])]
+
+
+def test_the_ledger_bucket_is_private_unversioned_and_expires_the_records() -> None:
+    evaluated = stack()
+    assert "IncidentLedgerBucket" in evaluated.created()
+    raw = template()["Resources"][only("ALIYUN::OSS::Bucket")]
+    # Never versioned (OSS ignores x-oss-forbid-overwrite in a versioned or suspended bucket): the key is
+    # nowhere in the resource, whatever the parameters.
+    assert not any(isinstance(node, dict) and "VersioningConfiguration" in node for node in ros.walk(raw))
+    bucket = evaluated.properties(only("ALIYUN::OSS::Bucket"))
+    assert bucket["AccessControl"] == "private"
+    assert not bucket.get("DeletionForce", False)  # ROS never deletes the records with the bucket
+    assert raw["DeletionPolicy"] == "Retain"  # deleting the stack keeps the incidents it recorded
+    params = template()["Parameters"]
+    prefix = params["LedgerPrefix"]["Default"]
+    assert params["LedgerRetentionDays"]["Default"] == 400
+    assert bucket["LifecycleConfiguration"] == {
+        "Rule": [
+            {
+                "ID": "ebs-failover-ledger-expiry",
+                "Prefix": prefix,
+                "Status": "Enabled",
+                "Expiration": {"Days": 400},
+            }
+        ]
+    }
+    # The rule follows the parameters: its days, and the prefix the function writes under.
+    [rule] = stack(LedgerRetentionDays="30", LedgerPrefix="dr/ebs/").properties("IncidentLedgerBucket")[
+        "LifecycleConfiguration"
+    ]["Rule"]
+    assert (rule["Prefix"], rule["Expiration"]["Days"]) == ("dr/ebs/", 30)
+    elsewhere = ledger_of(stack(LedgerPrefix="dr/ebs/"))
+    assert elsewhere is not None
+    assert elsewhere.prefix == "dr/ebs/"
+    piece = evaluated.stack_id.split("-")[0]
+    assert bucket["BucketName"] == f"failover-ledger-{evaluated.tenant}-{evaluated.region}-{piece}"
+
+
+def test_ledger_names_the_bucket_and_the_prefix() -> None:
+    evaluated = stack()
+    env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    bucket = evaluated.properties("IncidentLedgerBucket")["BucketName"]
+    assert env["LEDGER"] == f"oss://{bucket}/ebs-failover/"
+    assert env["LEDGER_REGION"] == ""  # the stack's region, where the bucket is
+    assert "OSS_ENDPOINT" not in env
+    place = ledger_of(evaluated)
+    assert place == config.LedgerPlace(bucket, "ebs-failover/", None, None)
+    # The template's default prefix is the code's.
+    default = config.load({"LEDGER": f"oss://{bucket}"}).ledger
+    assert default is not None
+    assert template()["Parameters"]["LedgerPrefix"]["Default"] == default.prefix
+
+
+def test_the_role_may_append_to_the_ledger_and_nothing_else_on_oss() -> None:
+    evaluated = stack()
+    bucket = evaluated.properties("IncidentLedgerBucket")["BucketName"]
+    assert ledger_statements(evaluated) == [
+        {
+            "Effect": "Allow",
+            "Action": ["oss:PutObject", "oss:GetObject"],
+            "Resource": [f"acs:oss:*:*:{bucket}/ebs-failover/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["oss:ListObjects"],
+            "Resource": [f"acs:oss:*:*:{bucket}"],
+            "Condition": {"StringLike": {"oss:Prefix": ["ebs-failover/*"]}},
+        },
+    ]
+    actions = {a for s in statements(evaluated) for a in s["Action"] if a.startswith("oss:")}
+    assert actions == {"oss:PutObject", "oss:GetObject", "oss:ListObjects"}  # no Delete of any kind
+    policy = statements(evaluated)
+    region, tenant = evaluated.region, evaluated.tenant
+
+    def obj(key: str, in_bucket: str = bucket) -> str:
+        return f"acs:oss:{region}:{tenant}:{in_bucket}/{key}"
+
+    record = "ebs-failover/incidents/cms%3A1/pair-cn-x/failover"
+    for action in ("oss:PutObject", "oss:GetObject"):
+        assert allows(policy, action, obj(record))
+        assert not allows(policy, action, obj("other/incidents/cms%3A1/pair-cn-x/failover"))
+        assert not allows(policy, action, obj(record, "another-bucket"))
+    for action in ("oss:DeleteObject", "oss:PutObjectAcl", "oss:PutBucketVersioning", "oss:*"):
+        assert not allows(policy, action, obj(record)), action
+        assert not allows(policy, action, f"acs:oss:{region}:{tenant}:{bucket}"), action
+    listing = f"acs:oss:{region}:{tenant}:{bucket}"
+    assert allows(policy, "oss:ListObjects", listing, {"oss:Prefix": "ebs-failover/incidents/cms%3A1/"})
+    assert allows(policy, "oss:ListObjects", listing, {"oss:Prefix": "ebs-failover/"})
+    assert not allows(policy, "oss:ListObjects", listing, {"oss:Prefix": ""})  # the whole bucket
+    assert not allows(policy, "oss:ListObjects", listing, {"oss:Prefix": "other/"})
+    assert not allows(policy, "oss:ListObjects", listing)  # a listing with no prefix at all
+    assert not allows(
+        policy,
+        "oss:ListObjects",
+        f"acs:oss:{region}:{tenant}:another-bucket",
+        {"oss:Prefix": "ebs-failover/"},
+    )
+
+
+def test_the_ledger_works_within_the_role_and_no_further() -> None:
+    """The function's own store, through the real OSS SDK, against a fake OSS that grants only what the
+    role's OSS statements allow: every operation the ledger has works; a listing beyond the prefix and a
+    delete are refused."""
+    from ebs_failover.cloud.credentials import Credentials
+    from ebs_failover.errors import LedgerUnavailable
+    from ebs_failover.ledger import Record, open_ledger
+
+    evaluated = stack(LedgerBucket=LEDGER_BUCKET, LedgerPrefix="dr/ebs/")
+    place = ledger_of(evaluated)
+    assert place is not None
+    oss = FakeOss(buckets=[place.bucket], region=evaluated.region)
+    oss.register_credential(
+        STS_KEY, STS_SECRET, security_token=STS_TOKEN, grants=oss_grants(statements(evaluated))
+    )
+    credentials = Credentials(STS_KEY, STS_SECRET, STS_TOKEN)
+    with MockOss(oss):
+        ledger = open_ledger(place, evaluated.region, lambda: credentials)
+        record = Record(
+            "cms:1-2-0", "pair-cn-x1", "failover", 1_726_121_401.5, {"client_token": "t"}, by="r-1"
+        )
+        assert ledger.append(record).won
+        assert ledger.append(dataclasses.replace(record, by="r-2")).won is False  # the 409, read back
+        assert [r.by for r in ledger.records("cms:1-2-0")] == ["r-1"]
+        assert ledger.incidents() == ["cms:1-2-0"]
+        for beyond in ("", "dr/", "other/"):
+            with pytest.raises(LedgerUnavailable, match="AccessDenied"):
+                ledger.store.keys(beyond)
+    assert {call.operation for call in oss.calls if call.status == 200} == {
+        "PutObject",
+        "GetObject",
+        "ListObjectsV2",
+    }
+    assert list(oss.objects(place.bucket)) == [record.key("dr/ebs/")]
+    # No store operation deletes, and the grants would refuse it: DeleteObject is not among them.
+    assert all("oss:DeleteObject" not in grant.actions for grant in oss_grants(statements(evaluated)))
+
+
+def test_an_existing_ledger_bucket_is_used_and_not_created() -> None:
+    evaluated = stack(LedgerBucket=LEDGER_BUCKET)
+    assert evaluated.rule_violations() == []
+    assert "IncidentLedgerBucket" not in evaluated.created()
+    assert not any(template()["Resources"][n]["Type"] == "ALIYUN::OSS::Bucket" for n in evaluated.created())
+    env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    assert env["LEDGER"] == f"oss://{LEDGER_BUCKET}/ebs-failover/"
+    assert env["LEDGER_REGION"] == ""
+    resources_named = {r for s in ledger_statements(evaluated) for r in s["Resource"]}
+    assert resources_named == {f"acs:oss:*:*:{LEDGER_BUCKET}/ebs-failover/*", f"acs:oss:*:*:{LEDGER_BUCKET}"}
+    assert evaluated.outputs()["Ledger"] == env["LEDGER"]
+
+
+def test_no_ledger_no_bucket_and_no_oss() -> None:
+    evaluated = stack(LedgerEnabled="false")
+    assert evaluated.rule_violations() == []
+    assert "IncidentLedgerBucket" not in evaluated.created()
+    env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    assert env["LEDGER"] == ""
+    assert ledger_of(evaluated) is None
+    assert ledger_statements(evaluated) == []
+    # A bucket named while the ledger is off is a contradiction: rejected before anything is created.
+    assert stack(LedgerEnabled="false", LedgerBucket=LEDGER_BUCKET).rule_violations() != []
+
+
+def test_the_ledger_parameters_accept_what_the_code_and_oss_accept() -> None:
+    params = template()["Parameters"]
+    assert params["LedgerEnabled"]["Default"] == "true"
+    assert params["LedgerBucket"]["Default"] == ""
+    for good in ("", "team-dr-ledger", "abc", "a" * 63):
+        assert ros.check_parameter_value("LedgerBucket", params["LedgerBucket"], good) == [], good
+    for bad in ("Team-Ledger", "ab", "-ledger", "ledger-", "a" * 64, "dr_ledger", "dr.ledger"):
+        assert ros.check_parameter_value("LedgerBucket", params["LedgerBucket"], bad) != [], bad
+    # A prefix ends with "/" and has no RAM wildcard: the policy grants exactly <prefix>*, and the code
+    # writes under <prefix> as given.
+    for good in ("ebs-failover/", "dr/ebs/", "a/"):
+        assert ros.check_parameter_value("LedgerPrefix", params["LedgerPrefix"], good) == [], good
+        place = config.load({"LEDGER": f"oss://{LEDGER_BUCKET}/{good}"}).ledger
+        assert place is not None
+        assert place.prefix == good
+    for bad in ("", "ebs-failover", "/ebs-failover/", "dr//ebs/", "dr/*/", "dr?/", "a b/"):
+        assert ros.check_parameter_value("LedgerPrefix", params["LedgerPrefix"], bad) != [], bad
+    days = params["LedgerRetentionDays"]
+    assert days["Type"] == "Number"
+    assert days["MinValue"] >= 1  # a record outlives its incident's retries (an hour at most)

@@ -20,6 +20,7 @@ const fc3 = require('@alicloud/ros-cdk-fc3');
 const ram = require('@alicloud/ros-cdk-ram');
 const sls = require('@alicloud/ros-cdk-sls');
 const mns = require('@alicloud/ros-cdk-mns');
+const oss = require('@alicloud/ros-cdk-oss');
 
 const CONSTRUCTS = {
   'ALIYUN::FC3::Function': fc3.RosFunction,
@@ -32,6 +33,7 @@ const CONSTRUCTS = {
   'ALIYUN::MNS::Topic': mns.RosTopic,
   'ALIYUN::MNS::Queue': mns.RosQueue,
   'ALIYUN::MNS::Subscription': mns.RosSubscription,
+  'ALIYUN::OSS::Bucket': oss.RosBucket,
 };
 // Free-form maps: their keys are data (environment names, FC API fields), not CDK props.
 const FREE_FORM = new Set(['EnvironmentVariables', 'TriggerConfig', 'Condition']);
