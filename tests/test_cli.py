@@ -450,6 +450,10 @@ def test_make_demo_replays_the_sample_events_on_one_fake(capsys: pytest.CaptureF
     assert code == 0, err
     assert "MISMATCH" not in out
     assert re.search(rf"^  {DB_PAIR}\s+failovered\s+\(cn-hangzhou -> cn-shanghai\)$", out, re.M), out
+    # The embedded fake ledger, and the history of the database pair read back from it.
+    assert re.search(r"^  ledger oss://\S+: \d+ records", out, re.M), out
+    assert f"== ebs-failover history {DB_PAIR}" in out
+    assert re.search(rf"failover {DB_PAIR} by FC request replay-\S+: RequestId \S+", out), out
     assert (
         out.splitlines()[-1]
         == f"{len(event_files(EVENTS))} events replayed on one fake, 3 failovers changed state, "
