@@ -96,7 +96,7 @@ def test_a_pair_drill_is_started_executed_verified_and_cleared_in_either_mode(
     with mount(fake):
         result = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-1"), _context())
     data = result["data"]
-    assert result["type"] == "com.aliyun.ebs-failover.drill_passed"
+    assert result["type"] == "ebs-failover.v1.drill_passed"
     assert data["outcome"] == "drill_passed"
     target = _targets(result)[PAIR]
     assert target["outcome"] == "drill_passed"
@@ -175,7 +175,7 @@ def test_a_drill_that_ends_execute_failed_is_drill_failed_at_error_level(
     with mount(fake):
         result = handler(_drill(replicaPairId=PAIR, idempotencyKey="DR-6"), _context())
     assert result["data"]["outcome"] == "drill_failed"
-    assert result["type"] == "com.aliyun.ebs-failover.drill_failed"
+    assert result["type"] == "ebs-failover.v1.drill_failed"
     target = _targets(result)[PAIR]
     assert target["outcome"] == "drill_failed"
     assert "execute_failed" in target["hint"]

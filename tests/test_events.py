@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import pytest
 
 from ebs_failover import log, results
@@ -66,6 +68,23 @@ def test_each_sample_gives_its_recorded_outcome_once(fake: FakeEbs, path: Path) 
         assert _failovers(fake) == failovers  # the redelivery changed nothing
     if not result["data"]["targets"]:
         assert fake.calls == []  # decided without a look at EBS
+
+
+@functools.cache
+def _result_schema() -> Any:
+    return fastjsonschema.compile(json.loads(results.SCHEMA_PATH.read_text()))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_each_samples_result_follows_the_published_schema(fake: FakeEbs, path: Path) -> None:
+    """The result event is an interface: ebs-failover.v1.<outcome>, its dataschema, each target with one id
+    key and its kind, a subject naming each target once."""
+    result = invoke(path.read_bytes(), FcContext(request_id="schema")).result
+    _result_schema()(result)  # raises, naming the field, when it does not
+    assert result["type"] == f"ebs-failover.v1.{result['data']['outcome']}"
+    ids = [target["target_id"] for target in result["data"]["targets"]]
+    if ids:
+        assert result["subject"].split(",") == list(dict.fromkeys(ids))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

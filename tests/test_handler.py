@@ -63,7 +63,7 @@ def test_manual_live_failover(fake: FakeEbs, logs: io.StringIO) -> None:
     data = result["data"]
     assert (result["specversion"], result["type"], result["subject"]) == (
         "1.0",
-        "com.aliyun.ebs-failover.failed_over",
+        "ebs-failover.v1.failed_over",
         PAIR,
     )
     assert data["outcome"] == "failed_over"

@@ -48,7 +48,7 @@ def _event(outcome: str = "failed_over") -> dict[str, Any]:
         "specversion": "1.0",
         "id": "5f0c3c1e-8d4e-4a53-9a57-7d0b7c1f2a10",
         "source": "acs:fc:cn-hangzhou:1234567890123456:functions/ebs-failover",
-        "type": f"com.aliyun.ebs-failover.{outcome}",
+        "type": f"ebs-failover.v1.{outcome}",
         "time": "2026-12-01T12:00:00.000Z",
         "datacontenttype": "application/json",
         "data": {

@@ -47,7 +47,7 @@ def _event(outcome: str | None = "failed_over") -> dict[str, Any]:
         "specversion": "1.0",
         "id": "evt-1",
         "source": "acs:fc",
-        "type": f"com.aliyun.ebs-failover.{outcome}",
+        "type": f"ebs-failover.v1.{outcome}",
         "data": data,
     }
 

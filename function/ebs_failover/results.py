@@ -1,10 +1,11 @@
 """The result event: one CloudEvents 1.0 event per invocation.
 
-``type`` ends in the outcome (``com.aliyun.ebs-failover.failed_over`` …),
-``subject`` is the pair or group id (several, comma-separated, when one alarm
-maps to several targets), and ``data`` carries everything an operator needs: the
-outcome, the trigger, each pair's ClientToken, EBS RequestId, status before
-and after, data-loss window, error code and hint, and durations.
+``type`` is ``ebs-failover.v1.<outcome>`` (the project's own namespace, versioned), ``dataschema`` names
+the published JSON Schema (``schemas/result.json``, ``ebs-failover schema result``), ``subject`` is the
+targets' ids (comma-separated, each once), and ``data`` carries everything an operator needs: the
+outcome, the trigger, each target (``target_id`` and ``target_kind``; ``pair_id`` / ``group_id`` are kept
+as aliases in version 1) with its ClientToken, EBS RequestId, status before and after, data-loss window,
+error code and hint, and durations.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .outcomes import OUTCOMES
@@ -20,6 +22,8 @@ if TYPE_CHECKING:  # the command line reads results without loading the parse st
     from .triggers import Trigger
 
 __all__ = [
+    "DATASCHEMA",
+    "SCHEMA_PATH",
     "TYPE_PREFIX",
     "ResultView",
     "TargetView",
@@ -29,7 +33,12 @@ __all__ = [
     "trigger_summary",
 ]
 
-TYPE_PREFIX = "com.aliyun.ebs-failover."
+#: The result's ``type`` is this plus the outcome; a new version of the result is a new prefix.
+TYPE_PREFIX = "ebs-failover.v1."
+#: The result's ``dataschema``: the ``$id`` of ``schemas/result.json``.
+DATASCHEMA = "urn:ebs-failover:result:v1"
+#: The published JSON Schema of the result (draft-07).
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "result.json"
 #: Resource ids a result lists at most: an alarm may name thousands, and the result must fit a message.
 RESOURCES_SHOWN = 50
 
@@ -93,7 +102,7 @@ def build(
         "region": region,
         "request_id": request_id,
         "trigger": trigger,
-        "targets": list(targets),
+        "targets": [_keyed(target) for target in targets],
         "duration_ms": round(duration_ms, 1),
     }
     if error is not None:
@@ -107,11 +116,18 @@ def build(
         "type": TYPE_PREFIX + outcome,
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "datacontenttype": "application/json",
+        "dataschema": DATASCHEMA,
         "data": data,
     }
     if targets:
-        event["subject"] = ",".join(target_id(target) for target in targets)
+        event["subject"] = ",".join(dict.fromkeys(target_id(target) for target in targets))
     return event
+
+
+def _keyed(target: dict[str, Any]) -> dict[str, Any]:
+    """A target's entry with its id under one key and its kind beside it (the aliases kept in v1)."""
+    kind = "group" if target.get("group_id") and not target.get("pair_id") else "pair"
+    return {"target_id": target_id(target), "target_kind": kind, **target}
 
 
 # -- reading a result: typed, read-only views over the CloudEvent's dict --------------------------------

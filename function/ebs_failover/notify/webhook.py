@@ -7,7 +7,7 @@ The request (CloudEvents' structured mode over HTTP)::
     X-Ebs-Failover-Timestamp: 1718000000                      (only with NOTIFY_<NAME>_SECRET)
     X-Ebs-Failover-Signature: sha256=<hex>                    (only with NOTIFY_<NAME>_SECRET)
 
-    {"specversion": "1.0", "id": "…", "type": "com.aliyun.ebs-failover.failed_over", …, "data": {…}}
+    {"specversion": "1.0", "id": "…", "type": "ebs-failover.v1.failed_over", …, "data": {…}}
 
 The body is the event as compact UTF-8 JSON, exactly as signed, at most :data:`MAX_BYTES` (256 KiB: no
 receiver documents a limit here, so a conservative one, what common gateways and EventBridge take): a larger
