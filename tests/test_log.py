@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from ebs_failover import decisions, log
 from ebs_failover import handler as handler_module
-from ebs_failover import log
 from ebs_failover import pipeline as pipeline_module
 from ebs_failover.errors import NotifyError, TransientFailure
 from ebs_failover.handler import handler
@@ -457,7 +457,7 @@ def test_an_unexpected_error_still_ends_in_one_failed_result_line(
     def broken(*_: object) -> None:
         raise ZeroDivisionError("a bug in decide")
 
-    monkeypatch.setattr(pipeline_module, "decide", broken)  # a bug in a stage, not a cloud answer
+    monkeypatch.setattr(decisions, "decide", broken)  # a bug in a stage, not a cloud answer
     result = handler(_manual(), _context())
     assert result["data"]["outcome"] == "failed"
     assert result["data"]["error"] == {"code": "ZeroDivisionError"}
