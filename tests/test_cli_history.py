@@ -346,7 +346,7 @@ def test_the_ledger_unreachable_is_one_line_naming_the_error(
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "Wrong-Secret-Value-99")
     for verb in (["history"], ["incident", INCIDENT]):
         code, out, err = run(capsys, *verb)
-        assert (code, out) == (1, "")
+        assert (code, out) == (2, "")  # refused credentials: a setup problem, exit 2
         line = one_line(err)
         assert "403 SignatureDoesNotMatch" in line
         assert "Wrong-Secret-Value-99" not in err

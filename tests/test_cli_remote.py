@@ -301,7 +301,7 @@ def test_refused_credentials_print_no_secret_even_with_sdk_debug(
         monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", STS + "-old")
     fc.add_function(FUNCTION)
     code, out, err = run(capsys, *remote(fc, str(EVENT)))
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")  # refused credentials: a setup problem, exit 2
     line = one_line(err)
     assert ("SignatureDoesNotMatch" if wrong == "secret" else "InvalidSecurityToken") in line
     for secret in (SECRET, STS, "ACS3-HMAC-SHA256", "x-acs-security-token"):

@@ -12,6 +12,7 @@ of hundreds of pairs takes about half a millisecond.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import os
@@ -19,14 +20,25 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .cloud.credentials import Credentials
 from .errors import ConfigError
-from .notify.channels import Channel, parse_channels
+from .notify.channels import KINDS, Channel, parse_channels
 from .strictjson import DuplicateKey, unique_pairs
 from .triggers import level, resource_id
 
-__all__ = ["CREDENTIAL_VARIABLES", "LEVELS", "VARIABLES", "ConfigError", "Settings", "current", "load"]
+__all__ = [
+    "CREDENTIAL_VARIABLES",
+    "FAMILIES",
+    "LEVELS",
+    "VARIABLES",
+    "ConfigError",
+    "Settings",
+    "current",
+    "load",
+    "unknown_variables",
+]
 
 #: Alarm levels from least to most severe.
 LEVELS = ("INFO", "WARN", "CRITICAL")
@@ -76,7 +88,10 @@ VARIABLES: dict[str, str] = {
         "calls per second per EBS API, after a first burst of FAILOVER_CONCURRENCY (default 10; keep it "
         "below your account's quota, which the console and Terraform share)"
     ),
-    "EBS_ENDPOINT": "EBS endpoint override, e.g. ebs-vpc.cn-shanghai.aliyuncs.com or 127.0.0.1:8080",
+    "EBS_ENDPOINT": (
+        "EBS endpoint override, a host[:port] or a URL, e.g. ebs-vpc.cn-shanghai.aliyuncs.com or "
+        "http://127.0.0.1:8080 (a URL's scheme sets EBS_PROTOCOL)"
+    ),
     "LEDGER": (
         "the incident ledger, oss://<bucket>[/<prefix>] (prefix default ebs-failover/); unset: no ledger"
     ),
@@ -84,16 +99,19 @@ VARIABLES: dict[str, str] = {
     "OSS_ENDPOINT": (
         "OSS endpoint override for the ledger, a URL or a host (a VPC endpoint, or 127.0.0.1:PORT for a fake)"
     ),
-    "EBS_PROTOCOL": "https (default) or http, for EBS_ENDPOINT",
+    "EBS_PROTOCOL": "https (default, or EBS_ENDPOINT's scheme) or http, for EBS_ENDPOINT",
     "NOTIFY_TARGETS": (
         "comma-separated channels for the result event, each <kind>:<name>, optionally [outcome,…]: "
         "mns:<topic>, eventbridge:<bus>, dingtalk:<name>, lark:<name>, wecom:<name>, webhook:<name>"
     ),
     "NOTIFY_<NAME>_URL": "a robot's or webhook's URL, for the channel named <name> (secret)",
     "NOTIFY_<NAME>_SECRET": "a robot's signing secret, or a webhook's HMAC key (secret)",
-    "MNS_ENDPOINT": "MNS endpoint override (default: https://<account>.mns.<region>.aliyuncs.com)",
+    "MNS_ENDPOINT": (
+        "MNS endpoint override, a URL or a host (default: https://<account>.mns.<region>.aliyuncs.com)"
+    ),
     "EVENTBRIDGE_ENDPOINT": (
-        "EventBridge endpoint override (default: the SDK's own, eventbridge-console.<region>.aliyuncs.com)"
+        "EventBridge endpoint override, a host or a URL (default: the SDK's own, "
+        "eventbridge-console.<region>.aliyuncs.com)"
     ),
     "CALLBACK_TOKEN": "secret the CloudMonitor callback URL must carry as ?token=…",
     "CALLBACK_ALLOWED_IPS": (
@@ -157,7 +175,8 @@ class Settings:
     service: str
     #: ``ALIBABA_CLOUD_*`` as they are (even incomplete: the redactor masks whatever is there).
     environment_secrets: tuple[str | None, ...] = field(default=(None, None, None), repr=False)
-    #: Values accepted in an old spelling, each a sentence the function logs as a warning.
+    #: Values accepted in an old spelling, and variables of the function's families (``FAILOVER_*``,
+    #: ``NOTIFY_*``…) it does not read, each a sentence the function logs as a warning.
     warnings: tuple[str, ...] = ()
 
     @property
@@ -178,6 +197,8 @@ class Settings:
 
 def load(environ: Mapping[str, str]) -> Settings:
     """Parse and validate every setting; raise :class:`ConfigError` on the first bad one."""
+    ebs_endpoint, ebs_protocol = _ebs_endpoint(environ)
+    channels = notify_targets(environ)
     return Settings(
         mode=_choice(environ, "FAILOVER_MODE", ("dry-run", "live"), "dry-run"),
         targets=_targets(environ.get("FAILOVER_TARGETS", "{}")),
@@ -192,31 +213,32 @@ def load(environ: Mapping[str, str]) -> Settings:
         max_targets=_count(environ, "FAILOVER_MAX_TARGETS", 20, 1000),
         concurrency=_count(environ, "FAILOVER_CONCURRENCY", 10, 100),
         calls_per_second=_rate(environ, "FAILOVER_CALLS_PER_SECOND", 10.0, 1000.0),
-        ebs_endpoint=environ.get("EBS_ENDPOINT") or None,
+        ebs_endpoint=ebs_endpoint,
         ledger=_ledger(environ),
-        ebs_protocol=_choice(environ, "EBS_PROTOCOL", ("https", "http"), "https"),
-        notify_targets=notify_targets(environ),
-        mns_endpoint=environ.get("MNS_ENDPOINT") or None,
-        eventbridge_endpoint=environ.get("EVENTBRIDGE_ENDPOINT") or None,
+        ebs_protocol=ebs_protocol,
+        notify_targets=channels,
+        mns_endpoint=_endpoint(environ, "MNS_ENDPOINT"),
+        eventbridge_endpoint=_endpoint(environ, "EVENTBRIDGE_ENDPOINT"),
         callback_token=environ.get("CALLBACK_TOKEN") or None,
         callback_networks=_networks(environ.get("CALLBACK_ALLOWED_IPS", "")),
         log_event=_choice(environ, "LOG_EVENT", ("true", "false"), "false") == "true",
         service=environ.get("SERVICE_NAME") or "ebs-failover",
-        warnings=limit_warnings(environ),
+        warnings=limit_warnings(environ) + unknown_variables(environ, channels),
         environment_secrets=tuple(environ.get(name) for name in CREDENTIAL_VARIABLES),
     )
 
 
 _READ = (*VARIABLES, *CREDENTIAL_VARIABLES)
-#: The channels' own variables (``NOTIFY_<NAME>_URL`` …) have names of the user's choosing.
-_CHANNEL_PREFIX = "NOTIFY_"
+#: The prefixes of the function's own variables: every variable named so is read, the channels' own
+#: (``NOTIFY_<NAME>_URL`` …, names of the user's choosing) to use, any other to warn of as unknown.
+FAMILIES = ("FAILOVER_", "NOTIFY_", "LEDGER", "OSS_", "EBS_", "MNS_", "EVENTBRIDGE_", "CALLBACK_")
 
 
 def current(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings the environment holds now (``os.environ`` unless ``environ`` is given)."""
     env = os.environ if environ is None else environ
     read = {name: env[name] for name in _READ if name in env}
-    read.update((name, value) for name, value in env.items() if name.startswith(_CHANNEL_PREFIX))
+    read.update((name, value) for name, value in env.items() if name.upper().startswith(FAMILIES))
     return _settings(tuple(sorted(read.items())))
 
 
@@ -317,8 +339,98 @@ def _ledger(environ: Mapping[str, str]) -> LedgerPlace | None:
         bucket=bucket,
         prefix=f"{prefix}/" if prefix else "ebs-failover/",
         region=region,
-        endpoint=(environ.get("OSS_ENDPOINT") or "").strip() or None,
+        endpoint=_endpoint(environ, "OSS_ENDPOINT"),
     )
+
+
+_SCHEMES = ("https", "http")
+
+
+def _endpoint_parts(name: str, raw: str) -> tuple[str | None, str]:
+    """``(scheme or None, host[:port])`` of an endpoint variable: a host (``ebs.cn-shanghai.aliyuncs.com``,
+    ``127.0.0.1:8080``) or a URL with nothing after the host (``https://…``, ``http://127.0.0.1:8080``)."""
+    expected = "a host[:port] or a URL such as https://HOST[:PORT], with no path"
+    value = raw.strip()
+    scheme: str | None = None
+    if "://" in value:
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in _SCHEMES:
+            raise ConfigError(name, f"{expected} (http or https)", raw)
+    try:
+        parts = urlsplit(value if scheme else f"//{value}")
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, a bracket left open
+        raise ConfigError(name, expected, raw) from None
+    host = parts.netloc
+    extra = parts.path not in ("", "/") or "?" in value or "#" in value
+    if not parts.hostname or not port_ok or "@" in host or extra:
+        raise ConfigError(name, expected, raw)
+    return scheme, host
+
+
+def _endpoint(environ: Mapping[str, str], name: str) -> str | None:
+    """An endpoint override as its client takes it: a URL stays a URL (``scheme://host[:port]``), a host a
+    host (the client adds https); a path, a query or another scheme is a :class:`ConfigError`."""
+    raw = environ.get(name) or ""
+    if not raw.strip():
+        return None
+    scheme, host = _endpoint_parts(name, raw)
+    return f"{scheme}://{host}" if scheme else host
+
+
+def _ebs_endpoint(environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """``EBS_ENDPOINT`` as the SDK takes it (``host[:port]``) and the protocol: a URL's scheme, unless
+    ``EBS_PROTOCOL`` says otherwise (a :class:`ConfigError` naming both), else ``EBS_PROTOCOL`` (https)."""
+    protocol = _choice(environ, "EBS_PROTOCOL", _SCHEMES, "https")
+    raw = environ.get("EBS_ENDPOINT") or ""
+    if not raw.strip():
+        return None, protocol
+    scheme, host = _endpoint_parts("EBS_ENDPOINT", raw)
+    if scheme is None:
+        return host, protocol
+    explicit = (environ.get("EBS_PROTOCOL") or "").strip()
+    if explicit and protocol != scheme:
+        raise ConfigError(
+            "EBS_PROTOCOL", f"{scheme} as EBS_ENDPOINT's URL {raw.strip()!r} says, or unset", explicit
+        )
+    return host, scheme
+
+
+#: How alike a name must be to a known one to be suggested (0.75: FAILOVER_VERIFY for FAILOVER_VERIFY_SECONDS,
+#: not EBS_REGION for LEDGER_REGION).
+_NEAR = 0.75
+
+
+def unknown_variables(environ: Mapping[str, str], channels: tuple[Channel, ...] = ()) -> tuple[str, ...]:
+    """A warning for each variable of the function's :data:`FAMILIES` that it does not read, naming the
+    nearest it does (``FAILOVER_MAX_DATALOSS``: did you mean ``FAILOVER_MAX_DATA_LOSS``?). A channel's own
+    variables (``NOTIFY_<NAME>_URL``, ``_SECRET``) are read for the robots and webhooks NOTIFY_TARGETS
+    names."""
+    channel_variables = {
+        f"NOTIFY_{channel.name.upper().replace('-', '_')}_{suffix}"
+        for channel in channels
+        if KINDS.get(channel.kind, (False, False))[0]
+        for suffix in ("URL", "SECRET")
+    }
+    known = {name for name in VARIABLES if "<" not in name} | channel_variables
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if name in known or not upper.startswith(FAMILIES):
+            continue
+        if upper in known:
+            found.append(f"unknown variable {name}: did you mean {upper}? (names are case-sensitive)")
+            continue
+        near = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=_NEAR)
+        if near:
+            found.append(f"unknown variable {name}: did you mean {near[0]}?")
+        elif upper.startswith("NOTIFY_") and upper.endswith(("_URL", "_SECRET")):
+            found.append(
+                f"unknown variable {name}: NOTIFY_TARGETS names no robot or webhook channel that reads it"
+            )
+        else:
+            found.append(f"unknown variable {name}: the function reads no such variable")
+    return tuple(found)
 
 
 def _event_types(raw: str | None) -> frozenset[str]:

@@ -17,7 +17,10 @@ __all__ = ["DrillReport", "disks_of", "gone", "message"]
 
 class DrillReport:
     """The report of one target's drill (``fields``: drill id, status, disks, recovery point, clean-up,
-    history), written on its result as the drill goes."""
+    history), written on its result as the drill goes.
+
+    A command a person must run (the clean-up's ``aliyun ebs Clear…Drill``) is in a field of its own,
+    ``clear_command``, whole: a hint is shortened where it is shown (a chat message), a command never."""
 
     def __init__(self, result: TargetResult, region: str, clock: Clock) -> None:
         self.result, self.region, self.clock = result, region, clock
@@ -34,10 +37,11 @@ class DrillReport:
 
     def clear_failed(self, drill_id: str, entry: Mapping[str, Any], *, after_failure: bool) -> None:
         left = ", ".join(str(d.get("disk_id")) for d in disks_of(entry, self.target_id) if not gone(d))
+        # The command before what EBS said (a message of any length), so that a hint shortened to fit a
+        # message still ends after it.
         self.drill_failed(
-            f"the clean-up failed (clear_failed: {message(entry)}): the drill disks {left or '?'} "
-            "may still exist, pay-as-you-go; clear them in the console or with "
-            + self.clear_command(drill_id),
+            f"the clean-up failed: clear the drill disks with {self.clear_command(drill_id)} (or in the "
+            f"console); {left or '?'} may still exist, pay-as-you-go (clear_failed: {message(entry)})",
             replace=not after_failure,
         )
 
@@ -127,10 +131,13 @@ class DrillReport:
         )
 
     def clear_command(self, drill_id: str) -> str:
-        return (
+        """The command that clears ``drill_id``; kept whole in the report's ``clear_command`` too."""
+        command = (
             f"aliyun ebs {_clear_action(self.target_id)} --RegionId {self.region} "
             f"--{_id_field(self.target_id)} {self.target_id} --DrillId {drill_id}"
         )
+        self.fields["clear_command"] = command
+        return command
 
 
 def disks_of(entry: Mapping[str, Any] | None, target_id: str) -> list[dict[str, Any]]:

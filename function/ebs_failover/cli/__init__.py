@@ -29,11 +29,19 @@ Exit codes:
   error from FC or EBS, a bad configuration in the environment, no ClientToken to print (token), the
   ledger unreachable (history, incident) or no such incident (incident).
 * 2: usage error: bad arguments, an EVENT, DIR or FILE that cannot be read, remote-invoke without
-  credentials or endpoint, token for a manual request without idempotencyKey and no --request-id,
-  history or incident without LEDGER, credentials or the bucket's region.
+  endpoint, token for a manual request without idempotencyKey and no --request-id, history or incident
+  without LEDGER or the bucket's region; and for every verb that calls the cloud (drills, invoke --live,
+  drill --live, remote-invoke, history, incident), credentials missing or refused by the service
+  (``InvalidAccessKeyId…``, ``SignatureDoesNotMatch``, ``InvalidSecurityToken…``): nothing but other
+  credentials fixes that.
 * 130: interrupted.
 
 Errors are one line on stderr, ``ebs-failover: <message>``, never a traceback; secrets never show.
+Warnings (``check``, ``token``: an unknown variable, an old spelling) are lines ``ebs-failover: warning: …``.
+
+Settings: ``check``, ``token``, ``invoke`` and ``drill`` read the same ones: the environment's, over those
+of a config file's ``env`` (``--config FILE``, else ./events/config.json when it exists; ``--live`` takes
+only a file named with ``--config``). A variable the environment sets wins, as it does on FC.
 
 One module per group of verbs, each imported only when one of its verbs runs: ``plan`` (check, token,
 schema: parse and decide, no cloud call), ``run`` (invoke, replay: the real handler against the embedded
@@ -64,10 +72,12 @@ exit codes:
   1  the command ran and the outcome is a failure: an event rejected, a result failed or
      rejected, an outcome unlike the expected one (replay), an error from FC or EBS,
      a bad configuration in the environment
-  2  usage error: bad arguments, an EVENT/DIR/FILE that cannot be read, missing credentials
+  2  usage error: bad arguments, an EVENT/DIR/FILE that cannot be read, credentials
+     missing or refused
 
 EVENT is a file, or - for stdin. The function's settings (FAILOVER_TARGETS, FAILOVER_MODE,
-FAILOVER_REGION, FAILOVER_MIN_LEVEL, ...) come from the environment, as on FC.
+FAILOVER_REGION, FAILOVER_MIN_LEVEL, ...) come from the environment, as on FC, over those of
+--config FILE's 'env' (check, token, invoke, drill; default: events/config.json when present).
 Run 'ebs-failover VERB --help' for a verb's options."""
 
 
@@ -82,6 +92,38 @@ class _Parser(argparse.ArgumentParser):
 
 def _event_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("event", metavar="EVENT", help="the event: a file, or - for stdin")
+
+
+def _config_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a config file like events/config.json: its 'env' object supplies the function's settings "
+        f"that the environment does not set (the environment wins) ({default})",
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version (read only when asked: start-up stays fast)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"{PROG} {version()}", flush=True)
+        parser.exit(EXIT_OK)
+
+
+def version() -> str:
+    """The version of the installed ``ebs-failover`` distribution (the package's own when not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(PROG)
+    except metadata.PackageNotFoundError:
+        from ebs_failover import __version__
+
+        return __version__
 
 
 def _request_id_option(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +142,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=raw,
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     check = _verb(
@@ -108,14 +151,20 @@ def _build_parser() -> argparse.ArgumentParser:
         "plan.run_check",
         help="parse and decide, no cloud call: the plan and its ClientTokens",
         description="Parse EVENT and decide what the function would do with it under the settings in the "
-        "environment (FAILOVER_TARGETS, FAILOVER_MODE, ...): the trigger (kind, identity, state, level, "
-        "resource ids), the outcome or the targets, the mode, and the ClientToken of each target. "
+        "environment (FAILOVER_TARGETS, FAILOVER_MODE, ...) over those of --config FILE (else of "
+        "events/config.json when it exists, as invoke reads them): the trigger (kind, identity, state, "
+        "level, resource ids), the outcome or the targets, the mode, and the ClientToken of each target. "
+        "The outcome is printed in the words of the result's outcomes: dry_run, ignored, refused, "
+        "rejected, 'would fail over (live): failed_over if EBS accepts the Failover' (--json: fail_over) "
+        "and 'would drill: drill_passed … else drill_failed' (--json: drill). The settings' warnings (a "
+        "variable the function does not read, an old spelling) are printed on stderr. "
         "No cloud call, no SDK import.",
         epilog="exit codes: 0 the event parses (whatever the decision), 1 the event is rejected or the "
         "configuration is invalid, 2 usage error",
     )
     _event_argument(check)
     check.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _config_option(check, "default: events/config.json if present")
     _request_id_option(check)
 
     token = _verb(
@@ -124,13 +173,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "plan.run_token",
         help="print the ClientToken(s) an event fails its pairs over with",
         description="Print one line '<pair-id> <token>' per pair EVENT would fail over (settings from the "
-        "environment, as for check). The token is the same for every redelivery of the alarm. A manual "
-        "request without idempotencyKey takes its identity from the FC request id: pass --request-id.",
+        "environment and --config FILE, as for check). The token is the same for every redelivery of the "
+        "alarm. A manual request without idempotencyKey takes its identity from the FC request id: "
+        "pass --request-id.",
         epilog="exit codes: 0 tokens printed, 1 the event is rejected, names no configured pair, or the "
         "configuration is invalid, 2 usage error (including a manual request without idempotencyKey and "
         "no --request-id)",
     )
     _event_argument(token)
+    _config_option(token, "default: events/config.json if present")
     _request_id_option(token)
 
     invoke = _verb(
@@ -140,14 +191,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the real handler locally (embedded fake EBS by default)",
         description="Run the real handler on EVENT and print its result (JSON) on stdout; its log lines go "
         "to stderr. By default against the embedded fake EBS, seeded from --seed FILE, else from the "
-        "'seed' of events/config.json when it exists in the current directory; EBS_ENDPOINT and "
-        "NOTIFY_TARGETS are ignored then: nothing leaves the process. Settings come from the environment: "
+        "'seed' of the config file (--config FILE, else events/config.json when it exists in the current "
+        "directory); EBS_ENDPOINT and NOTIFY_TARGETS are ignored then: nothing leaves the process. "
+        "Settings come from the environment, over the config file's 'env' (as check reads them): "
         "FAILOVER_MODE is dry-run unless set to live. --live calls the real EBS endpoint instead (region "
         "from --region or FAILOVER_REGION, credentials from ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / "
-        "_SECURITY_TOKEN or the default chain, EBS_ENDPOINT honoured), and fails over for real only "
-        "with FAILOVER_MODE=live too.",
+        "_SECURITY_TOKEN or the default chain, EBS_ENDPOINT honoured, settings from --config FILE only, "
+        "never the demo's events/config.json), checks first that EBS takes the credentials (one "
+        "read-only Describe of a configured target), and fails over for real only with FAILOVER_MODE=live "
+        "too.",
         epilog="exit codes: 0 the handler returned a result other than failed or rejected, 1 it returned "
-        "failed or rejected, or raised (FC would retry), 2 usage error",
+        "failed or rejected, or raised (FC would retry), 2 usage error (including credentials missing or "
+        "refused with --live)",
     )
     _event_argument(invoke)
     invoke.add_argument(
@@ -156,6 +211,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="fake EBS seed: a JSON file with 'pairs' (and 'credentials'), or a config file with a 'seed' "
         "(default: events/config.json if present)",
     )
+    _config_option(invoke, "default: events/config.json if present, except with --live")
     invoke.add_argument(
         "--live",
         action="store_true",
@@ -216,8 +272,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "the event bytes; x-fc-async-task-id on 3.0, x-fc-stateful-async-invocation-id on 2.0), so FC "
         "refuses (409) a second submission of the same event; the invoke is sent once, never retried.",
         epilog="exit codes: 0 invoked (sync: the result is neither failed nor rejected), 1 FC answered an "
-        "error, the function raised, or its result is failed or rejected, 2 usage error (including missing "
-        "credentials)",
+        "error, the function raised, or its result is failed or rejected, 2 usage error (including "
+        "credentials missing or refused)",
     )
     _event_argument(remote)
     remote.add_argument(
@@ -363,7 +419,7 @@ def _ledger_verbs(verbs: Any) -> None:
         "and the news told to each channel, or not told (failed, or claimed and unfinished). Times in ISO "
         f"UTC. {_LEDGER_SOURCE}",
         epilog="exit codes: 0 listed (even none), 1 the ledger cannot be read or LEDGER is malformed, "
-        "2 usage error (including no LEDGER, no credentials, no region)",
+        "2 usage error (including no LEDGER, no region, credentials missing or refused)",
     )
     history.add_argument(
         "target",
@@ -389,7 +445,7 @@ def _ledger_verbs(verbs: Any) -> None:
         "result's data.trigger.identity name it): the summary history prints, then every record it holds "
         f"in time order (kind, target, the FC request that wrote it, its data). {_LEDGER_SOURCE}",
         epilog="exit codes: 0 shown, 1 no such incident, or the ledger cannot be read, 2 usage error "
-        "(including no LEDGER, no credentials, no region)",
+        "(including no LEDGER, no region, credentials missing or refused)",
     )
     incident.add_argument("id", metavar="ID", help="the incident's id, e.g. cms:<transId>")
     incident.add_argument("--json", action="store_true", help="print the summary and the records as JSON")
@@ -418,7 +474,8 @@ def _drill_verbs(verbs: Any) -> None:
         "is not touched, so a drill runs in dry-run mode too. Against the embedded fake EBS, seeded and set "
         "as for invoke, or --live against the real endpoint. Prints the report as the channels tell it "
         "(--json: the whole result).",
-        epilog="exit codes: 0 drill_passed, 1 drill_failed (or failed, refused, rejected), 2 usage error",
+        epilog="exit codes: 0 drill_passed, 1 drill_failed (or failed, refused, rejected), 2 usage error "
+        "(including credentials missing or refused with --live)",
     )
     drill.add_argument("target", metavar="TARGET", nargs="?", help="pair-…, pg-…, d-… or i-… (default: all)")
     drill.add_argument(
@@ -435,6 +492,7 @@ def _drill_verbs(verbs: Any) -> None:
         help="the embedded fake's next drill ends execute_failed, or its clean-up clear_failed",
     )
     drill.add_argument("--seed", metavar="FILE", help="fake EBS seed, as for invoke")
+    _config_option(drill, "as for invoke")
     drill.add_argument("--live", action="store_true", help="call the real EBS endpoint instead of the fake")
     drill.add_argument("--region", help="the function's region (default: FAILOVER_REGION, else cn-shanghai)")
     drill.add_argument(
@@ -455,7 +513,8 @@ def _drill_verbs(verbs: Any) -> None:
         "point restored, the drill disks. Reads EBS in --region (or FAILOVER_REGION) with the "
         "ALIBABA_CLOUD_* credentials (or the default chain); EBS_ENDPOINT / EBS_PROTOCOL point it "
         "elsewhere (fake-ebs serve).",
-        epilog="exit codes: 0 listed, 1 EBS answered an error, 2 usage error",
+        epilog="exit codes: 0 listed, 1 EBS answered an error, 2 usage error (including credentials "
+        "missing or refused)",
     )
     drills.add_argument("target", metavar="TARGET", help="pair-… or pg-…")
     drills.add_argument("--region", help="the standby region (default: FAILOVER_REGION)")

@@ -7,10 +7,12 @@ package's pure modules; the verbs import the rest when they run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from ebs_failover import redact
 from ebs_failover.errors import CliError
 
 if TYPE_CHECKING:
+    from ebs_failover.cloud.credentials import Credentials
     from ebs_failover.config import Settings
 
 PROG = "ebs-failover"
@@ -31,6 +34,10 @@ OUTSIDE_WORLD = ("EBS_ENDPOINT", "EBS_PROTOCOL", "NOTIFY_TARGETS", "MNS_ENDPOINT
 
 #: Environment variables whose values never appear in anything the command prints.
 SECRET_VARIABLES = ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN", "CALLBACK_TOKEN")
+
+#: The config file ``check``, ``token``, ``invoke`` and ``drill`` read when none is named (``--config``) and
+#: it exists in the current directory: the demo's settings and the embedded fake's seed.
+DEFAULT_CONFIG = Path("events") / "config.json"
 
 
 def say(message: str) -> None:
@@ -107,6 +114,10 @@ def settings_of(data: Any, path: Path) -> dict[str, str]:
     """The ``env`` of a config file like events/config.json (the settings its seed goes with), else none."""
     if not isinstance(data, dict) or "seed" not in data:
         return {}
+    return _env(data, path)
+
+
+def _env(data: Mapping[str, Any], path: Path) -> dict[str, str]:
     env = data.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise CliError(f"cannot load config {path}: 'env' must map variable names to strings", EXIT_FAILED)
@@ -117,14 +128,155 @@ def event_name(source: str) -> str:
     return "<stdin>" if source == "-" else source
 
 
-def load_settings() -> Settings:
-    """The function's settings from this process's environment; a bad value is one line, exit 1."""
-    from ebs_failover import config
+@dataclass(frozen=True)
+class ConfigFile:
+    """A config file like events/config.json: ``env``, the function's settings (under the environment's own:
+    a variable the environment sets wins), and ``seed``, the embedded fake's pairs. No file: nothing."""
+
+    path: Path | None = None
+    data: Any = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, str]:
+        """The file's settings that the environment does not set (those it does win)."""
+        return {name: value for name, value in self.env.items() if name not in os.environ}
+
+    def tell(self, used: Mapping[str, str]) -> None:
+        """Say on stderr which settings came from the file (when some did)."""
+        if used:
+            note(f"settings from {self.path} (the environment's own win): {', '.join(sorted(used))}")
+
+
+def read_config(option: str | None, *, default: bool) -> ConfigFile:
+    """``--config FILE``; without it (and ``default``), ./events/config.json when it exists; else none.
+    A missing FILE is a usage error (2), one that is not a JSON object with an ``env`` of strings, 1."""
+    path = Path(option) if option else DEFAULT_CONFIG if default and DEFAULT_CONFIG.is_file() else None
+    if path is None:
+        return ConfigFile()
+    data = load_json(path, "config")
+    if not isinstance(data, dict):
+        raise CliError(f"cannot load config {path}: expected a JSON object with 'env' (and 'seed')")
+    return ConfigFile(path, data, _env(data, path))
+
+
+def load_settings(config: ConfigFile | None = None) -> Settings:
+    """The function's settings from this process's environment, over those of ``config`` (the file's
+    settings the environment does not set); a bad value is one line, exit 1."""
+    from ebs_failover import config as settings_module
+
+    used = config.defaults() if config is not None else {}
+    try:
+        return settings_module.current({**used, **os.environ})
+    except settings_module.ConfigError as error:
+        source = f" (from {config.path})" if config is not None and error.variable in used else ""
+        raise CliError(f"bad configuration: {error}{source}", EXIT_FAILED) from None
+
+
+def warn(settings: Settings) -> None:
+    """The settings' warnings (an old spelling, an unknown variable), each ``ebs-failover: warning: …``."""
+    for warning in settings.warnings:
+        say(f"warning: {warning}")
+
+
+# -- the cloud's credentials ------------------------------------------------------------------------
+
+#: How a service says the credentials themselves are wrong (EBS, FC 2.0 and 3.0, OSS, MNS, EventBridge):
+#: what no retry and no other input fixes, only other credentials.
+_REFUSED = {
+    "InvalidAccessKeyId": "the AccessKey ID is unknown or disabled",
+    "InvalidAccessKeyID": "the AccessKey ID is unknown or disabled",
+    "SignatureDoesNotMatch": "the AccessKey secret does not match the AccessKey ID",
+    "SignatureNotMatch": "the AccessKey secret does not match the AccessKey ID",
+    "IncompleteSignature": "the request could not be signed with these credentials",
+    "InvalidSecurityToken": "the STS token is wrong, expired or missing",
+    "SecurityTokenExpired": "the STS token has expired",
+}
+
+_CREDENTIALS_HELP = (
+    "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN "
+    "for an STS token)"
+)
+
+
+def refused_credentials(code: str | None) -> str | None:
+    """What ``code`` says is wrong with the credentials (``InvalidAccessKeyId.NotFound``, ``Signature…``,
+    ``InvalidSecurityToken.Expired``…), or None when it is not about them."""
+    if not code:
+        return None
+    return next((why for prefix, why in _REFUSED.items() if code.split(".")[0] == prefix), None)
+
+
+def refused(what: str, code: str, why: str) -> CliError:
+    """One line, exit 2: ``what`` failed because the credentials were refused (``code``, ``why``)."""
+    return CliError(
+        f"{what}: the credentials were refused: {code} ({why}); check ALIBABA_CLOUD_ACCESS_KEY_ID, "
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN",
+        EXIT_USAGE,
+    )
+
+
+def cloud_credentials(verb: str) -> Credentials:
+    """The credentials a verb that calls the cloud signs with: ``ALIBABA_CLOUD_*``, else those the SDK's
+    default chain finds (a CLI profile, ~/.alibabacloud/credentials.ini, an ECS RAM role…). None
+    anywhere, or a key without its secret: one line, exit 2, before any call (never an SDK traceback)."""
+    from ebs_failover.cloud.credentials import Credentials
+
+    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "").strip()
+    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "").strip()
+    token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", "").strip()
+    if key_id and secret:
+        return Credentials(key_id, secret, token or None)
+    if key_id or secret:
+        have, missing = (
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            if key_id
+            else ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID")
+        )
+        raise CliError(f"{verb} needs credentials: {have} is set but {missing} is not", EXIT_USAGE)
+    found = _default_chain()
+    if found is None:
+        raise CliError(
+            f"{verb} needs credentials: {_CREDENTIALS_HELP}; the SDK's default chain (a CLI profile, "
+            "~/.alibabacloud/credentials.ini, an ECS RAM role) found none either",
+            EXIT_USAGE,
+        )
+    return found
+
+
+def _default_chain() -> Credentials | None:
+    """What the SDK's default credential chain finds, or None (its errors and log lines kept quiet)."""
+    from ebs_failover.cloud.credentials import Credentials
 
     try:
-        return config.current()
-    except config.ConfigError as error:
-        raise CliError(f"bad configuration: {error}", EXIT_FAILED) from None
+        from alibabacloud_credentials.client import Client
+    except ImportError:  # pragma: no cover - a dependency of every EBS client
+        return None
+    with sdk_logging_silenced():
+        try:
+            found = Client().get_credential()
+        except Exception:  # CredentialException, and whatever a provider raises on its way
+            return None
+    key_id, secret, token = Credentials.fields(found)
+    if not key_id or not secret:
+        return None
+    redact.REDACTOR.register((secret, token))
+    return Credentials(key_id, secret, token)
+
+
+@contextmanager
+def sdk_logging_silenced() -> Iterator[None]:
+    """No log record during a cloud call: fc2 logs failed requests' headers (Authorization, the security
+    token) on the root logger, darabonba every request's under ``DEBUG=sdk``, and the credentials chain a
+    traceback for each provider that found nothing, each on a handler of its own (stderr).
+
+    Unconfigured, Python's last-resort handler would print fc2's to stderr; darabonba has its own handler.
+    """
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 @contextmanager

@@ -22,7 +22,16 @@ from typing import Any
 from ebs_failover.errors import CliError
 from ebs_failover.outcomes import FAILURES
 
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_settings
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    cloud_credentials,
+    load_settings,
+    refused,
+    refused_credentials,
+    sdk_logging_silenced,
+)
 
 #: The field a drill request names its target with, by the target's prefix.
 _FIELDS = (("pair-", "replicaPairId"), ("pg-", "replicaGroupId"), ("d-", "resourceId"), ("i-", "resourceId"))
@@ -64,6 +73,8 @@ def run_drill(args: argparse.Namespace) -> int:
     try:
         result = handle(raw, args, prepare=inject)
     except CliError as error:  # FC would retry: the drill goes on, and the person needs its id
+        if error.code != EXIT_FAILED:  # a usage error (no region, no credentials): no drill started
+            raise
         where = "the result's log line (--logs) and `ebs-failover drills TARGET`" if args.live else "--logs"
         raise CliError(
             f"{error.message}; the drill's id and how to clear it are in {where}", error.code
@@ -73,7 +84,24 @@ def run_drill(args: argparse.Namespace) -> int:
     else:
         _, text = _text.markdown(result)
         print(text)
+        for line in clean_up_lines(result):
+            print(line)
     return EXIT_FAILED if result["data"]["outcome"] in FAILURES else EXIT_OK
+
+
+def clean_up_lines(result: dict[str, Any]) -> list[str]:
+    """The clean-up command of each target's drill whose disks may remain, whole, on a line of its own:
+    a person copies it (the report's hint is shortened to fit a chat message; the command never is)."""
+    from ebs_failover import results
+
+    lines = []
+    for target in results.ResultView(result).targets:
+        report = target.drill or {}
+        command = report.get("clear_command")
+        if isinstance(command, str) and command and report.get("cleared") is not True:
+            lines += ["", f"To clear the drill disks of {target.target_id} (pay-as-you-go until cleared):"]
+            lines.append(f"  {command}")
+    return lines
 
 
 def run_drills(args: argparse.Namespace) -> int:
@@ -88,15 +116,18 @@ def run_drills(args: argparse.Namespace) -> int:
     if not region:
         raise CliError("drills needs the standby region: pass --region or set FAILOVER_REGION", EXIT_USAGE)
     settings = load_settings()
-    client = EbsClient(
-        region,
-        settings.environment_credentials,
-        endpoint=settings.ebs_endpoint,
-        protocol=settings.ebs_protocol,
-    )
+    credentials = cloud_credentials("drills")
+    client = EbsClient(region, credentials, endpoint=settings.ebs_endpoint, protocol=settings.ebs_protocol)
     try:
-        drills = client.describe_drills(args.target, Budget(float(args.timeout)))
+        with sdk_logging_silenced():
+            drills = client.describe_drills(args.target, Budget(float(args.timeout)))
     except CloudCallError as error:
+        why = refused_credentials(error.code)
+        if why is not None and error.code is not None:
+            where = settings.ebs_endpoint or f"EBS in {region}"
+            raise refused(
+                f"cannot list the drills of {args.target}: {where} refused", error.code, why
+            ) from None
         raise CliError(
             f"cannot list the drills of {args.target}: {error.code or type(error).__name__}: {error.message}",
             EXIT_FAILED,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ebs_failover.errors import CliError, LedgerError
 from ebs_failover.notify._text import data_loss
 
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, refused, refused_credentials
 
 if TYPE_CHECKING:
     from ebs_failover.cloud.credentials import Credentials
@@ -172,10 +172,13 @@ def _read_all(ledger: Ledger, where: str) -> dict[str, list[Record]]:
 
 
 def _guarded(where: str, call: Callable[[], Any]) -> Any:
-    """``call()``, a ledger error becoming one line and exit 1."""
+    """``call()``, a ledger error becoming one line: exit 2 when OSS refused the credentials, else 1."""
     try:
         return call()
     except LedgerError as error:
+        why = refused_credentials(error.code)
+        if why is not None and error.code is not None:
+            raise refused(f"cannot read the ledger {where}: {error}", error.code, why) from None
         raise CliError(f"cannot read the ledger {where}: {error}", EXIT_FAILED) from None
 
 

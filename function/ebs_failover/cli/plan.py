@@ -16,11 +16,30 @@ if TYPE_CHECKING:
     from ebs_failover.config import Settings
     from ebs_failover.pipeline import Decision
 
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, load_settings, masked, read_event, say
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    event_name,
+    load_settings,
+    masked,
+    read_config,
+    read_event,
+    say,
+    warn,
+)
 
 #: Stands in for the FC request id when a manual request without idempotencyKey is checked without one.
 _PLACEHOLDER_REQUEST_ID = "REQUEST-ID-PLACEHOLDER"
 _UNKNOWN_TOKEN = "(derived from the FC request id: pass --request-id)"
+
+#: How ``check`` prints the outcomes of its own (what the function would do), in the words of the README's
+#: outcome table (the result's outcomes); the others (dry_run, ignored, refused, rejected) are the table's.
+#: ``--json`` keeps check's own: ``fail_over`` and ``drill``.
+PRINTED_OUTCOMES = {
+    "fail_over": "would fail over (live): failed_over if EBS accepts the Failover",
+    "drill": "would drill: drill_passed if each drill executes and clears, else drill_failed",
+}
 
 
 @dataclass(frozen=True)
@@ -54,11 +73,13 @@ class Checked:
         return data
 
 
-def check_events(raw: bytes, name: str, request_id: str | None) -> list[Checked]:
+def check_events(
+    raw: bytes, name: str, request_id: str | None, settings: Settings | None = None
+) -> list[Checked]:
     """Decode, parse and decide like the handler (same settings, same stages, same tokens), with no I/O:
     one :class:`Checked` for an event, one per event (``name[i]``) for an event-streaming batch, each
-    decided and capped as the handler decides a batch."""
-    settings = load_settings()
+    decided and capped as the handler decides a batch. ``settings``: the environment's by default."""
+    settings = settings if settings is not None else load_settings()
     from ebs_failover.pipeline import decide_batch
     from ebs_failover.triggers import Batch
 
@@ -66,7 +87,7 @@ def check_events(raw: bytes, name: str, request_id: str | None) -> list[Checked]
     if isinstance(decoded, Batch):
         decisions = decide_batch(decoded, settings, time.time())
         return [_checked(d, f"{name}[{i}]", settings, False) for i, d in enumerate(decisions)]
-    return [check_event(raw, name, request_id)]
+    return [check_event(raw, name, request_id, settings)]
 
 
 def decode_or_rejection(raw: bytes) -> object:
@@ -80,9 +101,9 @@ def decode_or_rejection(raw: bytes) -> object:
         return raw
 
 
-def check_event(raw: bytes, name: str, request_id: str | None) -> Checked:
+def check_event(raw: bytes, name: str, request_id: str | None, settings: Settings | None = None) -> Checked:
     """Parse and decide one event like the handler does (same settings, same stages, same tokens)."""
-    settings = load_settings()
+    settings = settings if settings is not None else load_settings()
     from ebs_failover.handler import decide_event
 
     decision = decide_event(raw, settings, request_id=request_id, now=time.time())
@@ -136,9 +157,21 @@ def _checked(decision: Decision, name: str, settings: Settings, needs_request_id
     )
 
 
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings ``check`` and ``token`` decide with, as ``invoke`` reads them: the environment's over
+    ``--config FILE``'s (else ./events/config.json's, when it exists); which came from the file, and the
+    settings' warnings, on stderr."""
+    config = read_config(args.config, default=True)
+    settings = load_settings(config)
+    config.tell(config.defaults())
+    warn(settings)
+    return settings
+
+
 def run_check(args: argparse.Namespace) -> int:
     name = event_name(args.event)
-    checked = check_events(read_event(args.event), name, args.request_id)
+    raw = read_event(args.event)
+    checked = check_events(raw, name, args.request_id, settings_for(args))
     if args.json:
         shown: Any = (
             checked[0].to_json()
@@ -178,7 +211,7 @@ def _print_checked(checked: Checked) -> None:
     rows += [
         ("mode", checked.mode),
         ("region", checked.region or "(the function's region)"),
-        ("outcome", checked.outcome),
+        ("outcome", PRINTED_OUTCOMES.get(checked.outcome, checked.outcome)),
         ("why", checked.reason),
     ]
     for key, value in rows:
@@ -194,7 +227,8 @@ def _print_checked(checked: Checked) -> None:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    every = check_events(read_event(args.event), event_name(args.event), args.request_id)
+    raw = read_event(args.event)
+    every = check_events(raw, event_name(args.event), args.request_id, settings_for(args))
     for checked in every:
         if checked.outcome == "rejected":
             raise CliError(f"event rejected: {checked.reason}", EXIT_FAILED)

@@ -61,11 +61,9 @@ import argparse
 import hashlib
 import io
 import json
-import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,7 +71,17 @@ from urllib.parse import urlsplit
 from ebs_failover.errors import CliError
 from ebs_failover.outcomes import FAILURES
 
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, event_name, note, read_event
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    event_name,
+    note,
+    read_event,
+    refused,
+    refused_credentials,
+    sdk_logging_silenced,
+)
 
 TASK_ID_PREFIX = "ebsfo-"
 #: FC's rule for an async task id (2.0 and 3.0): a letter or underscore first, [A-Za-z0-9_-], at most 128.
@@ -237,13 +245,13 @@ def _invoke_fc3(
     runtime = RuntimeOptions(
         autoretry=False, max_attempts=1, read_timeout=timeout_ms, connect_timeout=timeout_ms
     )
-    with _sdk_logging_silenced():
+    with sdk_logging_silenced():
         try:
             client = Client(config)
             response = client.invoke_function_with_options(args.function, request, headers, runtime)
             body = _read(response.body)
         except ResponseException as error:  # FC answered 4xx/5xx: the SDK raised Client/ServerException
-            raise CliError(_describe_fc3(error, target, task_id), EXIT_FAILED) from None
+            raise _fc3_error(error, target, task_id) from None
         except Exception as error:  # the SDK wraps transport errors (and a non-JSON error) in several types
             raise CliError(_describe_transport(error, target, endpoint), EXIT_FAILED) from None
     response_headers = {str(k).lower(): str(v) for k, v in (response.headers or {}).items()}
@@ -263,19 +271,30 @@ def _read(body: Any) -> bytes:
     return data if isinstance(data, bytes) else str(data).encode("utf-8")
 
 
-def _describe_fc3(error: Any, target: str, task_id: str | None) -> str:
-    """One line for a tea-openapi ``ResponseException``: FC 3.0's Code, Message and RequestId."""
+def _fc3_error(error: Any, target: str, task_id: str | None) -> CliError:
+    """One line for a tea-openapi ``ResponseException``: FC 3.0's Code, Message and RequestId; exit 2 when
+    FC refused the credentials, else 1."""
     status = getattr(error, "status_code", None)
     data = getattr(error, "data", None)
     details: Mapping[str, Any] = data if isinstance(data, dict) else {}
     request_id = details.get("RequestId") or details.get("requestId") or "unknown"
     if details.get("errorType") or details.get("errorMessage"):  # the function's error, on a 4xx/5xx
-        return _function_error(details, target, str(request_id))
+        return CliError(_function_error(details, target, str(request_id)), EXIT_FAILED)
     code = details.get("Code") or details.get("code") or "error"
     message = details.get("Message") or details.get("message") or ""
     if status == 409 and task_id is not None:
-        return _duplicate(task_id, status, code, message, request_id)
-    return f"FC answered {status} {code} for {target}: {message} (request id {request_id})"
+        return CliError(_duplicate(task_id, status, code, message, request_id), EXIT_FAILED)
+    return _answered(status, str(code), message, target, request_id)
+
+
+def _answered(status: Any, code: str, message: Any, target: str, request_id: Any) -> CliError:
+    """FC's error answer ``code``: exit 2 when it refused the credentials (nothing else would fix it)."""
+    why = refused_credentials(code)
+    if why is not None:
+        return refused(f"FC answered {status} for {target} (request id {request_id})", code, why)
+    return CliError(
+        f"FC answered {status} {code} for {target}: {message} (request id {request_id})", EXIT_FAILED
+    )
 
 
 #: How tea-openapi's JSON reader fails on an error answer that is not JSON (a gateway's HTML page).
@@ -329,13 +348,13 @@ def _invoke_fc2(
         securityToken=credentials.token,
         Timeout=args.timeout,
     )
-    with _sdk_logging_silenced():
+    with sdk_logging_silenced():
         try:
             response = client.invoke_function(
                 args.service, args.function, payload=raw, headers=headers, qualifier=args.qualifier
             )
         except fc2.FcError as error:
-            raise CliError(_describe_fc2(error, target, task_id), EXIT_FAILED) from None
+            raise _fc2_error(error, target, task_id) from None
         except requests.exceptions.JSONDecodeError:  # fc2 decodes every error answer as JSON
             raise CliError(f"FC answered {target} with an error that is not JSON", EXIT_FAILED) from None
         except requests.RequestException as error:
@@ -347,18 +366,19 @@ def _invoke_fc2(
     return _Result(202 if args.async_ else 200, request_id, body)
 
 
-def _describe_fc2(error: Any, target: str, task_id: str | None) -> str:
-    """One line for an ``fc2.FcError``: FC's error code and message, or the function's own error."""
+def _fc2_error(error: Any, target: str, task_id: str | None) -> CliError:
+    """One line for an ``fc2.FcError``: FC's error code and message, or the function's own error; exit 2
+    when FC refused the credentials, else 1."""
     status = getattr(error, "status_code", None)
     details = _json_object(error.message)
     request_id = details.get("RequestId") or getattr(error, "request_id", "") or "unknown"
     if isinstance(status, int) and status < 400:  # FC answered, but the function raised (x-fc-error-type)
-        return _function_error(details, target, str(request_id))
+        return CliError(_function_error(details, target, str(request_id)), EXIT_FAILED)
     code = details.get("ErrorCode") or getattr(error, "err_code", "") or "error"
     message = details.get("ErrorMessage") or ""
     if status == 409 and task_id is not None:
-        return _duplicate(task_id, status, code, message, request_id)
-    return f"FC answered {status} {code} for {target}: {message} (request id {request_id})"
+        return CliError(_duplicate(task_id, status, code, message, request_id), EXIT_FAILED)
+    return _answered(status, str(code), message, target, request_id)
 
 
 # -- shared ---------------------------------------------------------------------------------------
@@ -392,18 +412,3 @@ def _outcome(body: bytes) -> str | None:
     data = result.get("data")
     outcome = data.get("outcome") if isinstance(data, dict) else None
     return outcome if isinstance(outcome, str) else None
-
-
-@contextmanager
-def _sdk_logging_silenced() -> Iterator[None]:
-    """No log record during the call: fc2 logs failed requests' headers (Authorization, the security
-    token) on the root logger, and darabonba every request's under ``DEBUG=sdk``.
-
-    Unconfigured, Python's last-resort handler would print fc2's to stderr; darabonba has its own handler.
-    """
-    previous = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logging.disable(previous)

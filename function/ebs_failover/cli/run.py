@@ -23,21 +23,29 @@ from ebs_failover.outcomes import FAILURES
 from ebs_failover.redact import shorten
 
 from ._common import (
+    DEFAULT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     OUTSIDE_WORLD,
+    ConfigFile,
     Stderr,
+    cloud_credentials,
     load_json,
+    load_settings,
     note,
     patched_environ,
+    read_config,
     read_event,
+    refused,
+    refused_credentials,
     say,
+    sdk_logging_silenced,
     seed_of,
     settings_of,
 )
 
-DEFAULT_CONFIG = Path("events") / "config.json"
+__all__ = ["DEFAULT_CONFIG", "event_files", "handle", "run_invoke", "run_replay"]
 #: Files of an events folder that are not events.
 NOT_EVENTS = frozenset({"config.json", "expected.json"})
 _DEFAULT_REGION = "cn-shanghai"
@@ -91,9 +99,10 @@ def run_invoke(args: argparse.Namespace) -> int:
 def handle(
     raw: bytes, args: argparse.Namespace, prepare: Callable[[Any], None] | None = None
 ) -> dict[str, Any]:
-    """The real handler's result for ``raw``: against the embedded fake EBS (seeded from ``--seed`` or
-    events/config.json, with that file's settings under the environment's; ``prepare`` gets the fake
-    first), or ``--live`` against the real endpoint."""
+    """The real handler's result for ``raw``: against the embedded fake EBS (seeded from ``--seed``, else
+    the config file's seed; the config file is ``--config FILE``, else events/config.json; its settings
+    under the environment's; ``prepare`` gets the fake first), or ``--live`` against the real endpoint
+    (with ``--config FILE``'s settings under the environment's, and the credentials checked first)."""
     from ebs_failover import log
     from ebs_failover.testing import FcContext, FcFunction
 
@@ -101,29 +110,39 @@ def handle(
     log.configure(stream=io.StringIO() if quiet else Stderr())
     request_id = args.request_id or str(uuid.uuid4())
     function = FcFunction(timeout=args.timeout)
+    option = getattr(args, "config", None)
     if args.live:
-        region = args.region or os.environ.get("FAILOVER_REGION")
-        if not region:
-            raise CliError(
-                "--live needs the function's region: pass --region or set FAILOVER_REGION", EXIT_USAGE
-            )
-        # credentials=None: the python3.12 context shape, so the handler takes the environment's credentials.
-        context = FcContext(request_id=request_id, function=function, credentials=None, region=region)
-        return _call_handler(raw, context)
+        # Only a config file named with --config: events/config.json's settings are the demo's, not yours.
+        config = read_config(option, default=False)
+        settings = config.defaults()
+        if not quiet:
+            config.tell(settings)
+        with patched_environ(settings):
+            region = args.region or os.environ.get("FAILOVER_REGION")
+            if not region:
+                raise CliError(
+                    "--live needs the function's region: pass --region or set FAILOVER_REGION", EXIT_USAGE
+                )
+            _check_credentials(getattr(args, "verb", "invoke"), region, float(args.timeout))
+            # credentials=None: the python3.12 context shape, so the handler takes the environment's.
+            context = FcContext(request_id=request_id, function=function, credentials=None, region=region)
+            return _call_handler(raw, context)
+    config = read_config(option, default=not args.seed)
     seed_path: Path | None = Path(args.seed) if args.seed else None
-    if seed_path is None and DEFAULT_CONFIG.is_file():
-        seed_path = DEFAULT_CONFIG
-    loaded = load_json(seed_path, "seed") if seed_path else None
+    loaded = load_json(seed_path, "seed") if seed_path else config.data
+    if seed_path is None and config.path is not None and isinstance(loaded, dict) and "seed" in loaded:
+        seed_path = config.path
     seed = seed_of(loaded, seed_path) if seed_path else None
     fake = _fake(seed, seed_path)
     if prepare is not None:
         prepare(fake)
     # A config file's settings go with its seed (the fake's pairs are the ones its FAILOVER_TARGETS
     # maps); the environment's own settings win, so that a user can change one of them.
-    defaults = settings_of(loaded, seed_path) if seed_path else {}
-    settings = {name: value for name, value in defaults.items() if name not in os.environ}
-    if settings and not quiet:
-        note(f"settings from {seed_path} (the environment's own win): {', '.join(sorted(settings))}")
+    if config.path is None and seed_path is not None:  # --seed FILE, a config file of its own
+        config = ConfigFile(seed_path, loaded, settings_of(loaded, seed_path))
+    settings = config.defaults()
+    if not quiet:
+        config.tell(settings)
     from ebs_failover.testing import MockEbs
 
     region = (
@@ -138,6 +157,45 @@ def handle(
         for pair in fake.backend().pairs.values():
             note(f"embedded fake EBS: {pair.replica_pair_id} is {pair.status}")
     return result
+
+
+#: The longest the credentials' check before a --live run waits for EBS's answer.
+_CHECK_SECONDS = 5.0
+
+
+def _check_credentials(verb: str, region: str, timeout: float) -> None:
+    """Before a ``--live`` run: credentials there are (else one line, exit 2), and EBS takes them: one
+    read-only Describe of a configured target, whose answer is looked at only for a refusal of the
+    credentials (exit 2, nothing else runs); any other answer is the handler's to meet and report.
+    Settings that cannot be read are the handler's to report too (its result says so)."""
+    from ebs_failover.errors import CloudCallError
+
+    try:
+        settings = load_settings()  # the config file's are in the environment by now
+    except CliError:
+        return
+    credentials = cloud_credentials(f"{verb} --live")
+    targets = sorted(settings.configured_targets)
+    if not targets:  # nothing configured: the handler calls nothing
+        return
+    from ebs_failover.cloud import Budget, EbsClient
+
+    first = targets[0]
+    with sdk_logging_silenced():
+        try:
+            client = EbsClient(
+                region, credentials, endpoint=settings.ebs_endpoint, protocol=settings.ebs_protocol
+            )
+            client.describe(
+                [first], "backup", Budget(min(timeout, _CHECK_SECONDS)), groups=first.startswith("pg-")
+            )
+        except CloudCallError as error:
+            why = refused_credentials(error.code)
+            if why is not None and error.code is not None:
+                where = settings.ebs_endpoint or f"EBS in {region}"
+                raise refused(
+                    f"{verb} --live: {where} refused {error.action or 'the call'}", error.code, why
+                ) from None
 
 
 @dataclass(frozen=True)
