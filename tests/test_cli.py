@@ -485,8 +485,10 @@ def test_schema_lists_and_prints_shapes(capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = run(capsys, "schema")
     names = [line.split()[0] for line in out.splitlines()]
     assert code == 0
-    assert names == sorted(p.stem for p in (ROOT / "function/ebs_failover/triggers/schemas").glob("*.json"))
-    assert "manual" in names
+    shapes = sorted(p.stem for p in (ROOT / "function/ebs_failover/triggers/schemas").glob("*.json"))
+    assert names == [*shapes, "result"]  # the event shapes, then the result the function publishes
+    code, out, _ = run(capsys, "schema", "result")
+    assert (code, json.loads(out)["$id"]) == (0, "urn:ebs-failover:result:v1")
     code, out, _ = run(capsys, "schema", "manual")
     assert (code, json.loads(out)["title"]) == (0, "Manual request: a failover, or a drill")
     code, out, err = run(capsys, "schema", "nope")

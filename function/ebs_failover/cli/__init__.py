@@ -17,7 +17,7 @@ Verbs::
     remote-invoke EVENT    invoke the deployed function through the FC 3.0 API (2.0 with --service)
     fake-ebs serve         serve the fake EBS on a socket
     fake-oss serve         serve the fake OSS (the incident ledger's store) on a socket
-    schema [SHAPE]         list the event shapes, or print one's JSON Schema
+    schema [SHAPE]         list the event shapes, or print one's JSON Schema (``result``: the result's)
 
 EVENT is a file, or ``-`` for stdin.
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ebs_failover import results
@@ -247,16 +248,24 @@ def run_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: Not an event shape: the result event the function publishes (``schema result``).
+RESULT = "result"
+
+
 def shapes() -> list[str]:
     return sorted(path.stem for path in SCHEMA_DIR.glob("*.json"))
 
 
+def _schema_path(name: str) -> Path:
+    return results.SCHEMA_PATH if name == RESULT else SCHEMA_DIR / f"{name}.json"
+
+
 def run_schema(args: argparse.Namespace) -> int:
-    names = shapes()
+    names = [*shapes(), RESULT]
     if args.shape is None:
         for name in names:
             try:
-                title = json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8")).get("title", "")
+                title = json.loads(_schema_path(name).read_text(encoding="utf-8")).get("title", "")
             except ValueError:
                 title = "(unreadable)"
             print(f"{name:<16}{title}")
@@ -264,5 +273,5 @@ def run_schema(args: argparse.Namespace) -> int:
     shape = args.shape.removesuffix(".json")
     if shape not in names:
         raise CliError(f"unknown shape {args.shape!r}; the shapes are: {', '.join(names)}", EXIT_USAGE)
-    print((SCHEMA_DIR / f"{shape}.json").read_text(encoding="utf-8"), end="")
+    print(_schema_path(shape).read_text(encoding="utf-8"), end="")
     return EXIT_OK
