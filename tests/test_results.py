@@ -57,3 +57,27 @@ def test_a_result_is_a_cloud_event_with_a_random_id_and_a_utc_time() -> None:
 def test_an_unknown_outcome_is_a_bug_not_a_result() -> None:
     with pytest.raises(ValueError, match="unknown outcome"):
         _event(outcome="maybe")
+
+
+def test_a_batch_result_names_each_target_once_with_one_id_key_and_its_kind() -> None:
+    """Two events of a batch about one pair, and a group: the subject repeats nothing, and every target
+    carries target_id and target_kind (pair_id / group_id stay as v1 aliases)."""
+    targets = [
+        {"pair_id": "pair-cn-a", "outcome": "failed_over", "event_index": 0},
+        {"pair_id": "pair-cn-a", "outcome": "already_failed_over", "event_index": 1},
+        {"group_id": "pg-b", "outcome": "refused", "event_index": 1},
+    ]
+    event = build(
+        outcome="failed_over", source="acs:fc:r:1:functions/f", request_id="r", trigger=None,
+        targets=targets, region="cn-shanghai", dry_run=False, reason="batch", duration_ms=1.0,
+    )  # fmt: skip
+    assert event["subject"] == "pair-cn-a,pg-b"
+    assert [(t["target_id"], t["target_kind"]) for t in event["data"]["targets"]] == [
+        ("pair-cn-a", "pair"),
+        ("pair-cn-a", "pair"),
+        ("pg-b", "group"),
+    ]
+    assert (event["type"], event["dataschema"]) == (
+        "ebs-failover.v1.failed_over",
+        "urn:ebs-failover:result:v1",
+    )
