@@ -139,8 +139,8 @@ def demo() -> dict[str, Any]:
 
 
 def pair_ids(targets_json: str, prefix: str = "pair-") -> list[str]:
-    """What an operator passes as ReplicaPairIds (``prefix`` ``pg-``: as ReplicaGroupIds): every pair
-    (group) id in FAILOVER_TARGETS."""
+    """Every pair (``prefix`` ``pg-``: replica group) id in FAILOVER_TARGETS, each once: what the template's
+    RAM policy must name (it derives them from FailoverTargets itself)."""
     pairs: list[str] = []
     for value in json.loads(targets_json).values():
         for pair in [value] if isinstance(value, str) else value:
@@ -153,8 +153,6 @@ def sample_values(failover_region: str = "") -> dict[str, str]:
     env = demo()["env"]
     return {
         "FailoverTargets": env["FAILOVER_TARGETS"],
-        "ReplicaPairIds": ",".join(pair_ids(env["FAILOVER_TARGETS"])),
-        "ReplicaGroupIds": ",".join(pair_ids(env["FAILOVER_TARGETS"], "pg-")),
         "FailoverMode": "live",
         "FailoverRegion": failover_region,
         "CodeBucket": "ebs-failover-code",

@@ -10,7 +10,8 @@ nothing is invented. Where that reference marks a fact [UNVERIFIED], so does the
 * :data:`ATTRIBUTES`: the ``Fn::GetAtt`` attributes of each type, with how a stack would
   resolve them (for the evaluator; the ARN forms are the reference's).
 * :class:`Stack`: evaluates the intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join,
-  Fn::Split, Fn::Select, Fn::Replace, Fn::If, Fn::Equals, Fn::Not, Fn::GetAtt) for given parameter
+  Fn::Split, Fn::Select, Fn::Replace, Fn::If, Fn::Equals, Fn::Not, Fn::GetAtt, and Fn::Jq for the
+  scripts of :data:`JQ_SCRIPTS`) for given parameter
   values, the way ROS would at CreateStack, so the tests can look at the concrete environment and
   policy; and the Rules section's functions (Fn::Contains, Fn::And, Fn::Or) with
   :meth:`Stack.rule_violations`, the check ROS makes before it creates anything.
@@ -880,6 +881,9 @@ class Stack:
         if function == "Fn::Select":
             index, items = args
             return self.evaluate(items)[int(self.evaluate(index))]
+        if function == "Fn::Jq":
+            method, script, text = args
+            return jq(str(self.evaluate(method)), str(self.evaluate(script)), self.evaluate(text))
         raise EvaluationError(f"{function} is not modelled")
 
     def _substitute(self, text: str, variables: Mapping[str, Any]) -> str:
@@ -893,6 +897,59 @@ class Stack:
             return str(self._ref(name))
 
         return SUB_VARIABLE.sub(one, text).replace("${!", "${")
+
+
+def _ids_with_prefix(prefix: str, placeholder: str) -> Callable[[Any], list[Any]]:
+    """The jq filter ``[.[] | if type == "array" then .[] else . end | select(type == "string" and
+    startswith(PREFIX))] | unique | if length == 0 then [PLACEHOLDER] else . end`` in Python."""
+
+    def run(data: Any) -> list[Any]:
+        if isinstance(data, dict):
+            values = list(data.values())
+        elif isinstance(data, list):
+            values = data
+        else:
+            raise EvaluationError(f"jq: cannot iterate over {type(data).__name__}")
+        found = []
+        for value in values:
+            found += value if isinstance(value, list) else [value]
+        ids = sorted({v for v in found if isinstance(v, str) and v.startswith(prefix)})
+        return ids or [placeholder]
+
+    return run
+
+
+def _id_script(prefix: str, placeholder: str) -> str:
+    return (
+        '[.[] | if type == "array" then .[] else . end | select(type == "string" and startswith("'
+        + prefix
+        + '"))] | unique | if length == 0 then ["'
+        + placeholder
+        + '"] else . end'
+    )
+
+
+#: The jq scripts the template's Fn::Jq runs, each with its meaning in Python (jq's own ``unique`` sorts, as
+#: ``sorted`` does for these ASCII ids). A script not listed is an EvaluationError: a new one comes with its
+#: model here, and tests/test_template.py compares every model with the real jq where one is installed.
+JQ_SCRIPTS: dict[str, Callable[[Any], Any]] = {
+    _id_script("pair-", "no-pair-configured"): _ids_with_prefix("pair-", "no-pair-configured"),
+    _id_script("pg-", "no-group-configured"): _ids_with_prefix("pg-", "no-group-configured"),
+}
+
+
+def jq(method: str, script: str, document: Any) -> Any:
+    """ROS's Fn::Jq [method, script, JSON text or object] for a modelled script: the script's only output
+    (these scripts give one), for First as for All (All's list of one)."""
+    if script not in JQ_SCRIPTS:
+        raise EvaluationError(f"Fn::Jq script not modelled: {script}")
+    data = json.loads(document) if isinstance(document, str) else document
+    output = JQ_SCRIPTS[script](data)
+    if method == "First":
+        return output
+    if method == "All":
+        return [output]
+    raise EvaluationError(f"Fn::Jq method {method!r}: First or All")
 
 
 def json_pattern(text: str) -> dict[str, Any]:

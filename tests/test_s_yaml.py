@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
+import sys
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -176,6 +179,10 @@ _TIMER_CONFIG: dict[str, Any] = {
 #: The trigger configs by type (the schema's anyOf of configs, for the types s.yaml has).
 TRIGGER_CONFIGS = {"http": _HTTP_CONFIG, "eventbridge": _EVENTBRIDGE_CONFIG, "timer": _TIMER_CONFIG}
 
+#: The one JavaScript expression s.yaml uses (Serverless Devs' magic variables are art-template code): a
+#: whole value ``${env('X', 'd') == 'true'}``, a boolean.
+SWITCH = re.compile(r"^\$\{env\('(?P<env>[A-Za-z_][A-Za-z0-9_]*)', '(?P<default>[^']*)'\) == 'true'\}$")
+
 VARIABLE = re.compile(
     r"\$\{(?:env\('(?P<env>[A-Za-z_][A-Za-z0-9_]*)'(?:,\s*'(?P<default>[^']*)')?\)"
     r"|vars\.(?P<var>[A-Za-z_][A-Za-z0-9_]*)|config\('(?P<config>[A-Za-z]+)'\))\}"
@@ -202,6 +209,9 @@ def resolve(node: Any, env: Mapping[str, str], variables: Mapping[str, Any]) -> 
         return [resolve(item, env, variables) for item in node]
     if not isinstance(node, str):
         return node
+    switch = SWITCH.match(node)
+    if switch:
+        return env.get(switch["env"], switch["default"]) == "true"
 
     def one(match: re.Match[str]) -> str:
         if match["env"]:
@@ -300,11 +310,29 @@ def test_the_same_function_as_the_template() -> None:
     assert not stack(Cpu=str(resolved["cpu"]), MemorySize=str(resolved["memorySize"])).rule_violations()
 
 
-def test_the_code_is_the_zip_make_package_builds() -> None:
+def test_the_code_is_the_zip_make_package_builds(tmp_path: Path) -> None:
+    """The pre-deploy action builds the package and copies the zip of pyproject.toml's version to the path
+    ``code`` names: s.yaml writes no version of its own."""
     # tomllib is 3.11+; the [project] table's version line is enough.
     found = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
     assert found is not None
-    assert props()["code"] == f"./dist/ebs-failover-{found.group(1)}.zip"
+    version = found.group(1)
+    assert version not in S_YAML.read_text(encoding="utf-8"), "s.yaml must not hard-code the version"
+    [resource] = document()["resources"].values()
+    build, copy = resource["actions"]["pre-deploy"]
+    assert (build["run"], build["path"]) == ("make package", "./")
+    assert copy["path"] == "./"
+    # Run the copy as the action would, in a checkout whose dist/ holds the zip make package builds.
+    command = shlex.split(copy["run"])
+    assert command[:2] == [".venv/bin/python", "-c"], command
+    (tmp_path / "tools").symlink_to(ROOT / "tools")
+    (tmp_path / "dist").mkdir()
+    built = tmp_path / "dist" / f"ebs-failover-{version}.zip"
+    built.write_bytes(b"PK the package")
+    subprocess.run([sys.executable, *command[1:]], cwd=tmp_path, check=True)
+    code = props()["code"]
+    assert code == "./dist/ebs-failover.zip"
+    assert (tmp_path / code).read_bytes() == built.read_bytes()
 
 
 def test_the_environment_is_the_templates_for_the_same_inputs() -> None:
@@ -323,6 +351,10 @@ def test_the_environment_is_the_templates_for_the_same_inputs() -> None:
     settings = config.load(resolved["environmentVariables"])
     assert settings.live
     assert [channel.label for channel in settings.notify_targets] == ["mns:ebs-failover-results"]
+    # The safety limits are set, with the template's defaults: the data-loss guard is on.
+    assert settings.max_data_loss == float(template()["Parameters"]["FailoverMaxDataLoss"]["Default"]) == 1800
+    assert settings.max_event_age == 3600
+    assert (settings.verify_seconds, settings.time_margin) == (30, 8)
     # Every other template parameter's default is s.yaml's default too.
     defaults = props({k: v for k, v in sample_env().items() if k not in ("FAILOVER_MODE",)})
     assert (
@@ -391,14 +423,19 @@ def test_the_triggers_are_the_templates(kind: str) -> None:
         assert mine["triggerConfig"]["asyncInvocationType"] is True  # the retries apply
 
 
-def test_the_weekly_drill_timer_is_the_templates() -> None:
-    mine = s_trigger(props(), "timer")
-    evaluated = ros.Stack(template(), sample_values(), region=sample_env()["REGION"], tenant=ACCOUNT)
+@pytest.mark.parametrize("enabled", [None, "false", "true"])
+def test_the_weekly_drill_timer_is_the_templates(enabled: str | None) -> None:
+    """Off unless switched on (DRILL_ENABLED / DrillEnabled): a fresh deployment makes no drill disks."""
+    switch = {} if enabled is None else {"DRILL_ENABLED": enabled}
+    mine = s_trigger(props(sample_env(**switch)), "timer")
+    values = {**sample_values(), **({} if enabled is None else {"DrillEnabled": enabled})}
+    evaluated = ros.Stack(template(), values, region=sample_env()["REGION"], tenant=ACCOUNT)
     theirs = evaluated.properties("DrillTimer")
     assert mine["triggerName"] == theirs["TriggerName"]
     assert mine["qualifier"] == theirs["Qualifier"]
     assert mine["description"] == theirs["Description"]
     assert mine["triggerConfig"] == theirs["TriggerConfig"]
+    assert mine["triggerConfig"]["enable"] is (enabled == "true")
     assert json.loads(mine["triggerConfig"]["payload"]) == {"action": "drill"}  # never a failover
     assert template()["Parameters"]["DrillSchedule"]["Default"] == mine["triggerConfig"]["cronExpression"]
 

@@ -16,6 +16,8 @@ import io
 import json
 import math
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -44,6 +46,7 @@ from .helpers import (
     ROOT,
     demo,
     only,
+    pair_ids,
     resources,
     sample_values,
     stack,
@@ -270,7 +273,9 @@ def test_the_runtime_is_one_ros_lists_and_the_code_supports() -> None:
 
 def test_the_environment_names_are_variables_the_code_reads() -> None:
     env = template()["Resources"][only("ALIYUN::FC3::Function")]["Properties"]["EnvironmentVariables"]
-    assert set(env) <= set(config.VARIABLES), set(env) - set(config.VARIABLES)
+    # The robot's channel variables are NOTIFY_<NAME>_URL / _SECRET of config.VARIABLES for the name robot.
+    channel = {name.replace("<NAME>", "ROBOT") for name in config.VARIABLES if "<NAME>" in name}
+    assert set(env) <= set(config.VARIABLES) | channel, set(env) - set(config.VARIABLES) - channel
     assert set(env) >= REQUIRED_ENV, REQUIRED_ENV - set(env)
 
 
@@ -286,9 +291,9 @@ def test_the_environment_is_one_the_code_accepts() -> None:
     assert [c.label for c in bus_settings.notify_targets] == [f"mns:{topic}", f"eventbridge:{BUS}"]
     assert settings.callback_token == sample_values()["CallbackToken"]
     assert settings.region is None  # FailoverRegion '' is "the function's region"
-    # The policy's pair list and the function's targets name the same pairs in the sample deployment.
-    configured = {*evaluated.parameter("ReplicaPairIds"), *evaluated.parameter("ReplicaGroupIds")}
-    assert configured == settings.configured_targets
+    # The policy's pairs and groups are the function's targets, read from the one FailoverTargets.
+    targets = sample_values()["FailoverTargets"]
+    assert {*pair_ids(targets), *pair_ids(targets, "pg-")} == settings.configured_targets
     assert (settings.max_targets, settings.concurrency, settings.calls_per_second) == (20, 10, 10.0)
 
 
@@ -302,8 +307,8 @@ def test_the_parameters_offer_what_the_code_accepts_with_the_code_defaults() -> 
     assert params["FailoverMinLevel"]["Default"] == defaults.min_level
     assert params["FailoverRegion"]["Default"] == ""
     assert config.load({"FAILOVER_REGION": params["FailoverRegion"]["Default"]}).region is None
-    assert params["ReplicaPairIds"]["Type"] == "CommaDelimitedList"
-    assert params["ReplicaGroupIds"]["Type"] == "CommaDelimitedList"
+    # The targets are typed once: no second list of pair or group ids for the policy.
+    assert not {"ReplicaPairIds", "ReplicaGroupIds"} & set(params)
     assert params["FailoverMaxTargets"]["Default"] == defaults.max_targets
     assert params["FailoverConcurrency"]["Default"] == defaults.concurrency
     assert params["FailoverCallsPerSecond"]["Default"] == defaults.calls_per_second
@@ -420,13 +425,13 @@ def run_live(
         json.dumps(
             {"action": "failover", "replicaPairId": pair, "reason": "drill", "idempotencyKey": "t-1"}
         ).encode()
-        for pair in evaluated.parameter("ReplicaPairIds")
+        for pair in pair_ids(str(evaluated.parameter("FailoverTargets")))
     ]
     events += [
         json.dumps(
             {"action": "failover", "replicaGroupId": group, "reason": "drill", "idempotencyKey": "t-1"}
         ).encode()
-        for group in evaluated.parameter("ReplicaGroupIds")
+        for group in pair_ids(str(evaluated.parameter("FailoverTargets")), "pg-")
     ]
     # The weekly timer's drill of every configured target, first (a failed-over target is not drilled).
     timer = evaluated.properties("DrillTimer")["TriggerConfig"]
@@ -560,7 +565,7 @@ def test_put_events_is_allowed_only_on_the_named_bus() -> None:
 def test_failover_is_allowed_only_on_the_configured_pairs_in_the_standby_region() -> None:
     evaluated = stack()
     policy = statements(evaluated)
-    pairs = evaluated.parameter("ReplicaPairIds")
+    pairs = pair_ids(str(evaluated.parameter("FailoverTargets")))
     tenant, standby = evaluated.tenant, evaluated.region
     for pair in pairs:
         assert allows(
@@ -578,15 +583,20 @@ def test_failover_is_allowed_only_on_the_configured_pairs_in_the_standby_region(
         "ebs:FailoverDiskReplicaPair",
         f"acs:ebs:cn-beijing:{tenant}:diskreplicapair/{pairs[0]}",
     )
-    one = stack(ReplicaPairIds="pair-cn-only1")
+    # Derived from FailoverTargets alone: a pair named twice (and in a list) is granted once, a group is
+    # not a pair; with no pair at all, an ARN that names none.
+    one = stack(FailoverTargets='{"d-1": "pair-cn-only1", "i-1": ["pair-cn-only1", "pg-only1"]}')
     [failover] = [s for s in statements(one) if "ebs:FailoverDiskReplicaPair" in s["Action"]]
     assert failover["Resource"] == [f"acs:ebs:{standby}:{tenant}:diskreplicapair/pair-cn-only1"]
+    groups_only = stack(FailoverTargets='{"i-1": "pg-only1"}')
+    [failover] = [s for s in statements(groups_only) if "ebs:FailoverDiskReplicaPair" in s["Action"]]
+    assert failover["Resource"] == [f"acs:ebs:{standby}:{tenant}:diskreplicapair/no-pair-configured"]
 
 
 def test_a_group_failover_is_allowed_only_on_the_configured_groups() -> None:
     evaluated = stack()
     tenant, standby = evaluated.tenant, evaluated.region
-    [group] = evaluated.parameter("ReplicaGroupIds")
+    [group] = pair_ids(str(evaluated.parameter("FailoverTargets")), "pg-")
     policy = statements(evaluated)
     assert allows(
         policy, "ebs:FailoverDiskReplicaGroup", f"acs:ebs:{standby}:{tenant}:diskreplicagroup/{group}"
@@ -594,7 +604,7 @@ def test_a_group_failover_is_allowed_only_on_the_configured_groups() -> None:
     assert not allows(
         policy, "ebs:FailoverDiskReplicaGroup", f"acs:ebs:{standby}:{tenant}:diskreplicagroup/pg-x"
     )
-    none = statements(stack(ReplicaGroupIds=""))
+    none = statements(stack(FailoverTargets='{"d-1": "pair-cn-only1"}'))
     [failover] = [s for s in none if "ebs:FailoverDiskReplicaGroup" in s["Action"]]
     assert failover["Resource"] == [f"acs:ebs:{standby}:{tenant}:diskreplicagroup/no-group-configured"]
     assert not allows(
@@ -1132,3 +1142,262 @@ def test_the_ledger_parameters_accept_what_the_code_and_oss_accept() -> None:
     days = params["LedgerRetentionDays"]
     assert days["Type"] == "Number"
     assert days["MinValue"] >= 1  # a record outlives its incident's retries (an hour at most)
+
+
+# -- the deploy files carry the safety settings ---------------------------------------------------------
+
+#: The FAILOVER_* settings the stack sets, each from its parameter.
+SAFETY = {
+    "FAILOVER_MAX_DATA_LOSS": "FailoverMaxDataLoss",
+    "FAILOVER_MAX_EVENT_AGE": "FailoverMaxEventAge",
+    "FAILOVER_VERIFY_SECONDS": "FailoverVerifySeconds",
+    "FAILOVER_TIME_MARGIN": "FailoverTimeMargin",
+    "FAILOVER_EVENT_TYPES": "FailoverEventTypes",
+    "FAILOVER_ZONE": "FailoverZone",
+}
+
+
+def settings_of(evaluated: ros.Stack) -> config.Settings:
+    env = evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    return config.load({name: str(value) for name, value in env.items()})
+
+
+def test_every_failover_setting_of_the_code_is_a_parameter_of_the_stack() -> None:
+    env = template()["Resources"][only("ALIYUN::FC3::Function")]["Properties"]["EnvironmentVariables"]
+    assert {name for name in config.VARIABLES if name.startswith("FAILOVER_")} <= set(env)
+    params = template()["Parameters"]
+    for variable, parameter in SAFETY.items():
+        assert parameter in params, parameter
+        assert variable in params[parameter]["Description"], parameter
+        evaluated = stack()
+        assert str(
+            evaluated.properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"][variable]
+        ) == str(evaluated.parameter(parameter))
+
+
+def test_a_stack_deployed_with_defaults_has_its_data_loss_guard_on() -> None:
+    """The code's default is no limit; the stack's is a number above a replication cycle (900 s) plus an
+    alarm's delay: a failover that would lose more than half an hour waits for a person."""
+    settings = settings_of(stack())
+    assert settings.max_data_loss == 1800
+    assert settings.max_event_age == 3600  # the code's default, and MaxAsyncEventAgeInSeconds
+    async_config = template()["Resources"][only("ALIYUN::FC3::AsyncInvokeConfig")]["Properties"]
+    assert settings.max_event_age == async_config["MaxAsyncEventAgeInSeconds"]
+    defaults = config.load({})
+    assert (settings.verify_seconds, settings.time_margin) == (defaults.verify_seconds, defaults.time_margin)
+    assert settings.event_types == defaults.event_types
+    # none switches either guard off, as the function reads it.
+    off = settings_of(stack(FailoverMaxDataLoss="none", FailoverMaxEventAge="none"))
+    assert (off.max_data_loss, off.max_event_age) == (None, None)
+
+
+#: Values for each safety parameter: what its AllowedPattern / range accepts, the function reads as said;
+#: what it refuses, ROS refuses before anything is created.
+ACCEPTED: dict[str, dict[str, Any]] = {
+    "FailoverMaxDataLoss": {"0": 0.0, "1800": 1800.0, "999999999": 999999999.0, "none": None},
+    "FailoverMaxEventAge": {"1": 1.0, "3600": 3600.0, "315360000": 315360000.0, "none": None},
+    "FailoverVerifySeconds": {"0": 0.0, "30": 30.0, "600": 600.0},
+    "FailoverTimeMargin": {"0": 0.0, "8": 8.0, "600": 600.0},
+    "FailoverEventTypes": {
+        "": config.load({}).event_types,
+        "ebs:Disk:DiskIOHang": frozenset({"ebs:Disk:DiskIOHang"}),
+        "Disk:Stalled:Executing,ebs:Disk:DiskIOHang": frozenset(
+            {"Disk:Stalled:Executing", "ebs:Disk:DiskIOHang"}
+        ),
+    },
+}
+REFUSED = {
+    # 0 is the old spelling of none for the event age (a warning): the stack offers only none.
+    "FailoverMaxDataLoss": ["", "-1", "abc", "1e3", "None ", "1234567890"],
+    "FailoverMaxEventAge": ["", "0", "-1", "abc", "1234567890"],
+    "FailoverVerifySeconds": ["-1", "601"],
+    "FailoverTimeMargin": ["-1", "601"],
+    "FailoverEventTypes": [",", "a,,b", "a, b"],
+}
+FIELD = {
+    "FailoverMaxDataLoss": "max_data_loss",
+    "FailoverMaxEventAge": "max_event_age",
+    "FailoverVerifySeconds": "verify_seconds",
+    "FailoverTimeMargin": "time_margin",
+    "FailoverEventTypes": "event_types",
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(ACCEPTED))
+def test_the_safety_parameters_accept_what_the_code_reads_as_meant(parameter: str) -> None:
+    spec = template()["Parameters"][parameter]
+    for value, meant in ACCEPTED[parameter].items():
+        assert ros.check_parameter_value(parameter, spec, value) == [], value
+        assert getattr(settings_of(stack(**{parameter: value})), FIELD[parameter]) == meant, value
+    for value in REFUSED[parameter]:
+        assert ros.check_parameter_value(parameter, spec, value) != [], value
+
+
+ROBOT = {"RobotUrl": "https://oapi.dingtalk.com/robot/send?access_token=t0k3n", "RobotSecret": "SECs1gn"}
+
+
+def test_no_robot_by_default_and_no_robot_variables() -> None:
+    env = stack().properties(only("ALIYUN::FC3::Function"))["EnvironmentVariables"]
+    assert not {"NOTIFY_ROBOT_URL", "NOTIFY_ROBOT_SECRET"} & set(env)
+    assert [c.kind for c in settings_of(stack()).notify_targets] == ["mns"]
+    assert settings_of(stack()).warnings == ()
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "lark", "wecom"])
+def test_a_chat_robot_through_the_stack(kind: str) -> None:
+    values = (
+        {"RobotKind": kind, **ROBOT}
+        if kind != "wecom"
+        else {"RobotKind": kind, "RobotUrl": ROBOT["RobotUrl"]}
+    )
+    evaluated = stack(EventBusName=BUS, **values)
+    assert evaluated.rule_violations() == []
+    settings = settings_of(evaluated)
+    topic = evaluated.properties(only("ALIYUN::MNS::Topic"))["TopicName"]
+    assert [c.label for c in settings.notify_targets] == [
+        f"mns:{topic}",
+        f"eventbridge:{BUS}",
+        f"{kind}:robot",
+    ]
+    robot = settings.notify_targets[-1]
+    assert robot.url == ROBOT["RobotUrl"]
+    assert robot.secret == (None if kind == "wecom" else ROBOT["RobotSecret"])
+    assert robot.outcomes == frozenset({"failed_over", "failed", "refused", "drill_failed"})
+    assert settings.warnings == ()
+    every = settings_of(stack(**values, RobotOutcomes="")).notify_targets[-1]
+    assert every.outcomes is None
+
+
+def test_the_robot_parameters_are_secret_and_checked_before_anything_is_created() -> None:
+    params = template()["Parameters"]
+    assert params["RobotKind"]["Default"] == "none"
+    assert set(params["RobotKind"]["AllowedValues"]) - {"none"} <= set(notify.channels.KINDS)
+    assert params["RobotUrl"]["NoEcho"] is True
+    assert params["RobotSecret"]["NoEcho"] is True
+    # The outcome filter's pattern names exactly the outcomes the function tells.
+    from ebs_failover.outcomes import OUTCOMES
+
+    named = set(re.findall(r"[a-z_]+", params["RobotOutcomes"]["AllowedPattern"]))
+    assert named == set(OUTCOMES)
+    assert ros.check_parameter_value("RobotOutcomes", params["RobotOutcomes"], "failed_over,nonsense") != []
+    assert stack(RobotKind="dingtalk", RobotUrl=ROBOT["RobotUrl"]).rule_violations() != []  # no secret
+    assert stack(RobotKind="lark", RobotSecret="s").rule_violations() != []  # no URL
+    assert stack(RobotUrl=ROBOT["RobotUrl"]).rule_violations() != []  # no kind
+    assert ros.check_parameter_value("RobotUrl", params["RobotUrl"], "http://example.com/hook") != []
+
+
+def test_no_secret_parameter_comes_back_in_an_output() -> None:
+    doc = template()
+    secret = [name for name, p in doc["Parameters"].items() if p.get("NoEcho")]
+    assert {"CallbackToken", "RobotUrl", "RobotSecret"} <= set(secret)
+    for name, output in doc.get("Outputs", {}).items():
+        text = json.dumps(output["Value"])
+        for parameter in secret:
+            assert json.dumps({"Ref": parameter}) not in text, f"output {name} shows {parameter}"
+            assert "${" + parameter + "}" not in text, f"output {name} shows {parameter}"
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="no jq on this machine to compare the models with")
+@pytest.mark.parametrize("script", sorted(ros.JQ_SCRIPTS))
+def test_the_jq_models_are_what_jq_computes(script: str) -> None:
+    documents = [
+        sample_values()["FailoverTargets"],
+        '{"d-1": "pair-b", "i-1": ["pair-a", "pg-x", "pair-b"], "d-2": "pg-a"}',
+        '{"d-1": "pair-only"}',
+        '{"i-1": ["pg-only", "pg-only"]}',
+        "{}",
+    ]
+    for document in documents:
+        real = subprocess.run(
+            ["jq", "-c", script], input=document, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        assert [json.loads(line) for line in real] == [ros.jq("First", script, document)], document
+
+
+def test_the_targets_are_typed_once() -> None:
+    """The policy's pairs and groups come from FailoverTargets: a target added there is granted, with no
+    second list to forget."""
+    params = template()["Parameters"]
+    assert [name for name, p in params.items() if "Default" not in p] == [
+        "FailoverTargets",
+        "CodeBucket",
+        "CodeObject",
+        "CallbackToken",
+    ]
+    evaluated = stack(FailoverTargets='{"d-new1": "pair-cn-new1", "i-new1": ["pg-new1"]}')
+    policy, tenant, standby = statements(evaluated), evaluated.tenant, evaluated.region
+    assert allows(
+        policy, "ebs:FailoverDiskReplicaPair", f"acs:ebs:{standby}:{tenant}:diskreplicapair/pair-cn-new1"
+    )
+    assert allows(policy, "ebs:StartPairDrill", f"acs:ebs:{standby}:{tenant}:diskreplicapair/pair-cn-new1")
+    assert allows(
+        policy, "ebs:FailoverDiskReplicaGroup", f"acs:ebs:{standby}:{tenant}:diskreplicagroup/pg-new1"
+    )
+    assert not allows(
+        policy, "ebs:FailoverDiskReplicaPair", f"acs:ebs:{standby}:{tenant}:diskreplicapair/pair-cn-demo0db01"
+    )
+
+
+def test_the_console_shows_every_parameter_once_in_a_labelled_group() -> None:
+    interface = template()["Metadata"]["ALIYUN::ROS::Interface"]
+    grouped: list[str] = []
+    for group in interface["ParameterGroups"]:
+        assert group["Label"]["default"], group
+        grouped += group["Parameters"]
+    params = template()["Parameters"]
+    assert sorted(grouped) == sorted(params), "every parameter in exactly one group"
+    assert len(grouped) == len(set(grouped))
+    for name, param in params.items():
+        assert param.get("Label"), f"{name}: the console's label"
+    assert interface["ParameterGroups"][0]["Parameters"][0] == "FailoverTargets"
+
+
+def test_the_weekly_drill_is_off_until_switched_on() -> None:
+    """A fresh deployment makes no drill disks: the timer exists, disabled, until DrillEnabled is true."""
+    assert template()["Parameters"]["DrillEnabled"]["Default"] == "false"
+    assert stack().properties("DrillTimer")["TriggerConfig"]["enable"] is False
+    assert stack(DrillEnabled="true").properties("DrillTimer")["TriggerConfig"]["enable"] is True
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    deploy = readme[readme.index("## Deploy") : readme.index("## Wire an alarm")]
+    assert "DrillEnabled" in deploy
+    assert "DRILL_ENABLED" in deploy
+    assert "replicating" in deploy
+
+
+EXAMPLE = ROOT / "deploy" / "parameters.example.json"
+
+
+def example_values() -> dict[str, str]:
+    entries = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    assert isinstance(entries, list)
+    values: dict[str, str] = {}
+    for entry in entries:
+        assert set(entry) == {"ParameterKey", "ParameterValue"}, entry
+        assert isinstance(entry["ParameterValue"], str), entry  # CreateStack takes text
+        assert entry["ParameterKey"] not in values, f"{entry['ParameterKey']} twice"
+        values[entry["ParameterKey"]] = entry["ParameterValue"]
+    return values
+
+
+def test_the_parameters_example_is_a_deployment_the_template_and_the_code_accept() -> None:
+    params = template()["Parameters"]
+    values = example_values()
+    assert set(values) <= set(params), set(values) - set(params)
+    required = {name for name, p in params.items() if "Default" not in p}
+    assert required <= set(values), required - set(values)
+    for name, value in values.items():
+        parsed = value.split(",") if params[name]["Type"] == "CommaDelimitedList" else value
+        assert ros.check_parameter_value(name, params[name], parsed) == [], name
+    evaluated = ros.Stack(template(), values, region=demo()["env"]["FAILOVER_REGION"])
+    assert evaluated.rule_violations() == []
+    settings = settings_of(evaluated)
+    # A safe first deployment: dry-run, the data-loss guard on, no weekly drill yet.
+    assert (settings.mode, settings.max_data_loss) == ("dry-run", 1800)
+    assert evaluated.properties("DrillTimer")["TriggerConfig"]["enable"] is False
+    assert settings.configured_targets == {
+        *pair_ids(values["FailoverTargets"]),
+        *pair_ids(values["FailoverTargets"], "pg-"),
+    }
+    found = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    assert found is not None
+    assert values["CodeObject"].endswith(f"ebs-failover-{found.group(1)}.zip")
