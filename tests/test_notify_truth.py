@@ -275,3 +275,28 @@ def test_markdown_in_a_reason_renders_as_text_on_every_robot(
         assert "**Reason:**" in text, kind  # and its own Markdown still renders
     assert "＊＊x＊＊ ［link］(http:／／evil)" in texts["dingtalk"]  # noqa: RUF001 (the full-width forms)
     assert "&#42;&#42;x&#42;&#42; &#91;link&#93;(http:&#47;&#47;evil)" in texts["lark"]
+
+
+@pytest.mark.parametrize("flavour", ["dingtalk", "wecom", "lark"])
+def test_a_drills_clean_up_command_reaches_a_robot_whole(flavour: str) -> None:
+    """A hint is shortened in a chat message; the command a person must copy is not."""
+    from ebs_failover.notify import _text
+
+    command = (
+        "aliyun ebs ClearPairDrill --RegionId cn-shanghai --PairId pair-cn-demo0db01 "
+        "--DrillId drill-ayn1b7o259w4x8q2k6m0z3"
+    )
+    target = {
+        "pair_id": "pair-cn-demo0db01",
+        "outcome": "drill_failed",
+        "hint": "EBS ended the drill execute_failed: " + "no capacity " * 60 + "; then the clean-up failed",
+        "drill": {"drill_id": "drill-ayn1b7o259w4x8q2k6m0z3", "cleared": False, "clear_command": command},
+    }
+    event = {
+        "id": "r-1",
+        "type": "ebs-failover.v1.drill_failed",
+        "data": {"outcome": "drill_failed", "targets": [target]},
+    }
+    _, text = _text.markdown(event, flavour=flavour)
+    assert "drill-ayn1b7o259w4x8q2k6m0z3" in text
+    assert "--DrillId drill-ayn1b7o259w4x8q2k6m0z3" in text

@@ -265,6 +265,9 @@ def _drill(report: Mapping[str, Any]) -> list[str]:
         parts.append("kept (not cleared)" if report.get("kept") else "NOT cleared")
     if report.get("last_passed_drill_at") is not None and "since_last_passed_drill_seconds" in report:
         parts.append(f"last passed drill {data_loss(report['since_last_passed_drill_seconds'])} ago")
+    if report.get("clear_command") and report.get("cleared") is not True:
+        # A command a person copies is never shortened (the hint around it may be).
+        parts.append(f"clean up with `{_code(report['clear_command'], 1000)}`")
     return parts
 
 
