@@ -4,6 +4,7 @@ and served on 127.0.0.1: claims, a race, the echo of our own write, a versioned 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -115,3 +116,35 @@ def test_wrong_credentials_are_unavailable_naming_the_code() -> None:
             ledger.append(_record())
     assert refused.value.code == "SignatureDoesNotMatch"
     assert "wrong-secret" not in str(refused.value)
+
+
+def test_a_body_that_stalls_mid_read_is_unavailable_not_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OSS sends the headers, then stalls: the read's timeout is the ledger's, never an escaping error
+    (which would end a delivery as a bug, before its Failover)."""
+    import http.server
+    import socketserver
+
+    from ebs_failover.ledger import oss as ledger_oss
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"{")
+            self.wfile.flush()
+            time.sleep(2)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    monkeypatch.setattr(ledger_oss, "READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(ledger_oss, "ATTEMPTS", 1)
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Stalling) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        ledger = _ledger(f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(LedgerUnavailable) as stalled:
+            ledger.read("ebs-failover/incidents/x/-/decision/1")
+        server.shutdown()
+    assert stalled.value.operation == "read"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from . import log
 if TYPE_CHECKING:
     from .invocation import Invocation, Prepared
     from .ledger.journal import Earlier, Journal
+    from .ledger.records import Record
     from .notify import Channel
     from .policy import Target
 
@@ -41,6 +43,8 @@ __all__ = ["Recalled", "open_journal", "recall", "remember", "to_tell", "told"]
 #: Seconds added to the function's timeout before a claim no record follows is taken over (its delivery
 #: died or gave up).
 _LEASE_MARGIN = 30.0
+#: Seconds between two looks at an incident another delivery holds.
+_LOOK_AGAIN = 1.0
 
 
 def open_journal(
@@ -66,34 +70,40 @@ def open_journal(
         log.LOGGER.warning("ledger_unavailable", error=f"{type(error).__name__}: {error}")
         return None
     lease = invocation.timeout() + _LEASE_MARGIN
-    return Journal.open(ledger, identity, invocation.request_id or "", now=time.time, lease=lease)
+    # Every delivery needs a name of its own: with no FC request id (not on FC), a random one.
+    by = invocation.request_id or f"local-{uuid.uuid4()}"
+    return Journal.open(ledger, identity, by, now=time.time, lease=lease)
 
 
 class Recalled:
     """The targets sorted by what the journal holds: duplicates, or to act on (with what it knows)."""
 
     def __init__(self) -> None:
+        #: Still held by another delivery after waiting: FC's retry is to look again (it may have died).
+        self.retry_wanted = False
         self.duplicates: list[dict[str, Any]] = []
         self.to_act: list[Any] = []
         self.earlier: dict[str, Earlier] = {}
 
 
-def recall(journal: Journal, work: Sequence[tuple[Target, Any]]) -> Recalled:
-    """Sort ``work`` (target, guards) by the journal (see the module's docstring)."""
+def recall(journal: Journal, work: Sequence[tuple[Target, Any]], *, wait: float = 0.0) -> Recalled:
+    """Sort ``work`` (target, guards) by the journal (see the module's docstring). While another delivery
+    holds the incident, look again for up to ``wait`` seconds: it may finish (then this one reports what
+    it did) or its lease may run out (then this one takes over); still held, the targets are duplicates
+    and FC's retry is asked for (:attr:`Recalled.retry_wanted`), since the holder may have died."""
     recalled = Recalled()
-    busy = journal.busy()
-    if busy is not None:  # another delivery is acting on the incident now: its result is the news
-        recalled.duplicates.extend(_duplicate(target, busy.by, busy.at) for target, _ in work)
-        return recalled
-    for target, _ in work:
-        recalled.earlier[target.target_id] = journal.earlier(target.target_id)
-    if any(earlier.failover is None for earlier in recalled.earlier.values()):
-        # Something may be failed over now: one delivery at a time (a retry of a done failover needs none:
-        # it only looks, and its news is the one told already).
-        held = journal.claim({"targets": [target.target_id for target, _ in work]})
-        if held is not None:
-            recalled.duplicates.extend(_duplicate(target, held.by, held.at) for target, _ in work)
+    waited_until = time.monotonic() + wait
+    while True:
+        busy = _held_by_another(journal, work, recalled)
+        if busy is None:
+            break
+        if time.monotonic() + _LOOK_AGAIN >= waited_until:
+            # Still another delivery's: its result is the news; FC's retry looks again (it may have died).
+            recalled.duplicates.extend(_duplicate(target, busy.by, busy.at) for target, _ in work)
+            recalled.retry_wanted = True
             return recalled
+        time.sleep(_LOOK_AGAIN)
+        journal.refresh()
     for target, guards in work:
         earlier = recalled.earlier[target.target_id]
         if earlier.failover is None:
@@ -104,6 +114,22 @@ def recall(journal: Journal, work: Sequence[tuple[Target, Any]]) -> Recalled:
         reused = _reused(earlier.failover.at, earlier.failover.by)
         recalled.to_act.append((target, dataclasses.replace(guards, stale=reused)))
     return recalled
+
+
+def _held_by_another(
+    journal: Journal, work: Sequence[tuple[Target, Any]], recalled: Recalled
+) -> Record | None:
+    """The decision of another delivery holding the incident, or None when this one may go on: nobody
+    holds it and this delivery's claim won, or every target's Failover is recorded (a retry only looks,
+    and its news is the one told already, so it needs no claim)."""
+    busy = journal.busy()
+    if busy is not None:
+        return busy
+    for target, _ in work:
+        recalled.earlier[target.target_id] = journal.earlier(target.target_id)
+    if all(earlier.failover is not None for earlier in recalled.earlier.values()):
+        return None
+    return journal.claim({"targets": [target.target_id for target, _ in work]})
 
 
 def _reused(at: float, by: str) -> str:

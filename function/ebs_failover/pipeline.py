@@ -151,7 +151,10 @@ def act_stage(invocation: Invocation, prepared: Prepared, decided: Decided) -> E
         return dataclasses.replace(ended, journal=journal) if journal is not None else ended
     work = [(target, _guards(prepared, plan, trigger)) for target in plan.targets]
     journal = incident.open_journal(invocation, prepared, trigger.identity) if trigger is not None else None
-    recalled = incident.recall(journal, work) if journal is not None else None
+    # Waiting for another delivery of the incident leaves the act stage time to look and call (its watch
+    # then ends with the budget, saying what it saw).
+    wait = invocation.left() - prepared.settings.time_margin - _ACT_RESERVE
+    recalled = incident.recall(journal, work, wait=wait) if journal is not None else None
     acting = recalled.to_act if recalled is not None else work
     done, retry = _fail_over(invocation, prepared, acting) if acting else ([], None)
     if journal is not None and recalled is not None:
@@ -159,6 +162,8 @@ def act_stage(invocation: Invocation, prepared: Prepared, decided: Decided) -> E
     reason = plan.reason if plan.live else plan.reason + " (FAILOVER_MODE is dry-run: no Failover call)"
     news = [t for t in done if not t.get("duplicate")]
     outcome = outcomes.aggregate(t["outcome"] for t in news) if news else "ignored"  # duplicates only
+    if recalled is not None and recalled.retry_wanted and retry is None:
+        retry = TransientFailure("incident", "HeldByAnotherDelivery", 0)
     ended = _ended(invocation, prepared, outcome, reason, done, trigger=trigger, retry=retry)
     if journal is None:
         return ended
@@ -200,8 +205,9 @@ def tell(ended: Ended, invocation: Invocation) -> list[dict[str, Any]]:
     try:
         deliveries = publish(result, channels, where)
     except Exception as error:  # a channel must never turn into a traceback
-        label = ",".join(channel.label for channel in channels)
-        return [{"channel": label, "ok": False, "code": type(error).__name__}]
+        failed = [{"channel": c.label, "ok": False, "code": type(error).__name__} for c in channels]
+        incident.told(ended.journal, result, failed)  # the next delivery tells them at once
+        return failed
     incident.told(ended.journal, result, deliveries)
     return deliveries
 
@@ -211,6 +217,10 @@ def failure(ended: Ended, deliveries: list[dict[str, Any]]) -> EbsFailoverError 
     or a result a person needs that every channel meant for it failed to take."""
     if ended.retry is not None:
         return ended.retry
+    journal = ended.journal
+    if journal is not None and journal.others_telling and not any(d["ok"] for d in deliveries):
+        # Another delivery was telling this news and had not recorded it told: FC's retry makes sure.
+        return NotifyError(journal.others_telling[0], "TellingInProgress", "another delivery is telling it")
     if not deliveries or any(d["ok"] for d in deliveries) or not _needs_a_person(ended.result):
         return None
     # Nobody was told: FC's retry runs the event again (the ClientTokens make that safe) and tells.
@@ -292,6 +302,9 @@ def _guards(prepared: Prepared, plan: Plan, trigger: Trigger | None) -> act.Guar
         stale=plan.stale,
     )
 
+
+#: Seconds a delivery keeps for acting after waiting for another delivery of its incident.
+_ACT_RESERVE = 10.0
 
 _Stage = Callable[[cloud.EbsClient, cloud.Budget], act.Acted]
 

@@ -62,6 +62,8 @@ class Journal:
         self._read: dict[str, Record | None] = {}
         #: The decision attempt this delivery claimed.
         self._claimed: int | None = None
+        #: Channels another delivery was telling this news to when this one would have (not yet told).
+        self.others_telling: list[str] = []
 
     @classmethod
     def open(
@@ -69,14 +71,20 @@ class Journal:
     ) -> Journal:
         """The journal of ``incident`` for the delivery ``by``: one List of its records."""
         journal = cls(ledger, incident, by, now=now, lease=lease)
-        try:
-            for key in ledger.keys(incident):
-                parts = Record.parts(key, ledger.prefix)
-                if parts is not None:
-                    journal._steps.add(parts[1:])
-        except LedgerError as error:
-            journal._give_up(error)
+        journal.refresh()
         return journal
+
+    def refresh(self) -> None:
+        """List the incident's records again (what other deliveries have done since)."""
+        if self.unavailable is not None:
+            return
+        try:
+            for key in self.ledger.keys(self.incident):
+                parts = Record.parts(key, self.ledger.prefix)
+                if parts is not None:
+                    self._steps.add(parts[1:])
+        except LedgerError as error:
+            self._give_up(error)
 
     # -- targets -----------------------------------------------------------------------------------------
 
@@ -200,8 +208,11 @@ class Journal:
         if attempt is not None:
             failed = ("", "tell_failed", f"{name}/{attempt}") in self._steps
             claimed = self._record("", "telling", f"{name}/{attempt}")
+            if claimed is not None and claimed.by == self.by:
+                return True  # our own claim (a retry of this very delivery): tell it
             if not failed and claimed is not None and self.now() - claimed.at < self.lease:
-                return False  # another delivery is telling it now
+                self.others_telling.append(channel)  # another delivery is telling it now
+                return False
         held = self._claim(
             "", "telling", f"{name}/{(attempt or 0) + 1}", {"state": state, "channel": channel}
         )

@@ -64,6 +64,8 @@ class OssStore:
             if _code(error) != (409, "FileAlreadyExists"):
                 raise _unavailable("create", key, error) from error
             return self.read(key) == body  # our own earlier attempt's echo, or another writer's
+        except Exception as error:  # the transport: unavailable, never a bug
+            raise LedgerUnavailable("create", f"OSS did not create {key} ({type(error).__name__})") from error
         if answer.version_id:
             raise LedgerUnusable(
                 "create",
@@ -75,11 +77,13 @@ class OssStore:
     def read(self, key: str) -> bytes | None:
         try:
             answer = self._client.get_object(oss.GetObjectRequest(bucket=self.bucket, key=key))
+            body: bytes = answer.body.content  # streamed: a stall here is the read's too
         except oss.exceptions.OperationError as error:
             if _code(error)[1] == "NoSuchKey":
                 return None
             raise _unavailable("read", key, error) from error
-        body: bytes = answer.body.content
+        except Exception as error:  # the body's transport (a timeout mid-body): unavailable, never a bug
+            raise LedgerUnavailable("read", f"OSS did not read {key} ({type(error).__name__})") from error
         return body
 
     def keys(self, prefix: str) -> list[str]:
@@ -90,6 +94,8 @@ class OssStore:
                 found.extend(str(item.key) for item in page.contents or ())
         except oss.exceptions.OperationError as error:
             raise _unavailable("list", prefix, error) from error
+        except Exception as error:  # a page's transport: unavailable, never a bug
+            raise LedgerUnavailable("list", f"OSS did not list {prefix} ({type(error).__name__})") from error
         return found
 
 
