@@ -28,6 +28,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from ebs_failover.testing import FakeMnsServer
 from tests.reliability_helpers import (
+    EVENTS,
     SAMPLES,
     Live,
     check_invariants,
@@ -482,3 +483,17 @@ def test_every_field_of_every_sample_with_every_wrong_type() -> None:
                 count += 1
     print(f"\nSWEEP every field x every wrong type: {count} events")
     assert count >= 2000
+
+
+def test_a_failover_beside_a_refusal_is_reported_as_the_most_serious_outcome() -> None:
+    """Found by the fuzzer (python3.10, CI): a disk event whose instance field names another pair's disk
+    maps a group's member (refused: the group acts whole) and the database pair (failed over). The result
+    is "refused", the most serious outcome, and lists the failover; each time, on a reseeded fake."""
+    event = json.loads((EVENTS / "eventbridge-ebs-diskiohang-grouped-pair.json").read_text())
+    event["data"]["extraAttributes"]["EcsInstanceId"] = "acs:ecs:cn-hangzhou:1:disk/d-bp1demo0primary01"
+    with Live() as live:
+        for _ in range(2):  # the invariant reseeds after a failover: the same case, the same state
+            call = live.invoke(json.dumps(event), context())
+            check_invariants(live, call)
+            assert call.result is not None
+            assert {t["outcome"] for t in call.result["data"]["targets"]} == {"failed_over", "refused"}
