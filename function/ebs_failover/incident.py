@@ -225,8 +225,13 @@ def to_tell(journal: Journal | None, result: dict[str, Any], channels: Sequence[
         return list(channels)
     if only_duplicates(targets):
         return []
-    state = news_state(targets)
-    return [channel for channel in channels if journal.claim_telling(state, channel.label)]
+    from .notify._summary import outcomes_of
+
+    state, outcomes = news_state(targets), outcomes_of(result)
+    # Only the channels whose filter wants this news are claimed: a claim for one that would not be told
+    # is a request for nothing.
+    wanted = [channel for channel in channels if channel.wants_any(outcomes)]
+    return [channel for channel in wanted if journal.claim_telling(state, channel.label)]
 
 
 def told(journal: Journal | None, result: dict[str, Any], deliveries: Sequence[dict[str, Any]]) -> None:

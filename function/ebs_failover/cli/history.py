@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING, Any
 from ebs_failover.errors import CliError, LedgerError
 from ebs_failover.notify._text import data_loss
 
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, refused, refused_credentials
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, cloud_credentials, refused, refused_credentials
 
 if TYPE_CHECKING:
-    from ebs_failover.cloud.credentials import Credentials
     from ebs_failover.config import LedgerPlace
     from ebs_failover.ledger import Ledger, Record
 
@@ -96,7 +95,7 @@ def open_from_environment(region: str | None) -> tuple[Ledger, str]:
             "ALIBABA_CLOUD_REGION_ID or FAILOVER_REGION)",
             EXIT_USAGE,
         )
-    credentials = _credentials()
+    credentials = cloud_credentials("reading the ledger")
     where = f"oss://{place.bucket}/{place.prefix}"
     from ebs_failover.ledger import open_ledger
 
@@ -123,21 +122,6 @@ def _place() -> LedgerPlace:
             EXIT_USAGE,
         )
     return place
-
-
-def _credentials() -> Credentials:
-    from ebs_failover.cloud.credentials import Credentials
-
-    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "").strip()
-    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "").strip()
-    token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", "").strip()
-    if not key_id or not secret:
-        raise CliError(
-            "reading the ledger needs credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and "
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for an STS token)",
-            EXIT_USAGE,
-        )
-    return Credentials(key_id, secret, token or None)
 
 
 def _environ(*names: str) -> str | None:

@@ -10,7 +10,7 @@ A store raises :class:`~ebs_failover.errors.LedgerUnavailable` when it could not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -106,8 +106,3 @@ class Ledger:
             return Record.from_json(raw)
         except (ValueError, KeyError, TypeError) as error:
             raise LedgerUnavailable("read", f"the record at {key} cannot be read ({error})") from error
-
-
-def newest(records: Sequence[Record]) -> Record | None:
-    """The latest of ``records`` by time, or None."""
-    return max(records, key=lambda record: record.at, default=None)
