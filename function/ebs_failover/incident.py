@@ -261,7 +261,10 @@ def _who(journal: Journal, target_id: str) -> str:
     if journal.unavailable is not None:
         return "found failed over; the incident ledger could not say by whom (it was unavailable)"
     if last is None:
-        return "found failed over, not by this function: the incident ledger holds no failover of it"
+        return (
+            "found failed over, not by this function as far as the incident ledger knows: it holds no "
+            "failover of it (one made before LEDGER was set would not be there)"
+        )
     return (
         f"found failed over: this function failed it over at {_when(last.at)}, in incident "
         f"{last.data.get('incident')} (FC request {last.by})"
